@@ -1,0 +1,438 @@
+"""Payload dataclasses: every message of the wire contract.
+
+Each class lists its fields as ``(key, name, kind)``. The key is the integer used in
+the msgpack map; key 0 is always the schema version and is written by the codec.
+PROTOCOL.md documents every key; ``tests/protocol/test_docs.py`` keeps it honest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar
+
+from .errors import ProtocolError
+from .fields import (
+    Array,
+    Bool,
+    Bytes,
+    Field,
+    Float,
+    Ident,
+    Int,
+    Nested,
+    OneOf,
+    StrMap,
+    Text,
+    UInt,
+    WireMessage,
+)
+from .limits import (
+    CONFIDENCE_SCALE,
+    MAX_FRAME_DIMS,
+    MAX_ID_LENGTH,
+    MAX_ITEMS_PER_REQUEST,
+    MAX_METRICS,
+    MAX_PAYLOAD_BYTES,
+    MAX_TEXT_LENGTH,
+    MAX_TOPK,
+)
+
+
+class Tier(str, Enum):
+    """Who produced a result."""
+
+    DEVICE = "device"
+    EDGE = "edge"
+    CLOUD = "cloud"
+    CACHE = "cache"
+
+
+class Reason(str, Enum):
+    """Why a frame was answered where it was. Every result carries one."""
+
+    CONFIDENT = "confident"  # device answer accepted: confident and unambiguous
+    NO_FRAME = "no_frame"  # device unsure but sent no frame: its answer is all there is
+    LOW_CONFIDENCE = "low_confidence"  # escalated: device top-1 below threshold
+    SMALL_MARGIN = "small_margin"  # escalated: top-1/top-2 margin below threshold
+    COMPLEX_INPUT = "complex_input"  # escalated: complexity score above limit
+    EDGE_CONFIDENT = "edge_confident"  # edge answer accepted
+    EDGE_UNSURE = "edge_unsure"  # edge not confident enough: sent to the cloud
+    CLOUD_ANSWER = "cloud_answer"  # cloud answer (first or correction)
+    PRIVACY = "privacy"  # frame flagged private: never leaves the site
+    BUDGET = "budget"  # cloud spend budget exhausted
+    CLOUD_DOWN = "cloud_down"  # circuit breaker open / link down: answered locally, spooled
+    CLOUD_TIMEOUT = "cloud_timeout"  # cloud did not answer by the deadline
+    CLOUD_ERROR = "cloud_error"  # the worker answered with an error
+    EDGE_BUSY = "edge_busy"  # edge queue full
+    DEADLINE = "deadline"  # not enough time left to escalate
+    CACHE_HIT = "cache_hit"  # identical frame already answered
+
+
+FRAME_DTYPES = ("uint8", "int8")
+
+
+@dataclass(frozen=True)
+class Frame(WireMessage):
+    """A quantized input tensor: raw bytes, shape, dtype and affine quantization."""
+
+    KIND: ClassVar[str] = "frame"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "data", Bytes(MAX_PAYLOAD_BYTES)),
+        Field(2, "shape", Array(UInt(16), MAX_FRAME_DIMS, 1)),
+        Field(3, "dtype", OneOf(FRAME_DTYPES)),
+        Field(4, "scale", Float(0.0, math.inf)),
+        Field(5, "zero_point", Int(-128, 255)),
+    )
+
+    data: bytes
+    shape: tuple[int, ...]
+    dtype: str = "uint8"
+    scale: float = 1.0
+    zero_point: int = 0
+
+    def check(self) -> None:
+        if math.prod(self.shape) != len(self.data):
+            raise ProtocolError(
+                self.KIND, "data", f"{len(self.data)} bytes do not match shape {self.shape}"
+            )
+
+
+@dataclass(frozen=True)
+class Report(WireMessage):
+    """Device -> gateway: one inference on one frame.
+
+    Confidences are fixed point (``value / 65535``) so that the MCU and every
+    emulator produce identical bytes.
+    """
+
+    KIND: ClassVar[str] = "report"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "device_id", Ident()),
+        Field(2, "epoch", UInt(32)),
+        Field(3, "seq", UInt(32)),
+        Field(4, "ts_ms", UInt(64)),
+        Field(5, "model_id", Text(MAX_ID_LENGTH, 1)),
+        Field(6, "model_version", UInt(32)),
+        Field(7, "classes", Array(UInt(16), MAX_TOPK, 1)),
+        Field(8, "confidences", Array(UInt(16), MAX_TOPK, 1)),
+        Field(9, "frame", Nested(Frame), required=False),
+        Field(10, "complexity", Float(0.0, math.inf), required=False),
+        Field(11, "deadline_ms", UInt(32), required=False),
+        Field(12, "priority", UInt(8), required=False),
+        Field(13, "private", Bool(), required=False),
+    )
+
+    device_id: str
+    epoch: int
+    seq: int
+    ts_ms: int
+    model_id: str
+    model_version: int
+    classes: tuple[int, ...]
+    confidences: tuple[int, ...]
+    frame: Frame | None = None
+    complexity: float | None = None
+    deadline_ms: int | None = None
+    priority: int | None = None
+    private: bool = False
+
+    def check(self) -> None:
+        if len(self.classes) != len(self.confidences):
+            raise ProtocolError(self.KIND, "confidences", "must have one entry per class")
+        if any(a < b for a, b in zip(self.confidences, self.confidences[1:], strict=False)):
+            raise ProtocolError(self.KIND, "confidences", "must be sorted, highest first")
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """The frame's identity: (device, session epoch, sequence)."""
+        return (self.device_id, self.epoch, self.seq)
+
+    @property
+    def top1(self) -> int:
+        return self.classes[0]
+
+    @property
+    def confidence(self) -> float:
+        """Top-1 confidence in 0..1."""
+        return self.confidences[0] / CONFIDENCE_SCALE
+
+    @property
+    def margin(self) -> float:
+        """Top-1 minus top-2 confidence (top-1 alone when only one class is sent)."""
+        second = self.confidences[1] if len(self.confidences) > 1 else 0
+        return (self.confidences[0] - second) / CONFIDENCE_SCALE
+
+
+TIERS = tuple(t.value for t in Tier)
+REASONS = tuple(r.value for r in Reason)
+
+
+@dataclass(frozen=True)
+class Result(WireMessage):
+    """Gateway -> dashboards: the answer for one frame, with its provenance.
+
+    ``revision`` 0 is the first final answer; a later cloud answer for the same frame
+    is published as a correction with a higher revision.
+    """
+
+    KIND: ClassVar[str] = "result"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "device_id", Ident()),
+        Field(2, "epoch", UInt(32)),
+        Field(3, "seq", UInt(32)),
+        Field(4, "label", UInt(16)),
+        Field(5, "confidence", Float(0.0, 1.0)),
+        Field(6, "tier", OneOf(TIERS)),
+        Field(7, "model_id", Text(MAX_ID_LENGTH, 1)),
+        Field(8, "model_version", UInt(32)),
+        Field(9, "latency_ms", Float(0.0, math.inf)),
+        Field(10, "cost", Float(0.0, math.inf)),
+        Field(11, "reason", OneOf(REASONS)),
+        Field(12, "revision", UInt(16)),
+        Field(13, "gateway_id", Ident()),
+        Field(14, "ts_ms", UInt(64)),
+        Field(15, "degraded", Bool(), required=False),
+        Field(16, "stale", Bool(), required=False),
+        Field(17, "age_ms", UInt(64), required=False),
+        Field(18, "escalation", OneOf(REASONS), required=False),
+    )
+
+    device_id: str
+    epoch: int
+    seq: int
+    label: int
+    confidence: float
+    tier: str
+    model_id: str
+    model_version: int
+    latency_ms: float
+    cost: float
+    reason: str
+    revision: int
+    gateway_id: str
+    ts_ms: int
+    degraded: bool = False
+    stale: bool = False
+    age_ms: int | None = None
+    escalation: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.device_id, self.epoch, self.seq)
+
+
+@dataclass(frozen=True)
+class CloudItem(WireMessage):
+    """One frame inside a cloud request: inline bytes, or an S3 claim-check reference."""
+
+    KIND: ClassVar[str] = "cloud_item"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "device_id", Ident()),
+        Field(2, "epoch", UInt(32)),
+        Field(3, "seq", UInt(32)),
+        Field(4, "frame", Nested(Frame), required=False),
+        Field(5, "frame_ref", Text(1024, 1), required=False),
+    )
+
+    device_id: str
+    epoch: int
+    seq: int
+    frame: Frame | None = None
+    frame_ref: str | None = None
+
+    def check(self) -> None:
+        if (self.frame is None) == (self.frame_ref is None):
+            raise ProtocolError(self.KIND, "frame", "exactly one of frame and frame_ref is needed")
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.device_id, self.epoch, self.seq)
+
+
+@dataclass(frozen=True)
+class CloudRequest(WireMessage):
+    """Gateway -> cloud workers: frames to classify, one correlation id for all."""
+
+    KIND: ClassVar[str] = "cloud_request"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "correlation_id", Ident()),
+        Field(2, "gateway_id", Ident()),
+        Field(3, "ts_ms", UInt(64)),
+        Field(4, "deadline_ms", UInt(32)),
+        Field(5, "items", Array(Nested(CloudItem), MAX_ITEMS_PER_REQUEST, 1)),
+    )
+
+    correlation_id: str
+    gateway_id: str
+    ts_ms: int
+    deadline_ms: int
+    items: tuple[CloudItem, ...]
+
+
+@dataclass(frozen=True)
+class CloudAnswer(WireMessage):
+    """One frame's answer inside a cloud response; ``error`` set when it failed."""
+
+    KIND: ClassVar[str] = "cloud_answer"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "device_id", Ident()),
+        Field(2, "epoch", UInt(32)),
+        Field(3, "seq", UInt(32)),
+        Field(4, "label", UInt(16), required=False),
+        Field(5, "confidence", Float(0.0, 1.0), required=False),
+        Field(6, "error", Text(MAX_TEXT_LENGTH, 1), required=False),
+    )
+
+    device_id: str
+    epoch: int
+    seq: int
+    label: int | None = None
+    confidence: float | None = None
+    error: str | None = None
+
+    def check(self) -> None:
+        answered = self.label is not None and self.confidence is not None
+        if answered == (self.error is not None):
+            raise ProtocolError(self.KIND, "error", "needs label and confidence, or an error")
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.device_id, self.epoch, self.seq)
+
+
+STATUSES = ("ok", "error")
+
+
+@dataclass(frozen=True)
+class CloudResponse(WireMessage):
+    """Cloud worker -> gateway: one envelope per request, matched by correlation id."""
+
+    KIND: ClassVar[str] = "cloud_response"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "correlation_id", Ident()),
+        Field(2, "status", OneOf(STATUSES)),
+        Field(3, "worker_id", Ident()),
+        Field(4, "model_id", Text(MAX_ID_LENGTH, 1)),
+        Field(5, "model_version", UInt(32)),
+        Field(6, "worker_ms", Float(0.0, math.inf)),
+        Field(7, "ts_ms", UInt(64)),
+        Field(8, "items", Array(Nested(CloudAnswer), MAX_ITEMS_PER_REQUEST)),
+        Field(9, "error", Text(MAX_TEXT_LENGTH, 1), required=False),
+    )
+
+    correlation_id: str
+    status: str
+    worker_id: str
+    model_id: str
+    model_version: int
+    worker_ms: float
+    ts_ms: int
+    items: tuple[CloudAnswer, ...] = field(default_factory=tuple)
+    error: str | None = None
+
+    def check(self) -> None:
+        if self.status == "error" and self.error is None:
+            raise ProtocolError(self.KIND, "error", "an error response must say why")
+
+
+@dataclass(frozen=True)
+class DeviceState(WireMessage):
+    """Device birth (online) and last will (offline); retained."""
+
+    KIND: ClassVar[str] = "device_state"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "device_id", Ident()),
+        Field(2, "online", Bool()),
+        Field(3, "ts_ms", UInt(64)),
+        Field(4, "epoch", UInt(32), required=False),
+        Field(5, "model_id", Text(MAX_ID_LENGTH, 1), required=False),
+        Field(6, "model_version", UInt(32), required=False),
+        Field(7, "fw_version", Text(32, 1), required=False),
+        Field(8, "dropped", UInt(32), required=False),
+    )
+
+    device_id: str
+    online: bool
+    ts_ms: int
+    epoch: int | None = None
+    model_id: str | None = None
+    model_version: int | None = None
+    fw_version: str | None = None
+    dropped: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceConfig(WireMessage):
+    """Gateway -> device, retained: attach-frame thresholds and an assigned epoch."""
+
+    KIND: ClassVar[str] = "device_config"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "revision", UInt(32)),
+        Field(2, "conf_threshold", Float(0.0, 1.0)),
+        Field(3, "margin_threshold", Float(0.0, 1.0)),
+        Field(4, "complexity_limit", Float(0.0, math.inf)),
+        Field(5, "epoch", UInt(32), required=False),
+    )
+
+    revision: int
+    conf_threshold: float
+    margin_threshold: float
+    complexity_limit: float
+    epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceState(WireMessage):
+    """Gateway or worker birth (online) and last will (offline); retained."""
+
+    KIND: ClassVar[str] = "service_state"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "service_id", Ident()),
+        Field(2, "online", Bool()),
+        Field(3, "ts_ms", UInt(64)),
+        Field(4, "version", Text(32, 1), required=False),
+        Field(5, "model_id", Text(MAX_ID_LENGTH, 1), required=False),
+    )
+
+    service_id: str
+    online: bool
+    ts_ms: int
+    version: str | None = None
+    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Metrics(WireMessage):
+    """Gateway metrics summary, retained: counter name -> value."""
+
+    KIND: ClassVar[str] = "metrics"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(1, "service_id", Ident()),
+        Field(2, "ts_ms", UInt(64)),
+        Field(3, "values", StrMap(MAX_METRICS, Float())),
+    )
+
+    service_id: str
+    ts_ms: int
+    values: dict[str, float]
+
+
+#: Every message type, by the name used in errors, vectors and PROTOCOL.md.
+MESSAGE_TYPES: dict[str, type[WireMessage]] = {
+    cls.KIND: cls
+    for cls in (
+        Frame,
+        Report,
+        Result,
+        CloudItem,
+        CloudRequest,
+        CloudAnswer,
+        CloudResponse,
+        DeviceState,
+        DeviceConfig,
+        ServiceState,
+        Metrics,
+    )
+}

@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hybrid edge/cloud ML inference over MQTT.",
     )
     parser.add_argument("--version", action="version", version=f"edgecascade {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     for name in SUBCOMMAND_MODULES:
         try:

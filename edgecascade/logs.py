@@ -21,7 +21,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
-                out[key] = value if isinstance(value, int | float | str | bool | None) else str(value)
+                plain = isinstance(value, int | float | str | bool | None)
+                out[key] = value if plain else str(value)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, separators=(",", ":"))

@@ -56,9 +56,11 @@ def decode(cls: type[M], data: Any) -> M:
         raise ProtocolError(what, "", f"expected a map, got {type(raw).__name__}")
     version = raw.get(SCHEMA_KEY)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ProtocolError(what, "schema", f"schema version (key 0) missing or bad: {version!r:.20}")
+        raise ProtocolError(
+            what, "schema", f"schema version (key 0) missing or bad: {version!r:.20}"
+        )
     try:
-        return cls.from_wire(raw)  # type: ignore[no-any-return]
+        return cls.from_wire(raw)
     except ProtocolError:
         raise
     except Exception as exc:  # a field check tripped on an odd type: still our error

@@ -172,7 +172,7 @@ class Array(Kind):
 
 @dataclass(frozen=True)
 class StrMap(Kind):
-    """A map from short names to numbers (metrics counters)."""
+    """A map from short names to numbers (metrics counters), kept sorted by name."""
 
     max_length: int
     value: Kind
@@ -183,7 +183,7 @@ class StrMap(Kind):
         if len(value) > self.max_length:
             raise _fail(what, path, f"{len(value)} entries exceed {self.max_length}")
         out: dict[str, Any] = {}
-        for k, v in value.items():
+        for k, v in sorted(value.items(), key=lambda kv: str(kv[0])):
             Text(128, 1).check(k, what, f"{path}.<key>")
             out[k] = self.value.check(v, what, f"{path}.{k}")
         return out
@@ -231,6 +231,8 @@ class WireMessage:
 
     KIND: ClassVar[str] = "message"
     FIELDS: ClassVar[tuple[Field, ...]] = ()
+    #: False for messages that only appear nested in others (no schema key of their own).
+    TOP_LEVEL: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         for f in self.FIELDS:

@@ -78,6 +78,7 @@ class Frame(WireMessage):
     """A quantized input tensor: raw bytes, shape, dtype and affine quantization."""
 
     KIND: ClassVar[str] = "frame"
+    TOP_LEVEL: ClassVar[bool] = False
     FIELDS: ClassVar[tuple[Field, ...]] = (
         Field(1, "data", Bytes(MAX_PAYLOAD_BYTES)),
         Field(2, "shape", Array(UInt(16), MAX_FRAME_DIMS, 1)),
@@ -228,6 +229,7 @@ class CloudItem(WireMessage):
     """One frame inside a cloud request: inline bytes, or an S3 claim-check reference."""
 
     KIND: ClassVar[str] = "cloud_item"
+    TOP_LEVEL: ClassVar[bool] = False
     FIELDS: ClassVar[tuple[Field, ...]] = (
         Field(1, "device_id", Ident()),
         Field(2, "epoch", UInt(32)),
@@ -276,6 +278,7 @@ class CloudAnswer(WireMessage):
     """One frame's answer inside a cloud response; ``error`` set when it failed."""
 
     KIND: ClassVar[str] = "cloud_answer"
+    TOP_LEVEL: ClassVar[bool] = False
     FIELDS: ClassVar[tuple[Field, ...]] = (
         Field(1, "device_id", Ident()),
         Field(2, "epoch", UInt(32)),

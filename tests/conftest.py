@@ -20,7 +20,9 @@ def broker_factory(tmp_path: Path) -> Iterator[Callable[..., MosquittoBroker]]:
     """
     made: list[MosquittoBroker] = []
 
-    def factory(*, start: bool = True, name: str | None = None, **kwargs: object) -> MosquittoBroker:
+    def factory(
+        *, start: bool = True, name: str | None = None, **kwargs: object
+    ) -> MosquittoBroker:
         workdir = tmp_path / (name or f"broker{len(made)}")
         try:
             broker = make_broker(workdir, **kwargs)

@@ -158,9 +158,10 @@ class MosquittoBroker:
 
     def log_tail(self, lines: int = 20) -> str:
         err = b""
-        if self._proc is not None and self._proc.stderr is not None and self._proc.poll() is not None:
+        proc = self._proc
+        if proc is not None and proc.stderr is not None and proc.poll() is not None:
             with contextlib.suppress(OSError, ValueError):
-                err = self._proc.stderr.read() or b""
+                err = proc.stderr.read() or b""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         tail = "\n".join(text.splitlines()[-lines:])
         return (err.decode(errors="replace") + "\n" + tail).strip()
@@ -218,7 +219,7 @@ class ContainerBroker:
         return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> None:
-        from testcontainers.mqtt import MosquittoContainer  # type: ignore[import-not-found]
+        from testcontainers.mqtt import MosquittoContainer
 
         container = MosquittoContainer()
         container.start()

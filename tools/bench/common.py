@@ -1,0 +1,63 @@
+"""Shared benchmark helpers: rows, medians, timing, printing."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure: ``value`` against ``baseline`` measured in the same run."""
+
+    name: str
+    value: float
+    baseline: float
+    unit: str
+    command: str
+    target: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def median_time(fn: Callable[[], object], repeats: int, inner: int) -> float:
+    """Median over ``repeats`` of the time per call of ``fn`` run ``inner`` times (seconds)."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner)
+    return statistics.median(samples)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_rows(rows: list[Row]) -> None:
+    for r in rows:
+        target = f"  (target {r.target})" if r.target else ""
+        print(
+            f"{r.name}: {r.value:.4g} {r.unit} vs baseline {r.baseline:.4g} {r.unit}"
+            f" -> ratio {r.ratio:.3g}{target}"
+        )

@@ -1,0 +1,1 @@
+"""Offline tools for the model tiers: data split, training, calibration, evaluation, export."""

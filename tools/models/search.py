@@ -1,0 +1,118 @@
+"""Pure threshold search for the cascade on precomputed (calibration) outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgecascade.models.cascade import Thresholds, device_accepts, top2
+
+Q_STEP = 1.0 / 256.0  # int8 softmax output step: device thresholds sit on this grid
+
+
+@dataclass(frozen=True)
+class Objective:
+    """``max_cloud_share``: maximise accuracy with cloud share <= value;
+    ``within``: accuracy >= cloud-only - value, minimise cloud share.
+    Both also keep the share of frames leaving the device <= ``max_leave_device``."""
+
+    kind: str
+    value: float
+    max_leave_device: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("max_cloud_share", "within"):
+            raise ValueError(f"unknown objective {self.kind!r}")
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "value": self.value,
+                "max_leave_device": self.max_leave_device}
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    thresholds: Thresholds
+    accuracy: float
+    leave_device_share: float
+    cloud_share: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"accuracy": self.accuracy, "leave_device_share": self.leave_device_share,
+                "cloud_share": self.cloud_share}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every (device config, edge threshold) pair evaluated at once."""
+
+    device: list[tuple[float, float, float]]   # (conf, margin, complexity_limit)
+    edge: np.ndarray                           # edge thresholds
+    accuracy: np.ndarray                       # (D, E)
+    leave: np.ndarray                          # (D,)
+    cloud: np.ndarray                          # (D, E)
+
+    def point(self, d: int, e: int) -> OperatingPoint:
+        conf, margin, cx = self.device[d]
+        return OperatingPoint(Thresholds(conf, margin, cx, float(self.edge[e])),
+                              float(self.accuracy[d, e]), float(self.leave[d]),
+                              float(self.cloud[d, e]))
+
+
+def device_grid(complexity: np.ndarray) -> list[tuple[float, float, float]]:
+    confs = [k * Q_STEP for k in range(128, 256, 4)] + [255 * Q_STEP]
+    margins = [k * Q_STEP for k in (0, 16, 32, 64, 96, 128, 160, 192)]
+    qs = np.quantile(complexity, [0.8, 0.9, 0.95, 0.98, 1.0])
+    limits = sorted({float(np.float32(q)) for q in qs} | {1.0})
+    return [(c, m, x) for c in confs for m in margins for x in limits]
+
+
+def evaluate_grid(dev_probs: np.ndarray, complexity: np.ndarray, edge_cal: np.ndarray,
+                  cloud_probs: np.ndarray, labels: np.ndarray) -> Candidates:
+    d_cls, d_top, d_margin = top2(dev_probs)
+    e_cls, e_top, _ = top2(edge_cal)
+    d_ok = d_cls == labels
+    e_ok = e_cls == labels
+    c_ok = np.asarray(cloud_probs).argmax(axis=1) == labels
+    edge_grid = np.unique(np.concatenate([np.round(np.linspace(0.3, 1.0, 71), 4), [0.0]]))
+    e_acc = e_top[None, :] >= edge_grid[:, None]           # (E, N)
+    e_score = np.where(e_acc, e_ok[None, :], c_ok[None, :])  # correctness once off-device
+    grid = device_grid(complexity)
+    acc = np.empty((len(grid), len(edge_grid)))
+    cloud = np.empty_like(acc)
+    leave = np.empty(len(grid))
+    n = len(labels)
+    for i, (c, m, x) in enumerate(grid):
+        on = device_accepts(d_top, d_margin, complexity, Thresholds(c, m, x, 0.0))
+        off = ~on
+        leave[i] = off.mean()
+        acc[i] = (d_ok[on].sum() + e_score[:, off].sum(axis=1)) / n
+        cloud[i] = (~e_acc[:, off]).sum(axis=1) / n
+    return Candidates(grid, edge_grid, acc, leave, cloud)
+
+
+def choose(c: Candidates, objective: Objective, cloud_only_accuracy: float) -> OperatingPoint:
+    """Pick the operating point; ties go to fewer cloud frames, then fewer leaving the device,
+    then the stricter device thresholds."""
+    feasible = c.leave[:, None] <= objective.max_leave_device + 1e-12
+    if objective.kind == "max_cloud_share":
+        feasible = feasible & (c.cloud <= objective.value + 1e-12)
+        key = (-c.accuracy, c.cloud)
+    else:
+        feasible = feasible & (c.accuracy >= cloud_only_accuracy - objective.value - 1e-12)
+        key = (c.cloud, -c.accuracy)
+    if not feasible.any():
+        raise ValueError(f"no thresholds satisfy {objective}")
+    leave = np.broadcast_to(c.leave[:, None], c.accuracy.shape)
+    flat = np.flatnonzero(feasible.ravel())
+    order = np.lexsort((leave.ravel()[flat], key[1].ravel()[flat], key[0].ravel()[flat]))
+    d, e = np.unravel_index(flat[order[0]], c.accuracy.shape)
+    return c.point(int(d), int(e))
+
+
+def sweep_curve(c: Candidates, max_leave_device: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best accuracy reachable at each cloud share (the Pareto front), for plotting."""
+    ok = c.leave[:, None] <= max_leave_device + 1e-12
+    shares = np.unique(np.round(c.cloud[ok], 4))
+    best = np.array([c.accuracy[ok & (np.round(c.cloud, 4) <= s)].max() for s in shares])
+    return shares, best

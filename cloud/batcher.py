@@ -1,0 +1,165 @@
+"""A micro-batcher: frames of requests that arrive together go through the model as one batch.
+
+One thread. It waits for the first job, then keeps collecting jobs until the batch
+holds ``max_batch`` frames or ``max_delay`` seconds have passed since that first job,
+runs ``predict`` once per ``max_batch`` chunk, and hands each job its own rows.
+A job larger than ``max_batch`` is split across chunks, never delayed.
+
+Failure isolation: when a batch fails, each job in it is retried alone, so one job
+the model rejects cannot fail the others; a job that fails alone gets the exception.
+``close()`` stops taking jobs and, by default, finishes every job already submitted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Predict = Callable[[np.ndarray], np.ndarray]
+Done = Callable[[np.ndarray | None, BaseException | None], None]
+
+
+class BatcherClosed(RuntimeError):
+    """``submit`` after ``close``."""
+
+
+@dataclass
+class Job:
+    """``pixels`` (n, H, W) uint8, or None for n = 0; ``done(probs, error)`` is called once."""
+
+    pixels: np.ndarray | None
+    done: Done
+
+    @property
+    def size(self) -> int:
+        return 0 if self.pixels is None else int(self.pixels.shape[0])
+
+
+class MicroBatcher:
+    def __init__(self, predict: Predict, *, max_batch: int = 64, max_delay: float = 0.005,
+                 on_batch: Callable[[int, float], None] | None = None,
+                 name: str = "batcher") -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._predict = predict
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self._on_batch = on_batch
+        self._queue: deque[Job] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._busy = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> MicroBatcher:
+        self._thread.start()
+        return self
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            if self._closed:
+                raise BatcherClosed("batcher is closed")
+            self._queue.append(job)
+            self._cond.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not yet completed."""
+        with self._cond:
+            return len(self._queue) + self._busy
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop accepting jobs, finish the queued ones; True if all finished in time."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the thread -------------------------------------------------------------
+    def _collect(self) -> list[Job] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            deadline = time.monotonic() + self.max_delay
+            while True:
+                frames = sum(j.size for j in self._queue)
+                left = deadline - time.monotonic()
+                if frames >= self.max_batch or left <= 0 or self._closed:
+                    break
+                self._cond.wait(left)
+            jobs: list[Job] = []
+            frames = 0
+            while self._queue and (not jobs or frames + self._queue[0].size <= self.max_batch):
+                job = self._queue.popleft()
+                jobs.append(job)
+                frames += job.size
+            self._busy = len(jobs)
+            return jobs
+
+    def _run(self) -> None:
+        while True:
+            jobs = self._collect()
+            if jobs is None:
+                return
+            try:
+                self._run_jobs(jobs)
+            finally:
+                with self._cond:
+                    self._busy = 0
+
+    def _infer(self, pixels: np.ndarray) -> np.ndarray:
+        outs = []
+        for start in range(0, pixels.shape[0], self.max_batch):
+            chunk = pixels[start : start + self.max_batch]
+            t0 = time.perf_counter()
+            out = np.asarray(self._predict(chunk))
+            if self._on_batch is not None:
+                self._on_batch(int(chunk.shape[0]), time.perf_counter() - t0)
+            if out.ndim != 2 or out.shape[0] != chunk.shape[0]:
+                raise ValueError(f"model returned shape {out.shape} for {chunk.shape[0]} frames")
+            outs.append(out)
+        return np.concatenate(outs)
+
+    def _run_jobs(self, jobs: list[Job]) -> None:
+        with_frames = [j for j in jobs if j.size]
+        for job in jobs:
+            if not job.size:
+                _call(job, None, None)
+        if not with_frames:
+            return
+        try:
+            probs = self._infer(np.concatenate([j.pixels for j in with_frames]))
+        except Exception as exc:
+            if len(with_frames) == 1:
+                _call(with_frames[0], None, exc)
+                return
+            for job in with_frames:  # isolate: retry each job alone
+                try:
+                    out = self._infer(job.pixels)  # type: ignore[arg-type]
+                except Exception as one_exc:
+                    _call(job, None, one_exc)
+                else:
+                    _call(job, out, None)
+            return
+        row = 0
+        for job in with_frames:
+            _call(job, probs[row : row + job.size], None)
+            row += job.size
+
+
+def _call(job: Job, probs: np.ndarray | None, error: BaseException | None) -> None:
+    try:
+        job.done(probs, error)
+    except Exception:  # a completion callback must not kill the batcher thread
+        import logging
+
+        logging.getLogger(__name__).exception("batch completion callback failed")

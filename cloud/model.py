@@ -1,0 +1,71 @@
+"""The model seam: what the worker needs from a classifier, and the real one.
+
+:class:`Classifier` is the protocol the worker codes against; :func:`load_classifier`
+returns the real implementation, ``edgecascade.models.runtime.ModelRunner`` (the
+cloud model through ai-edge-litert), plus the frame-to-pixels conversion from the
+same module so that every tier turns a wire frame into model input the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgecascade.protocol import Frame
+
+
+class InputError(ValueError):
+    """A frame cannot be turned into model input (wrong shape, dtype...). Per-item."""
+
+
+class Classifier(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def model_version(self) -> int: ...
+
+    def to_pixels(self, frame: Frame) -> np.ndarray:
+        """uint8 (H, W) pixels for one frame, or raise :class:`InputError`."""
+        ...
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """float32 probabilities (N, classes) for uint8 pixels (N, H, W)."""
+        ...
+
+
+@dataclass
+class RunnerClassifier:
+    """A ``ModelRunner`` behind the :class:`Classifier` protocol."""
+
+    runner: Any
+
+    @property
+    def model_id(self) -> str:
+        return str(self.runner.model_id)
+
+    @property
+    def model_version(self) -> int:
+        return int(self.runner.model_version)
+
+    def to_pixels(self, frame: Frame) -> np.ndarray:
+        from edgecascade.models.errors import ModelError
+        from edgecascade.models.runtime import frame_to_pixels
+
+        try:
+            shape = self.runner.input_shape
+            return np.asarray(frame_to_pixels(frame, (int(shape[0]), int(shape[1]))))
+        except (ModelError, ValueError) as exc:
+            raise InputError(str(getattr(exc, "problem", exc))) from None
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        return np.asarray(self.runner.predict(pixels), dtype=np.float32)
+
+
+def load_classifier(path: str, num_threads: int = 1) -> RunnerClassifier:
+    """Load the cloud model; raises ``edgecascade.models.errors.ModelError`` if unusable."""
+    from edgecascade.models.runtime import ModelRunner
+
+    return RunnerClassifier(ModelRunner(path, num_threads=num_threads))

@@ -20,7 +20,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "edgecascade.emulator.cli",
     "edgecascade.gateway.cli",
     "edgecascade.cloud.cli",
-    "edgecascade.tools.demo",
+    "edgecascade.tools.demo.cli",
 )
 
 

@@ -2,12 +2,9 @@
 
 Loaded by :func:`load_config` (``edgecascade cloud-worker --config cloud.toml``); see
 ``cloud.example.toml`` at the repository root for every key. Secrets never need to be in
-the file: these environment variables override it.
-
-==============================  ==========================
-``EDGECASCADE_BROKER_USERNAME``  ``[broker] username``
-``EDGECASCADE_BROKER_PASSWORD``  ``[broker] password``
-==============================  ==========================
+the file: ``EC_WORKER_USERNAME``, ``EC_WORKER_PASSWORD``, ``EC_WORKER_CA_FILE``,
+``EC_WORKER_CERT_FILE`` and ``EC_WORKER_KEY_FILE`` override the ``[broker]`` keys of the
+same name (the gateway uses ``EC_SITE_*`` / ``EC_CLOUD_*`` the same way).
 
 AWS credentials come from boto3's usual chain (environment, profile, instance role).
 Relative paths in the file are resolved against the file's directory.
@@ -31,8 +28,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_VERSION = 1
-ENV_USERNAME = "EDGECASCADE_BROKER_USERNAME"
-ENV_PASSWORD = "EDGECASCADE_BROKER_PASSWORD"
+ENV_PREFIX = "EC_WORKER_"
+SECRET_KEYS = ("username", "password", "ca_file", "cert_file", "key_file")
 
 
 class ConfigError(ValueError):
@@ -191,13 +188,15 @@ def parse_config(doc: Mapping[str, Any], base_dir: Path = Path("."), *,
 
     b = r.table(doc, "broker", {"url", "username", "password", "ca_file", "cert_file",
                                 "key_file", "keepalive", "mqtt5", "clean_start"})
+    secrets = {k: env.get(ENV_PREFIX + k.upper()) or r.get(b, f"broker.{k}", str)
+               for k in SECRET_KEYS}
     broker = BrokerConfig(
         url=r.get(b, "broker.url", str),
-        username=env.get(ENV_USERNAME) or r.get(b, "broker.username", str),
-        password=env.get(ENV_PASSWORD) or r.get(b, "broker.password", str),
-        ca_file=_path(base_dir, r.get(b, "broker.ca_file", str)),
-        cert_file=_path(base_dir, r.get(b, "broker.cert_file", str)),
-        key_file=_path(base_dir, r.get(b, "broker.key_file", str)),
+        username=secrets["username"],
+        password=secrets["password"],
+        ca_file=_path(base_dir, secrets["ca_file"]),
+        cert_file=_path(base_dir, secrets["cert_file"]),
+        key_file=_path(base_dir, secrets["key_file"]),
         keepalive=r.get(b, "broker.keepalive", int, 30, lo=5, hi=1200),
         mqtt5=r.get(b, "broker.mqtt5", bool, False),
         clean_start=r.get(b, "broker.clean_start", bool, True),

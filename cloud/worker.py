@@ -293,7 +293,7 @@ class CloudWorker:
                                       tickets=[ticket], received=received))
             return
         with self._lock:
-            if key in self._pending:  # redelivered while we are still working on it
+            if key in self._pending:  # redelivered while in hand: answered when it is done
                 self._pending[key].append(ticket)
                 self.metrics.requests.labels("duplicate").inc()
                 return
@@ -441,7 +441,10 @@ class CloudWorker:
         done_request = False
         with self._lock:
             if out.key is not None and out.key in self._pending:
-                tickets += self._pending.pop(out.key)
+                first, *again = self._pending.pop(out.key)
+                tickets.append(first)
+                for dup in again:  # every delivery gets its answer: the same bytes again
+                    self._outbox.put(Outgoing(out.topic, out.payload, tickets=[dup]))
                 self._in_hand -= 1
                 done_request = True
                 self.metrics.in_hand.set(self._in_hand)

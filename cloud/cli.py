@@ -1,0 +1,98 @@
+"""Subcommands ``cloud-worker`` and ``provision-aws`` (heavy imports happen inside)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("edgecascade.cloud")
+
+
+def add_parser(subparsers: Any) -> None:
+    w = subparsers.add_parser(
+        "cloud-worker", help="run a cloud worker on the shared cloud-request subscription",
+        description="Answer gateways' cloud requests with the cloud model. Scale out by "
+                    "starting more workers with the same shared_group.")
+    w.add_argument("--config", required=True, help="worker TOML (see cloud.example.toml)")
+    w.add_argument("--check", action="store_true", help="validate the config and exit")
+    w.add_argument("--drain-timeout", type=float, default=30.0,
+                   help="seconds to finish in-hand requests on SIGTERM/SIGINT (default 30)")
+    w.set_defaults(func=run_worker)
+
+    p = subparsers.add_parser(
+        "provision-aws", help="create an AWS IoT thing, certificate and scoped policy",
+        description="Create the thing, keys and certificate, and a policy letting it use only "
+                    "its own topics; write the certificate, key and a config snippet.")
+    p.add_argument("--thing", required=True, help="thing name = gateway or worker id")
+    p.add_argument("--role", choices=("gateway", "worker"), default="gateway")
+    p.add_argument("--region", default=None, help="AWS region (default: boto3's)")
+    p.add_argument("--policy-name", default=None, help="default edgecascade-<role>")
+    p.add_argument("--prefix", default="ec/v1", help="topic prefix (default ec/v1)")
+    p.add_argument("--out", default=".", help="directory for the files (default .)")
+    p.add_argument("--endpoint-url", default=None, help=argparse.SUPPRESS)  # tests: moto
+    p.set_defaults(func=run_provision)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{args.config}: ok")
+        return 0
+    from edgecascade.models.errors import ModelError
+
+    from .aws import AwsError
+    from .worker import WorkerError, build_worker
+
+    try:
+        worker = build_worker(config)
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: object) -> None:
+            log.info("signal received, draining", extra={"signal": signum})
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        worker.start()
+    except (ModelError, AwsError, WorkerError, OSError, ValueError) as exc:
+        log.error("worker failed to start", extra={"error": str(exc)})
+        print(f"cloud-worker: {exc}", file=sys.stderr)
+        return 1
+    stop.wait()
+    return 0 if worker.stop(args.drain_timeout) else 1
+
+
+def run_provision(args: argparse.Namespace) -> int:
+    from .aws import AwsError, iot_client
+    from .provision import provision, write_files
+
+    try:
+        client = iot_client(args.region, args.endpoint_url)
+        result = provision(client, args.thing, role=args.role, policy_name=args.policy_name,
+                           prefix=args.prefix)
+    except AwsError as exc:
+        print(f"provision-aws: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # botocore: no credentials, no region...
+        print(f"provision-aws: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    paths = write_files(result, Path(args.out))
+    print(json.dumps({
+        "thing": result.thing, "thing_arn": result.thing_arn,
+        "certificate_arn": result.certificate_arn, "policy": result.policy_name,
+        "policy_created": result.policy_created, "endpoint": result.endpoint_url,
+        "files": {k: str(v) for k, v in paths.items()},
+    }, indent=2))
+    return 0

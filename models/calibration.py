@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PROB_FLOOR = 1.0 / 512.0  # half an int8 softmax step
+PROB_FLOOR = 1e-6  # stands in for int8 softmax zeros (true value < 1/512)
 DEFAULT_BINS = 15
 
 
@@ -66,3 +66,20 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray,
             d = a + phi * (b - a)
             fd = loss(d)
     return float(np.exp((a + b) / 2))
+
+
+def ece_noise_floor(probs: np.ndarray, n_bins: int = DEFAULT_BINS, draws: int = 200,
+                    seed: int = 0) -> float:
+    """Mean ECE a *perfectly calibrated* model with these top-1 confidences would show on
+    this many samples (correctness drawn as Bernoulli(confidence)): the sampling floor
+    below which a measured ECE says nothing."""
+    probs = np.asarray(probs, dtype=np.float64)
+    conf = probs.max(axis=1)
+    top = probs.argmax(axis=1)
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for _ in range(draws):
+        hit = rng.random(conf.shape[0]) < conf
+        labels = np.where(hit, top, (top + 1) % probs.shape[1])
+        total += ece(probs, labels, n_bins)
+    return float(total / draws)

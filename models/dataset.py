@@ -96,8 +96,11 @@ class SplitRecord:
 class DatasetSource(Protocol):
     """Where a dataset's splits come from."""
 
-    name: str
-    label_names: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label_names(self) -> tuple[str, ...]: ...
 
     def load_split(self, split: str) -> Dataset: ...
 
@@ -121,8 +124,8 @@ class BundledNpzSource:
             raise DatasetError(split, f"unknown split; expected one of {SPLIT_NAMES}")
         path = _npz_path(self.data_dir, self.name, split)
         if not path.is_file():
-            hint = " (the train split is not shipped; run `edgecascade models train`)" \
-                if split not in SHIPPED_SPLITS else ""
+            hint = (" (the train split is not shipped: training rebuilds it from the "
+                    "original data)") if split not in SHIPPED_SPLITS else ""
             raise DatasetError(path, f"split file missing{hint}")
         try:
             with np.load(path, allow_pickle=False) as npz:

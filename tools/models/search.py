@@ -112,7 +112,7 @@ def choose(c: Candidates, objective: Objective, cloud_only_accuracy: float) -> O
 
 def sweep_curve(c: Candidates, max_leave_device: float) -> tuple[np.ndarray, np.ndarray]:
     """Best accuracy reachable at each cloud share (the Pareto front), for plotting."""
-    ok = c.leave[:, None] <= max_leave_device + 1e-12
+    ok = np.broadcast_to(c.leave[:, None] <= max_leave_device + 1e-12, c.cloud.shape)
     shares = np.unique(np.round(c.cloud[ok], 4))
     best = np.array([c.accuracy[ok & (np.round(c.cloud, 4) <= s)].max() for s in shares])
     return shares, best

@@ -32,6 +32,7 @@ class TierSpec:
     epochs: int
     augment: bool
     int8: bool
+    members: int = 1   # > 1: an ensemble of independently seeded nets, outputs averaged
 
 
 def _flatten(keras: Any, size: int) -> Any:
@@ -99,7 +100,7 @@ def _cloud(keras: Any) -> Any:
 SPECS = {
     "mcu": TierSpec("mcu", _mcu, epochs=40, augment=True, int8=True),
     "edge": TierSpec("edge", _edge, epochs=30, augment=True, int8=True),
-    "cloud": TierSpec("cloud", _cloud, epochs=20, augment=True, int8=False),
+    "cloud": TierSpec("cloud", _cloud, epochs=25, augment=True, int8=False, members=3),
 }
 
 
@@ -111,10 +112,10 @@ def shift_augment(images: np.ndarray, rng: np.random.Generator, max_shift: int =
     """Pure numpy: random integer translations with zero fill (one per image)."""
     out = np.zeros_like(images)
     n, h, w = images.shape[:3]
-    dy = rng.integers(-max_shift, max_shift + 1, n)
-    dx = rng.integers(-max_shift, max_shift + 1, n)
+    dy = np.asarray(rng.integers(-max_shift, max_shift + 1, n))
+    dx = np.asarray(rng.integers(-max_shift, max_shift + 1, n))
     for i in range(n):
-        sy, sx = dy[i], dx[i]
+        sy, sx = int(dy[i]), int(dx[i])
         src = images[i, max(0, -sy):h - max(0, sy), max(0, -sx):w - max(0, sx)]
         out[i, max(0, sy):max(0, sy) + src.shape[0], max(0, sx):max(0, sx) + src.shape[1]] = src
     return out
@@ -125,6 +126,17 @@ def to_float(images: np.ndarray) -> np.ndarray:
 
 
 def fit(spec: TierSpec, train: split_mod.Dataset, seed: int, log: Callable[[str], None]) -> Any:
+    import keras
+
+    if spec.members > 1:
+        nets = [_fit_one(spec, train, seed + k, log) for k in range(spec.members)]
+        inp = keras.Input((28, 28, 1))
+        return keras.Model(inp, keras.layers.Average()([n(inp) for n in nets]))
+    return _fit_one(spec, train, seed, log)
+
+
+def _fit_one(spec: TierSpec, train: split_mod.Dataset, seed: int,
+             log: Callable[[str], None]) -> Any:
     import keras
 
     keras.utils.set_random_seed(seed)

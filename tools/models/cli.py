@@ -1,0 +1,98 @@
+"""``edgecascade models ...``: train, calibrate, evaluate, export-c, registry.
+
+Imports of TensorFlow, tflite-micro and matplotlib happen inside the commands so
+that ``edgecascade --help`` works on a gateway without the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .export_c import write as write_c
+    from .registry_build import build_registry
+    from .train import TRAIN_SEED, train_all
+
+    train_all(tuple(args.tier) if args.tier else ("mcu", "edge", "cloud"),
+              seed=args.seed if args.seed is not None else TRAIN_SEED)
+    build_registry()
+    write_c()
+    print("next: edgecascade models calibrate && edgecascade models evaluate")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate, format_report, temperatures_ok
+    from .search import Objective
+
+    if args.within is not None:
+        objective = Objective("within", args.within, args.max_leave_device)
+    else:
+        objective = Objective("max_cloud_share", args.max_cloud_share, args.max_leave_device)
+    doc = calibrate(objective)
+    print(format_report(doc))
+    if not temperatures_ok(doc):
+        print("note: temperature scaling did not halve ECE on every tier (see noise floor)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import run
+
+    doc = run()
+    return 0 if (not args.strict or all(doc["targets"].values())) else 1
+
+
+def _export_c(args: argparse.Namespace) -> int:
+    from .export_c import write
+
+    write()
+    return 0
+
+
+def _registry(args: argparse.Namespace) -> int:
+    from .registry_build import build_registry
+
+    build_registry()
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    models = subparsers.add_parser(
+        "models", help="train, calibrate, evaluate and export the model tiers",
+        description=__doc__,
+    )
+    sub = models.add_subparsers(dest="models_command", metavar="<action>", required=True)
+
+    p = sub.add_parser("train", help="train the tiers (needs the 'train' extra), then "
+                                     "rebuild the registry and the C array")
+    p.add_argument("--tier", action="append", choices=["mcu", "edge", "cloud"],
+                   help="train only this tier (repeatable); default all")
+    p.add_argument("--seed", type=int, default=None, help="training seed")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("calibrate", help="fit temperatures and choose cascade thresholds; "
+                                         "writes models/thresholds.json and ec_settings.h")
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--max-cloud-share", type=float, default=0.08, metavar="X",
+                      help="maximise accuracy with at most X of frames reaching the cloud "
+                           "(default 0.08: headroom under the 10%% target)")
+    goal.add_argument("--within", type=float, default=None, metavar="E",
+                      help="stay within E (fraction, e.g. 0.002) of cloud-only accuracy, "
+                           "minimise the cloud share")
+    p.add_argument("--max-leave-device", type=float, default=0.4, metavar="X",
+                   help="at most X of frames leave the device (default 0.4)")
+    p.set_defaults(func=_calibrate)
+
+    p = sub.add_parser("evaluate", help="every tier and the cascade on the test split; "
+                                        "writes models/evaluation.json and .png")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("export-c", help="write firmware/generated/mcu_model_data.{h,c}")
+    p.set_defaults(func=_export_c)
+
+    p = sub.add_parser("registry", help="rebuild models/registry.json from the model files")
+    p.set_defaults(func=_registry)

@@ -1,0 +1,106 @@
+"""Dynamic batcher: a bounded queue in front of a batch function, run by one worker thread.
+
+``submit(item)`` never blocks: it returns False when the queue is full (the caller's
+policy then routes the item elsewhere). The worker takes the first waiting item, then
+keeps collecting until ``max_batch`` items or ``max_delay_s`` after that first item,
+calls ``run(batch) -> results`` once, and hands each (item, result) to ``on_done``. If
+``run`` raises, every item of that batch gets the exception as its result: nothing is
+silently dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class DynamicBatcher(Generic[T, R]):
+    def __init__(
+        self,
+        run: Callable[[list[T]], Sequence[R]],
+        on_done: Callable[[T, R | BaseException, int], None],
+        *,
+        max_batch: int = 16,
+        max_delay_s: float = 0.002,
+        capacity: int = 256,
+        name: str = "batcher",
+    ) -> None:
+        if max_batch < 1 or capacity < 1 or max_delay_s < 0:
+            raise ValueError("max_batch and capacity must be >= 1, max_delay_s >= 0")
+        self._run = run
+        self._on_done = on_done
+        self.max_batch = max_batch
+        self.max_delay_s = max_delay_s
+        self.capacity = capacity
+        self._queue: deque[tuple[T, float]] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._busy = 0
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.batches = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def depth(self) -> int:
+        """Items waiting plus items being run."""
+        with self._cond:
+            return len(self._queue) + self._busy
+
+    def submit(self, item: T) -> bool:
+        with self._cond:
+            if self._stopping or len(self._queue) + self._busy >= self.capacity:
+                return False
+            self._queue.append((item, time.monotonic()))
+            self._cond.notify()
+            return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish every queued item, then stop the worker."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _take(self) -> list[T] | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            first_at = self._queue[0][1]
+            while len(self._queue) < self.max_batch and not self._stopping:
+                left = first_at + self.max_delay_s - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            n = min(self.max_batch, len(self._queue))
+            batch = [self._queue.popleft()[0] for _ in range(n)]
+            self._busy = n
+            return batch
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            results: Sequence[R | BaseException]
+            try:
+                results = self._run(batch)
+                if len(results) != len(batch):
+                    raise RuntimeError(f"batch of {len(batch)} gave {len(results)} results")
+            except Exception as exc:  # the model failed: every item learns why
+                results = [exc] * len(batch)
+            self.batches += 1
+            with self._cond:
+                self._busy = 0
+            for item, result in zip(batch, results, strict=True):
+                self._on_done(item, result, len(batch))

@@ -1,0 +1,90 @@
+"""Last-good cache (SQLite, WAL): confirmed answers per device stream and per frame content.
+
+* ``stream``: the last confirmed answer of each device (a confident device answer, an
+  edge-confident answer or a cloud answer), used to answer *stale* with its age when no
+  tier can answer a frame in time.
+* ``content``: answers keyed by the SHA-256 of the frame bytes (plus shape and dtype), so
+  an identical frame is answered from the cache instead of being escalated again. Only
+  edge-confident and cloud answers go here; the table keeps the newest ``max_entries``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgecascade.protocol import Frame
+
+from .db import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS stream (
+    device_id TEXT PRIMARY KEY,
+    label INTEGER NOT NULL, confidence REAL NOT NULL, tier TEXT NOT NULL,
+    model_id TEXT NOT NULL, model_version INTEGER NOT NULL, ts_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS content (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash BLOB NOT NULL UNIQUE,
+    label INTEGER NOT NULL, confidence REAL NOT NULL, tier TEXT NOT NULL,
+    model_id TEXT NOT NULL, model_version INTEGER NOT NULL, ts_ms INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A confirmed answer and where it came from."""
+
+    label: int
+    confidence: float
+    tier: str
+    model_id: str
+    model_version: int
+    ts_ms: int
+
+
+def frame_hash(frame: Frame) -> bytes:
+    h = hashlib.sha256()
+    h.update(f"{frame.dtype}:{','.join(map(str, frame.shape))}:{frame.scale}:{frame.zero_point}:"
+             .encode())
+    h.update(frame.data)
+    return h.digest()
+
+
+class LastGoodCache:
+    def __init__(self, path: str | Path, max_entries: int = 10_000) -> None:
+        self.db = Database(path, SCHEMA)
+        self.max_entries = max_entries
+        self._writes = 0
+
+    def put_stream(self, device_id: str, a: Answer) -> None:
+        with self.db.tx() as c:
+            c.execute("INSERT OR REPLACE INTO stream VALUES (?,?,?,?,?,?,?)",
+                      (device_id, a.label, a.confidence, a.tier, a.model_id, a.model_version,
+                       a.ts_ms))
+
+    def last(self, device_id: str) -> Answer | None:
+        rows = self.db.query("SELECT label, confidence, tier, model_id, model_version, ts_ms "
+                             "FROM stream WHERE device_id=?", (device_id,))
+        return Answer(*rows[0]) if rows else None
+
+    def put_content(self, digest: bytes, a: Answer) -> None:
+        with self.db.tx() as c:
+            c.execute("INSERT OR REPLACE INTO content (hash, label, confidence, tier, model_id,"
+                      " model_version, ts_ms) VALUES (?,?,?,?,?,?,?)",
+                      (digest, a.label, a.confidence, a.tier, a.model_id, a.model_version,
+                       a.ts_ms))
+            self._writes += 1
+            if self._writes % 256 == 0:
+                c.execute("DELETE FROM content WHERE id <= (SELECT MAX(id) FROM content) - ?",
+                          (self.max_entries,))
+
+    def lookup(self, digest: bytes) -> Answer | None:
+        rows = self.db.query("SELECT label, confidence, tier, model_id, model_version, ts_ms "
+                             "FROM content WHERE hash=?", (digest,))
+        return Answer(*rows[0]) if rows else None
+
+    def close(self) -> None:
+        self.db.close()

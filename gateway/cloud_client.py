@@ -1,0 +1,355 @@
+"""The gateway's client of the cloud tier: spool in, request envelopes out, answers back.
+
+Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breaker`):
+
+* :meth:`CloudClient.enqueue` refuses private frames (the privacy boundary, checked
+  again here whatever the policy said) and writes the frame to the spool;
+* one sender thread takes the oldest ready spooled frames, packs them into one
+  :class:`CloudRequest` (<= 128 KB, <= ``max_items``), paces publishes under
+  ``max_publish_per_s``, and tracks each request's deadline by correlation id;
+* responses (on this gateway's response topic, own connection to the cloud broker)
+  are matched by correlation id; each answer is handed to ``on_answer`` and its frame
+  leaves the spool. Late answers (after a timeout) are still used: they become
+  corrections.
+* a timeout or a lost connection feeds the circuit breaker; unanswered frames go back
+  to the spool to be sent again (replayed in order when the link returns).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+
+from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
+from edgecascade.protocol import (
+    CloudAnswer,
+    CloudItem,
+    CloudRequest,
+    CloudResponse,
+    Frame,
+    ProtocolError,
+    Topics,
+    billed_messages,
+    decode,
+    encode,
+)
+
+from .breaker import STATE_VALUE, BreakerState, CircuitBreaker
+from .config import CloudConfig
+from .framestore import FrameStore
+from .metrics import GatewayMetrics
+from .pacing import BudgetMeter, Pacer
+from .packing import ITEMS_BUDGET, cost_per_item, pack
+from .spool import Key, PutResult, Spool
+
+log = logging.getLogger("edgecascade.gateway.cloud")
+
+RECENT_REQUESTS = 4096  # correlation ids remembered after they left flight (late answers)
+
+
+class PrivacyViolation(RuntimeError):
+    """A private frame reached the cloud boundary. It is refused, never sent."""
+
+
+@dataclass(frozen=True)
+class CloudOutcome:
+    """One frame's answer from the cloud (or the worker's error for it)."""
+
+    item: CloudItem
+    answer: CloudAnswer
+    model_id: str
+    model_version: int
+    worker_id: str
+    cost: float
+
+
+@dataclass
+class _Request:
+    items: dict[Key, CloudItem]
+    request_bytes: int
+    deadline: float
+
+
+class CloudClient:
+    def __init__(
+        self,
+        *,
+        settings: BrokerSettings,
+        topics: Topics,
+        gateway_id: str,
+        cfg: CloudConfig,
+        spool: Spool,
+        metrics: GatewayMetrics,
+        on_answer: Callable[[CloudOutcome], None],
+        frame_store: FrameStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.topics = topics
+        self.gateway_id = gateway_id
+        self.cfg = cfg
+        self.spool = spool
+        self.metrics = metrics
+        self.on_answer = on_answer
+        self.frame_store = frame_store
+        self.clock = clock
+        self.breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_reset_s)
+        self.budget = BudgetMeter(cfg.budget_window_s)
+        self.pacer = Pacer(cfg.max_publish_per_s, burst=max(1.0, cfg.max_publish_per_s / 10))
+        self._cond = threading.Condition()
+        self._in_flight: dict[str, _Request] = {}
+        self._recent: OrderedDict[str, _Request] = OrderedDict()
+        self._connected = False
+        self._stopping = False
+        self._first_waiting: float | None = None
+        self._thread = threading.Thread(target=self._loop, name="gw-cloud", daemon=True)
+        self.client = make_client(settings, f"ec-gw-{gateway_id}-cloud", clean_start=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # -- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        self.client.connect_async(self.settings.host, self.settings.port,
+                                  keepalive=self.settings.keepalive,
+                                  **connect_properties(self.settings, True))  # type: ignore[arg-type]
+        self.client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_connected(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._connected, timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def state(self) -> BreakerState:
+        """The breaker state; OPEN while there is no connection at all."""
+        with self._cond:
+            if not self._connected:
+                return BreakerState.OPEN
+            return self.breaker.state(self.clock())
+
+    def spent(self) -> float:
+        with self._cond:
+            return self.budget.spent(self.clock())
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    # -- the privacy boundary and the spool ------------------------------------------
+    def enqueue(self, key: Key, frame: Frame, private: bool, value: float) -> PutResult:
+        """Spool one frame for the cloud. Raises :class:`PrivacyViolation` for private frames."""
+        if private:
+            self.metrics.inc("privacy_blocked")
+            raise PrivacyViolation(f"frame {key} is private and may not leave the site")
+        item = CloudItem(device_id=key[0], epoch=key[1], seq=key[2], frame=frame)
+        try:
+            data = encode(item)
+        except ProtocolError:
+            data = b""
+        if not data or len(data) > ITEMS_BUDGET:
+            if self.frame_store is None:
+                return PutResult(False, dropped=[key])
+            ref = self.frame_store.put(f"{self.gateway_id}/{key[0]}/{key[1]}/{key[2]}",
+                                       encode(frame))
+            data = encode(CloudItem(device_id=key[0], epoch=key[1], seq=key[2], frame_ref=ref))
+        result = self.spool.put(key, data, value)
+        with self._cond:
+            if self._first_waiting is None:
+                self._first_waiting = self.clock()
+            self._cond.notify_all()
+        return result
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- MQTT callbacks -----------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
+                    props: object = None) -> None:
+        if getattr(rc, "is_failure", False):
+            log.warning("cloud broker refused connection", extra={"rc": str(rc)})
+            return
+        client.subscribe(self.topics.cloud_response(self.gateway_id), qos=1)
+        with self._cond:
+            self._connected = True
+            self.breaker.on_link_up(self.clock())
+            self._cond.notify_all()
+        log.info("cloud link up", extra={"broker": self.settings.url})
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
+                       props: object = None) -> None:
+        now = self.clock()
+        with self._cond:
+            self._connected = False
+            self.breaker.on_link_down(now)
+            for corr, req in list(self._in_flight.items()):
+                self._retire(corr, req)
+            released = self.spool.release_all(now)
+        log.warning("cloud link down", extra={"released": released, "rc": str(rc)})
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._handle_response(bytes(msg.payload))
+        except Exception:  # never let one answer kill the network thread
+            log.exception("cloud response handling failed")
+
+    def _handle_response(self, payload: bytes) -> None:
+        try:
+            resp = decode(CloudResponse, payload)
+        except ProtocolError as exc:
+            self.metrics.inc("rejected", reason=exc.reason)
+            log.warning("bad cloud response", extra={"what": exc.what, "where": exc.where,
+                                                     "why": exc.why})
+            return
+        now = self.clock()
+        with self._cond:
+            req = self._in_flight.pop(resp.correlation_id, None)
+            if req is None:
+                req = self._recent.pop(resp.correlation_id, None)
+            self.breaker.on_success(now)
+            self.budget.add(now, billed_messages(len(payload)))
+        self.metrics.inc("cloud_cost", billed_messages(len(payload)))
+        self.metrics.inc("cloud_responses", status=resp.status)
+        if req is None:
+            log.info("answer for an unknown request", extra={"correlation_id": resp.correlation_id})
+            req = _Request({}, 0, 0.0)
+        n = max(1, len(req.items) or len(resp.items))
+        cost = cost_per_item(req.request_bytes, len(payload), n) if req.request_bytes else \
+            billed_messages(len(payload)) / n
+        answers = list(resp.items)
+        if resp.status == "error":
+            answers = [CloudAnswer(device_id=k[0], epoch=k[1], seq=k[2],
+                                   error=(resp.error or "error")[:256]) for k in req.items]
+        seen: set[Key] = set()
+        for ans in answers:
+            item = req.items.get(ans.key) or CloudItem(
+                device_id=ans.device_id, epoch=ans.epoch, seq=ans.seq, frame_ref="unknown")
+            seen.add(ans.key)
+            self.spool.remove([ans.key])
+            self.on_answer(CloudOutcome(item, ans, resp.model_id, resp.model_version,
+                                        resp.worker_id, cost))
+        missing = [k for k in req.items if k not in seen]
+        if missing:  # the worker left some out: they are still owed, send them again
+            self.spool.release_keys(missing, now + self.cfg.retry_s)
+        with self._cond:
+            self._cond.notify_all()
+
+    def _retire(self, corr: str, req: _Request) -> None:
+        self._in_flight.pop(corr, None)
+        self._recent[corr] = req
+        while len(self._recent) > RECENT_REQUESTS:
+            self._recent.popitem(last=False)
+
+    # -- sender -------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                self._cond.wait(self._next_wake())
+                if self._stopping:
+                    return
+            try:
+                now = self.clock()
+                self._expire(now)
+                self._send_ready()
+                self.metrics.set("cloud_in_flight", len(self._in_flight))
+                self.metrics.set("circuit_state", STATE_VALUE[self.state()])
+                self.metrics.set("spool_depth", self.spool.depth)
+                self.metrics.set("spool_bytes", self.spool.used_bytes)
+                self.metrics.set("budget_spent", self.spent())
+            except Exception:
+                log.exception("cloud sender step failed")
+                time.sleep(0.1)
+
+    def _next_wake(self) -> float:
+        now = self.clock()
+        waits = [0.25]
+        if self._in_flight:
+            waits.append(min(r.deadline for r in self._in_flight.values()) - now)
+        if self._first_waiting is not None:
+            waits.append(self._first_waiting + self.cfg.max_delay_ms / 1000 - now)
+        return max(0.0, min(waits))
+
+    def _expire(self, now: float) -> None:
+        with self._cond:
+            for corr, req in list(self._in_flight.items()):
+                if now >= req.deadline:
+                    self._retire(corr, req)
+                    self.spool.release(corr, now + self.cfg.retry_s)
+                    self.breaker.on_failure(now)
+                    self.metrics.inc("cloud_timeouts")
+                    log.warning("cloud request timed out",
+                                extra={"correlation_id": corr, "items": len(req.items)})
+
+    def _send_ready(self) -> None:
+        while True:
+            now = self.clock()
+            with self._cond:
+                if self._stopping or not self._connected:
+                    return
+                if len(self._in_flight) >= self.cfg.max_in_flight:
+                    return
+                first = self._first_waiting
+                batch = self.spool.next_batch(self.cfg.max_items, ITEMS_BUDGET, now)
+                young = first is not None and now - first < self.cfg.max_delay_ms / 1000
+                if young and len(batch) < self.cfg.max_items:
+                    return  # wait a little for more frames, unless a full request is ready
+                if not batch:
+                    self._first_waiting = None
+                    return
+                wait = self.pacer.wait_s(now)
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                if self.budget.spent(now) >= self.cfg.budget_messages:
+                    return  # the budget is a hard limit here too: frames wait in the spool
+                if not self.breaker.allow(now):
+                    return
+                items = [decode(CloudItem, b.item) for b in batch]
+                group = pack([len(b.item) for b in batch], self.cfg.max_items)[0]
+                chosen = [batch[i] for i in group]
+                request = CloudRequest(
+                    correlation_id=uuid.uuid4().hex,
+                    gateway_id=self.gateway_id,
+                    ts_ms=int(now * 1000),
+                    deadline_ms=self.cfg.deadline_ms,
+                    items=tuple(items[i] for i in group),
+                )
+                payload = encode(request)
+                info = self.client.publish(self.topics.cloud_request(self.gateway_id), payload,
+                                           qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    self.breaker.on_failure(now)
+                    return
+                self.pacer.take(now)
+                self.spool.mark_inflight([b.id for b in chosen], request.correlation_id)
+                self._in_flight[request.correlation_id] = _Request(
+                    {it.key: it for it in request.items}, len(payload),
+                    now + self.cfg.deadline_ms / 1000)
+                billed = billed_messages(len(payload))
+                self.budget.add(now, billed)
+                self._first_waiting = None
+            self.metrics.inc("cloud_requests")
+            self.metrics.inc("cloud_items", len(chosen))
+            self.metrics.inc("cloud_cost", billed)

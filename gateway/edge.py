@@ -1,0 +1,82 @@
+"""The edge tier: a model behind the dynamic batcher.
+
+:class:`EdgeModel` is the seam (``model_id``, ``model_version``, ``input_hw``,
+``classify(pixels) -> [EdgeAnswer]``); :class:`TFLiteEdgeModel` implements it with the
+models package's ``ModelRunner`` (ai-edge-litert: XNNPACK on CPU, or a delegate
+library) and temperature-scales the probabilities as the calibration expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from edgecascade.protocol import Frame
+
+
+class FrameRejected(ValueError):
+    """A frame the edge model cannot take (shape, dtype, quantization); ``why`` says why."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        super().__init__(why)
+
+
+@dataclass(frozen=True)
+class EdgeAnswer:
+    label: int
+    confidence: float  # temperature-scaled top-1
+    margin: float  # top-1 minus top-2 (scaled)
+
+
+class EdgeModel(Protocol):
+    model_id: str
+    model_version: int
+    input_hw: tuple[int, int]
+
+    def pixels(self, frame: Frame) -> np.ndarray:
+        """The frame as uint8 pixels (H, W); raises :class:`FrameRejected`."""
+        ...
+
+    def classify(self, pixels: np.ndarray) -> list[EdgeAnswer]:
+        """uint8 (N, H, W) -> one answer per image."""
+        ...
+
+
+def answers_from_probs(probs: np.ndarray) -> list[EdgeAnswer]:
+    order = np.argsort(probs, axis=1)
+    top = order[:, -1]
+    rows = np.arange(len(probs))
+    p1 = probs[rows, top]
+    p2 = probs[rows, order[:, -2]] if probs.shape[1] > 1 else np.zeros(len(probs))
+    return [EdgeAnswer(int(t), float(a), float(a - b)) for t, a, b in zip(top, p1, p2, strict=True)]
+
+
+class TFLiteEdgeModel:
+    def __init__(self, path: str, *, num_threads: int = 1, delegate: str | None = None,
+                 temperature: float = 1.0) -> None:
+        from edgecascade.models.runtime import ModelRunner
+
+        self.runner = ModelRunner(path, num_threads=num_threads, delegate=delegate or None)
+        self.model_id = self.runner.model_id
+        self.model_version = self.runner.model_version
+        self.input_hw = (int(self.runner.input_shape[0]), int(self.runner.input_shape[1]))
+        self.temperature = temperature
+
+    def pixels(self, frame: Frame) -> np.ndarray:
+        from edgecascade.models.runtime import ModelError, frame_to_pixels
+
+        try:
+            return frame_to_pixels(frame, self.input_hw)
+        except ModelError as exc:
+            raise FrameRejected(exc.problem) from None
+
+    def classify(self, pixels: np.ndarray) -> list[EdgeAnswer]:
+        probs = self.runner.predict(pixels)
+        if self.temperature != 1.0:
+            from edgecascade.models.calibration import apply_temperature
+
+            probs = apply_temperature(probs, self.temperature)
+        return answers_from_probs(np.asarray(probs, dtype=np.float64))

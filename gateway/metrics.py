@@ -1,0 +1,96 @@
+"""Gateway metrics: Prometheus series plus a plain snapshot for the retained summary.
+
+One :class:`GatewayMetrics` per gateway, on its own registry, so several gateways can
+live in one process (tests, the demo). Every counter is also kept as a plain number
+(``value(name, **labels)``) which the retained ``Metrics`` message and tests read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+#: Counters: name -> (help, label names).
+COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "reports": ("Device reports received", ()),
+    "rejected": ("Reports rejected, by reason", ("reason",)),
+    "duplicates": ("Duplicate reports answered once", ()),
+    "decisions": ("Policy decisions by action and reason", ("action", "reason")),
+    "results": ("Results published, by tier and reason", ("tier", "reason")),
+    "corrections": ("Cloud corrections published", ()),
+    "degraded": ("Results flagged degraded or stale", ("kind",)),
+    "cache_hits": ("Last-good cache hits", ("kind",)),
+    "cloud_requests": ("Cloud requests sent", ()),
+    "cloud_items": ("Frames sent to the cloud", ()),
+    "cloud_responses": ("Cloud responses received, by status", ("status",)),
+    "cloud_timeouts": ("Cloud requests that timed out", ()),
+    "cloud_cost": ("AWS IoT billed messages spent (requests + responses)", ()),
+    "privacy_blocked": ("Private frames refused at the cloud boundary", ()),
+    "spool_dropped": ("Spooled frames dropped, by reason", ("reason",)),
+    "edge_errors": ("Edge model failures", ()),
+    "publish_failed": ("Result publishes the client refused (retried from the ledger)", ()),
+}
+GAUGES: dict[str, str] = {
+    "edge_queue_depth": "Edge batcher queue depth",
+    "cloud_in_flight": "Cloud requests awaiting an answer",
+    "circuit_state": "Cloud circuit breaker (0 closed, 1 half-open, 2 open)",
+    "spool_depth": "Frames in the store-and-forward spool",
+    "spool_bytes": "Accounted bytes in the spool",
+    "pending_frames": "Frames waiting for a cloud answer",
+    "budget_spent": "Billed cloud messages in the current budget window",
+}
+
+
+def _key(name: str, labels: dict[str, str]) -> str:
+    if not labels:
+        return name
+    return name + "{" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())) + "}"
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._lock = threading.Lock()
+        self._plain: dict[str, float] = defaultdict(float)
+        self._counters = {
+            name: Counter(f"ec_gateway_{name}", doc, labels, registry=self.registry)
+            for name, (doc, labels) in COUNTERS.items()
+        }
+        self._gauges = {name: Gauge(f"ec_gateway_{name}", doc, registry=self.registry)
+                        for name, doc in GAUGES.items()}
+        self.latency = Histogram("ec_gateway_latency_seconds",
+                                 "Report receipt to result publish, by tier", ("tier",),
+                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.batch_size = Histogram("ec_gateway_edge_batch_size", "Edge batch sizes",
+                                    buckets=BATCH_BUCKETS, registry=self.registry)
+
+    def inc(self, name: str, n: float = 1.0, **labels: str) -> None:
+        c = self._counters[name]
+        (c.labels(**labels) if labels else c).inc(n)
+        with self._lock:
+            self._plain[_key(name, labels)] += n
+            if labels:
+                self._plain[name] += n
+
+    def set(self, name: str, value: float) -> None:
+        self._gauges[name].set(value)
+        with self._lock:
+            self._plain[name] = float(value)
+
+    def observe_latency(self, tier: str, seconds: float) -> None:
+        self.latency.labels(tier=tier).observe(seconds)
+
+    def value(self, name: str, **labels: str) -> float:
+        with self._lock:
+            return self._plain.get(_key(name, labels), 0.0)
+
+    def summary(self) -> dict[str, float]:
+        """Totals for the retained Metrics message (bounded: <= 256 entries)."""
+        with self._lock:
+            items = sorted(self._plain.items())
+        return dict(items[:256])

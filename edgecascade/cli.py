@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "edgecascade.tools.models.cli",
     "edgecascade.emulator.cli",
     "edgecascade.gateway.cli",
+    "edgecascade.gateway.serial_bridge",
     "edgecascade.cloud.cli",
     "edgecascade.tools.demo.cli",
 )

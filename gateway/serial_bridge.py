@@ -1,0 +1,212 @@
+"""Serial bridge: framed reports from USB-attached boards -> the broker.
+
+Boards without a network write each report as a COBS frame with a CRC
+(``edgecascade.emulator.framing``, twin of ``firmware/core/ec_framing.c``). The bridge
+reads the port with pyserial, resyncs on the next 0x00 after garbage, decodes each
+frame as a ``Report`` and publishes the exact bytes on ``device_report(id)`` at QoS 1,
+as if the device had. It runs alone (``edgecascade serial-bridge``) or inside the
+gateway (``SerialBridge(...).start()`` with the gateway's paho client).
+
+Nothing is lost silently:
+
+* a bad frame (garbage, bad COBS, bad CRC, too long) -> ``stats.bad_frames``;
+* a frame that is not a valid report -> ``stats.bad_reports`` (by ``ProtocolError.reason``);
+* a frame cut by an unplug -> counted as a bad frame when the port closes;
+* while the broker is away, paho queues up to ``queue_limit`` reports; beyond that a
+  report is refused and counted in ``stats.dropped``.
+
+Unplug/replug: a read error closes the port; it is reopened with exponential
+backoff (``min_backoff``..``max_backoff``) until it comes back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE
+
+from edgecascade.emulator.framing import Deframer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_LIMIT = 1000
+
+
+@dataclass
+class BridgeStats:
+    bytes_read: int = 0
+    frames: int = 0
+    published: int = 0
+    acked: int = 0
+    bad_frames: int = 0
+    bad_reports: int = 0
+    dropped: int = 0
+    opens: int = 0
+    open_failures: int = 0
+    unplugs: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+
+
+class SerialBridge:
+    def __init__(
+        self,
+        port: str,
+        topics: Any,
+        *,
+        settings: Any = None,
+        client: Any = None,
+        baudrate: int = 115200,
+        min_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+        client_id: str = "serial-bridge",
+    ) -> None:
+        if (settings is None) == (client is None):
+            raise ValueError("give exactly one of settings (own connection) and client")
+        self.port = port
+        self.topics = topics
+        self.baudrate = baudrate
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.stats = BridgeStats()
+        self.port_open = threading.Event()
+        self._deframer = Deframer()
+        self._bad_before = 0
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._mids: set[int] = set()
+        self._own_client = client is None
+        if client is None:
+            from edgecascade.mqtt import make_client
+
+            self.settings = settings
+            client = make_client(settings, client_id)
+            client.max_queued_messages_set(queue_limit)
+            client.on_publish = self._on_publish
+        self.client = client
+
+    # -- MQTT ---------------------------------------------------------------------------
+    def _on_publish(self, client: Any, userdata: Any, mid: int, *rest: Any) -> None:
+        with self._lock:
+            if mid in self._mids:
+                self._mids.discard(mid)
+                self.stats.acked += 1
+
+    def _publish(self, payload: bytes) -> None:
+        from edgecascade.protocol import ProtocolError, Report, decode
+
+        try:
+            report = decode(Report, payload)
+            topic = self.topics.device_report(report.device_id)
+        except ProtocolError as exc:
+            self.stats.bad_reports += 1
+            self.stats.rejections[exc.reason] += 1
+            log.warning("bad report on serial", extra={"port": self.port, "error": exc.reason,
+                                                       "why": exc.why})
+            return
+        with self._lock:
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc == MQTT_ERR_QUEUE_SIZE:  # paho's bounded queue is full
+                self.stats.dropped += 1
+                return
+            self._mids.add(info.mid)
+        self.stats.published += 1
+
+    # -- serial ---------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        """Bytes from the line -> reports published (also usable without a port)."""
+        self.stats.bytes_read += len(data)
+        for payload in self._deframer.feed(data):
+            self.stats.frames += 1
+            self._publish(payload)
+        self.stats.bad_frames = self._deframer.bad_frames
+
+    def _run(self) -> None:
+        import serial
+
+        backoff = self.min_backoff
+        while not self._halt.is_set():
+            try:
+                ser = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.2)
+            except (serial.SerialException, OSError, ValueError) as exc:
+                self.stats.open_failures += 1
+                log.debug("serial open failed", extra={"port": self.port, "error": str(exc)})
+                self._halt.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            backoff = self.min_backoff
+            self.stats.opens += 1
+            self.port_open.set()
+            log.info("serial port open", extra={"port": self.port})
+            try:
+                while not self._halt.is_set():
+                    data = ser.read(max(1, min(ser.in_waiting, 4096)))
+                    if data:
+                        self.feed(data)
+            except (serial.SerialException, OSError) as exc:
+                self.stats.unplugs += 1
+                log.warning("serial port lost", extra={"port": self.port, "error": str(exc)})
+            finally:
+                self.port_open.clear()
+                self.feed(b"\x00")  # a frame cut by the unplug ends here, counted as bad
+                with contextlib.suppress(serial.SerialException, OSError):
+                    ser.close()
+
+    def start(self) -> SerialBridge:
+        if self._own_client:
+            self.client.connect_async(self.settings.host, self.settings.port,
+                                      keepalive=self.settings.keepalive)
+            self.client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="serial-bridge", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> BridgeStats:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._own_client:
+            self.client.disconnect()
+            self.client.loop_stop()
+        return self.stats
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("serial-bridge",
+                       help="publish framed reports from USB serial boards to the broker")
+    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883")
+    p.add_argument("--prefix", default="ec/v1")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--duration", type=float, default=None, help="seconds (default: forever)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+
+    from edgecascade.mqtt import BrokerSettings, SettingsError
+    from edgecascade.protocol import ProtocolError, Topics
+
+    try:
+        bridge = SerialBridge(args.port, Topics(args.prefix), settings=BrokerSettings(args.broker),
+                              baudrate=args.baud)
+    except (SettingsError, ProtocolError, ValueError) as exc:
+        print(f"serial-bridge: {exc}")
+        return 2
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    bridge.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        done.wait(args.duration)
+    s = bridge.stop()
+    print(f"frames={s.frames} published={s.published} acked={s.acked} bad_frames={s.bad_frames} "
+          f"bad_reports={s.bad_reports} dropped={s.dropped} opens={s.opens} unplugs={s.unplugs}")
+    return 0

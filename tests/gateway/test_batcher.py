@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import threading
+
+from edgecascade.gateway.batcher import DynamicBatcher
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.done: list[tuple[int, object, int]] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, item: int, result: object, batch: int) -> None:
+        with self.cond:
+            self.done.append((item, result, batch))
+            self.cond.notify_all()
+
+    def wait(self, n: int) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.done) >= n, 30), self.done
+
+
+def test_batches_form_while_the_worker_is_busy_and_results_match_items():
+    gate = threading.Event()
+    sizes: list[int] = []
+
+    def run(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        gate.wait(30)
+        return [i * 10 for i in items]
+
+    rec = Recorder()
+    b = DynamicBatcher(run, rec, max_batch=4, max_delay_s=0.0, capacity=100)
+    b.start()
+    assert b.submit(0)
+    for i in range(1, 10):  # queued while the first batch is held
+        assert b.submit(i)
+    gate.set()
+    rec.wait(10)
+    b.stop()
+    assert sorted((i, r) for i, r, _ in rec.done) == [(i, i * 10) for i in range(10)]
+    assert max(sizes) == 4 and sum(sizes) == 10
+
+
+def test_full_queue_refuses_instead_of_blocking():
+    gate = threading.Event()
+    rec = Recorder()
+    b = DynamicBatcher(lambda xs: (gate.wait(30), xs)[1], rec, max_batch=1, max_delay_s=0,
+                       capacity=3)
+    b.start()
+    accepted = [b.submit(i) for i in range(6)]
+    assert accepted.count(True) == 3 and accepted[:3] == [True] * 3
+    assert b.depth == 3
+    gate.set()
+    rec.wait(3)
+    b.stop()
+
+
+def test_a_failing_batch_reports_the_error_to_every_item():
+    rec = Recorder()
+
+    def boom(items: list[int]) -> list[int]:
+        raise RuntimeError("model exploded")
+
+    b = DynamicBatcher(boom, rec, max_batch=8, max_delay_s=0.01, capacity=10)
+    b.start()
+    for i in range(3):
+        b.submit(i)
+    rec.wait(3)
+    b.stop()
+    assert all(isinstance(r, RuntimeError) for _, r, _ in rec.done)
+
+
+def test_stop_finishes_queued_items():
+    rec = Recorder()
+    b = DynamicBatcher(lambda xs: xs, rec, max_batch=2, max_delay_s=0.5, capacity=10)
+    b.start()
+    for i in range(5):
+        b.submit(i)
+    b.stop()
+    assert sorted(i for i, _, _ in rec.done) == list(range(5))
+    assert not b.submit(99)

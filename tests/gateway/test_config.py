@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgecascade.gateway.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def problems(raw: dict, env: dict | None = None) -> dict[str, str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, env=env or {}, base_dir=REPO)
+    return dict(info.value.problems)
+
+
+def test_example_config_is_valid_and_uses_calibrated_thresholds():
+    cfg = load_config(REPO / "gateway.example.toml", env={})
+    assert cfg.gateway_id == "gw1" and cfg.site.port == 1883
+    assert cfg.edge.model.endswith("mnist-edge.tflite")
+    assert cfg.thresholds.edge_temperature != 1.0  # read from models/thresholds.json
+    assert cfg.cloud_broker is None and cfg.shared_group is None
+
+
+def test_every_error_is_reported_with_its_path():
+    found = problems({
+        "gateway_id": "bad id!",
+        "prefix": "nope",
+        "colour": "blue",
+        "site": {"url": "http://x", "keepalive": "10"},
+        "edge": {"max_batch": 0, "model": "missing.tflite", "bogus": 1},
+        "cloud": {"max_publish_per_s": 500, "deadline_ms": 1.5},
+        "thresholds": {"device_confidence": 1.5},
+        "devices": {"allowlist": ["ok", "not ok"]},
+        "storage": "x",
+    })
+    for path in ("gateway_id", "prefix", "colour", "site.url", "site.keepalive",
+                 "edge.max_batch", "edge.model", "edge.bogus", "cloud.max_publish_per_s",
+                 "cloud.deadline_ms", "thresholds.device_confidence", "devices.allowlist[1]",
+                 "storage"):
+        assert path in found, (path, found)
+
+
+def test_env_overrides_secrets_and_missing_cert_files_are_reported():
+    found = problems({"cloud_broker": {"url": "mqtts://iot.example:8883"}},
+                     env={"EC_CLOUD_CERT_FILE": "/nope/cert.pem", "EC_CLOUD_KEY_FILE": "/nope/k"})
+    assert "cloud_broker.cert_file" in found and "cloud_broker.key_file" in found
+    cfg = parse_config({"site": {"url": "mqtt://h:1884", "password": "in-file"}},
+                       env={"EC_SITE_PASSWORD": "from-env", "EC_SITE_USERNAME": "u"})
+    assert (cfg.site.username, cfg.site.password, cfg.site.port) == ("u", "from-env", 1884)
+
+
+def test_bad_toml_and_missing_file(tmp_path):
+    bad = tmp_path / "g.toml"
+    bad.write_text("gateway_id = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "none.toml")
+
+
+def test_cli_check_reports_errors_and_exits_2(tmp_path):
+    bad = tmp_path / "g.toml"
+    bad.write_text('[edge]\nmax_batch = -1\n[cloud]\nmax_items = 1000\n')
+    out = subprocess.run([sys.executable, "-m", "edgecascade.cli", "gateway", "--config", str(bad),
+                          "--check"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "edge.max_batch" in out.stderr and "cloud.max_items" in out.stderr
+    ok = subprocess.run([sys.executable, "-m", "edgecascade.cli", "gateway", "--config",
+                         str(REPO / "gateway.example.toml"), "--check"], capture_output=True,
+                        text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr

@@ -33,11 +33,6 @@ uint16_t ec_confidence_from_q(int8_t q, float scale, int32_t zero_point)
     return ec_confidence_to_wire(c);
 }
 
-static int finite_nonneg(float x)
-{
-    return x >= 0.0f && x <= 3.4028235e38f;
-}
-
 int ec_policy_init(ec_policy_t *policy, const ec_thresholds_t *t)
 {
     if (policy == NULL || t == NULL) {
@@ -45,7 +40,7 @@ int ec_policy_init(ec_policy_t *policy, const ec_thresholds_t *t)
     }
     if (!(t->conf_threshold >= 0.0f && t->conf_threshold <= 1.0f) ||
         !(t->margin_threshold >= 0.0f && t->margin_threshold <= 1.0f) ||
-        !finite_nonneg(t->complexity_limit)) {
+        !(t->complexity_limit >= 0.0f)) { /* +inf allowed: no complexity test */
         return EC_ERR_RANGE;
     }
     policy->conf_u16 = ec_confidence_to_wire(t->conf_threshold);
@@ -108,26 +103,24 @@ int ec_policy_decide(const ec_policy_t *policy, const int8_t *outputs, size_t n_
                      ec_decision_t *out)
 {
     uint8_t idx[EC_MAX_TOPK];
-    uint8_t want;
     int got;
     uint8_t i;
     uint16_t top1;
     if (policy == NULL || out == NULL || k == 0 || k > EC_MAX_TOPK || !(out_scale > 0.0f)) {
         return EC_ERR_ARG;
     }
-    want = k < 2 ? 2 : k; /* the margin needs the second best even when k == 1 */
-    got = ec_topk(outputs, n_classes, want, idx);
+    got = ec_topk(outputs, n_classes, k, idx);
     if (got < 0) {
         return got;
     }
-    out->k = (uint8_t)(k < got ? k : got);
+    out->k = (uint8_t)got;
     for (i = 0; i < out->k; i++) {
         out->classes[i] = idx[i];
         out->confidences[i] = ec_confidence_from_q(outputs[idx[i]], out_scale, out_zero_point);
     }
-    top1 = ec_confidence_from_q(outputs[idx[0]], out_scale, out_zero_point);
-    out->top2_confidence =
-        got > 1 ? ec_confidence_from_q(outputs[idx[1]], out_scale, out_zero_point) : 0;
+    /* The margin the gateway sees (Report.margin): top-2 as sent, 0 when k == 1. */
+    top1 = out->confidences[0];
+    out->top2_confidence = out->k > 1 ? out->confidences[1] : 0;
     out->complexity = ec_complexity(pixels, mean, n_pixels);
     if (top1 < policy->conf_u16) {
         out->reason = EC_REASON_LOW_CONFIDENCE;

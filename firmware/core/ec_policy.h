@@ -9,6 +9,8 @@
  *   - attach the frame when top1 < conf threshold (low_confidence), else when
  *     top1 - top2 < margin threshold (small_margin), else when complexity > limit
  *     (complex_input); thresholds are converted to u16 once, with the same rounding.
+ *     top2 is the second confidence SENT (0 when k == 1), the margin the gateway
+ *     computes from the report (protocol Report.margin).
  * Build with -ffp-contract=off so no compiler fuses the multiply-add.
  */
 #ifndef EC_POLICY_H
@@ -47,7 +49,7 @@ typedef struct {
     uint8_t k;
     uint16_t classes[EC_MAX_TOPK];
     uint16_t confidences[EC_MAX_TOPK];
-    uint16_t top2_confidence; /* second best over all classes (0 with one class) */
+    uint16_t top2_confidence; /* confidences[1], or 0 when k == 1 (as Report.margin) */
     float complexity;
     bool attach;
     ec_reason_t reason;
@@ -58,7 +60,7 @@ uint16_t ec_confidence_to_wire(float confidence);
 /* Confidence of one int8 output with the output tensor's quantization. */
 uint16_t ec_confidence_from_q(int8_t q, float scale, int32_t zero_point);
 
-/* EC_ERR_RANGE unless 0 <= conf, margin <= 1 and 0 <= limit (finite). */
+/* EC_ERR_RANGE unless 0 <= conf, margin <= 1 and limit >= 0 (+inf: never complex). */
 int ec_policy_init(ec_policy_t *policy, const ec_thresholds_t *thresholds);
 
 /* Complexity of n uint8 pixels against a uint8 mean image (0 when n == 0). */

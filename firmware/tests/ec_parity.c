@@ -1,0 +1,385 @@
+/* ec_parity - drives the C core from stdin for the Python parity tests
+ * (tests/firmware/test_parity.py). One command per line, one answer line each.
+ * Floats travel as float32 bit patterns in hex so nothing is lost in printing.
+ *
+ *   policy CONF MARGIN LIMIT SCALE ZP K N Q1..QN PIXHEX MEANHEX
+ *       -> ok K C1..CK F1..FK COMPLEXITY REASON | err CODE
+ *   ring POOL SLOTS OPS     OPS: comma list of pLENf (push with frame), pLENn, o (pop)
+ *       -> one token per op (push: rc, pop: id or E) | ids left | plain frame oversize
+ *   encode HEX              -> framed HEX
+ *   deframe CAP HEX         -> frames (HEX, comma list or -) ok cobs crc long short
+ *   config HEX              -> ok REV CONF MARGIN LIMIT HAS_EPOCH EPOCH | err CODE KEY
+ *   report ID EPOCH SEQ TS MODEL MV CLASSES CONFS CPLX DEADLINE PRIO PRIVATE FRAME
+ *       (CLASSES/CONFS comma lists; CPLX/DEADLINE/PRIO '-' when absent;
+ *        FRAME '-' or DTYPE:SCALE:ZP:SHAPE(c-list):DATAHEX) -> HEX | err CODE
+ *   quantize SCALE ZP PIXHEX -> HEX
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ec_config.h"
+#include "ec_framing.h"
+#include "ec_policy.h"
+#include "ec_report.h"
+#include "ec_ring.h"
+
+#define MAX_LINE (1u << 20)
+#define MAX_BYTES (1u << 19)
+
+static char line[MAX_LINE];
+static uint8_t bytes_a[MAX_BYTES];
+static uint8_t bytes_b[MAX_BYTES];
+static uint8_t out[MAX_BYTES];
+
+static float f32(const char *hex)
+{
+    unsigned long bits = strtoul(hex, NULL, 16);
+    uint32_t b = (uint32_t)bits;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static unsigned long bits32(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return (unsigned long)b;
+}
+
+static long unhex(const char *hex, uint8_t *dst, size_t cap)
+{
+    size_t n = strlen(hex);
+    size_t i;
+    if (strcmp(hex, "-") == 0) {
+        return 0;
+    }
+    if (n % 2 != 0 || n / 2 > cap) {
+        return -1;
+    }
+    for (i = 0; i < n / 2; i++) {
+        char tmp[3] = {hex[2 * i], hex[2 * i + 1], 0};
+        dst[i] = (uint8_t)strtoul(tmp, NULL, 16);
+    }
+    return (long)(n / 2);
+}
+
+static void print_hex(const uint8_t *data, size_t len)
+{
+    size_t i;
+    if (len == 0) {
+        printf("-");
+    }
+    for (i = 0; i < len; i++) {
+        printf("%02x", data[i]);
+    }
+}
+
+/* strtok_r is POSIX, not C99: a small reentrant splitter on one separator set. */
+static char *tok_r(char *s, const char *sep, char **save)
+{
+    char *start = s != NULL ? s : *save;
+    char *end;
+    if (start == NULL) {
+        return NULL;
+    }
+    start += strspn(start, sep);
+    if (*start == '\0') {
+        *save = NULL;
+        return NULL;
+    }
+    end = start + strcspn(start, sep);
+    if (*end != '\0') {
+        *end = '\0';
+        *save = end + 1;
+    } else {
+        *save = NULL;
+    }
+    return start;
+}
+
+static char *next(void)
+{
+    char *t = strtok(NULL, " \n");
+    return t != NULL ? t : (char *)"";
+}
+
+static void cmd_policy(void)
+{
+    ec_thresholds_t t;
+    ec_policy_t p;
+    ec_decision_t d;
+    static int8_t q[256];
+    float scale;
+    long zp;
+    int k;
+    int n;
+    int i;
+    long npx;
+    long nmean;
+    int rc;
+    t.conf_threshold = f32(next());
+    t.margin_threshold = f32(next());
+    t.complexity_limit = f32(next());
+    scale = f32(next());
+    zp = strtol(next(), NULL, 10);
+    k = atoi(next());
+    n = atoi(next());
+    for (i = 0; i < n && i < 256; i++) {
+        q[i] = (int8_t)atoi(next());
+    }
+    npx = unhex(next(), bytes_a, MAX_BYTES);
+    nmean = unhex(next(), bytes_b, MAX_BYTES);
+    rc = ec_policy_init(&p, &t);
+    if (rc == EC_OK && (npx < 0 || npx != nmean)) {
+        rc = EC_ERR_ARG;
+    }
+    if (rc == EC_OK) {
+        rc = ec_policy_decide(&p, q, (size_t)n, scale, (int32_t)zp, (uint8_t)k, bytes_a, bytes_b,
+                              (size_t)npx, &d);
+    }
+    if (rc != EC_OK) {
+        printf("err %s\n", ec_err_name(rc));
+        return;
+    }
+    printf("ok %d", d.k);
+    for (i = 0; i < d.k; i++) {
+        printf(" %u", d.classes[i]);
+    }
+    for (i = 0; i < d.k; i++) {
+        printf(" %u", d.confidences[i]);
+    }
+    printf(" %08lx %s\n", bits32(d.complexity), ec_reason_name(d.reason));
+}
+
+static void cmd_ring(void)
+{
+    static ec_ring_slot_t slots[1024];
+    ec_ring_t r;
+    long pool = strtol(next(), NULL, 10);
+    long nslots = strtol(next(), NULL, 10);
+    char *ops = next();
+    char *op;
+    char *save = NULL;
+    uint16_t id = 0;
+    uint16_t i;
+    if (pool <= 0 || (size_t)pool > MAX_BYTES || nslots <= 0 || nslots > 1024 ||
+        ec_ring_init(&r, bytes_a, (size_t)pool, slots, (uint16_t)nslots) != EC_OK) {
+        printf("err arg\n");
+        return;
+    }
+    for (op = tok_r(ops, ",", &save); op != NULL; op = tok_r(NULL, ",", &save)) {
+        if (op[0] == 'p') {
+            size_t len = (size_t)strtoul(op + 1, NULL, 10);
+            int frame = op[strlen(op) - 1] == 'f';
+            int rc;
+            id++;
+            memset(bytes_b, 0, len < 2 ? 2 : len);
+            bytes_b[0] = (uint8_t)(id >> 8);
+            bytes_b[1] = (uint8_t)id;
+            rc = ec_ring_push(&r, bytes_b, len < 2 ? 2 : len, frame != 0);
+            printf("%s ", ec_err_name(rc));
+        } else {
+            const uint8_t *data;
+            size_t len;
+            if (ec_ring_peek(&r, &data, &len, NULL) == EC_OK) {
+                printf("%u ", (unsigned)((data[0] << 8) | data[1]));
+                ec_ring_pop(&r);
+            } else {
+                printf("E ");
+            }
+        }
+    }
+    printf("|");
+    {
+        size_t off = 0;
+        for (i = 0; i < r.count; i++) {
+            printf(" %u", (unsigned)((r.pool[off] << 8) | r.pool[off + 1]));
+            off += r.slots[i].len;
+        }
+    }
+    printf(" | %lu %lu %lu\n", (unsigned long)r.stats.dropped_plain,
+           (unsigned long)r.stats.dropped_frame, (unsigned long)r.stats.oversize);
+}
+
+static void cmd_encode(void)
+{
+    long n = unhex(next(), bytes_a, MAX_BYTES / 2);
+    size_t len = 0;
+    int rc = n < 0 ? EC_ERR_ARG : ec_framing_encode(bytes_a, (size_t)n, out, sizeof out, &len);
+    if (rc != EC_OK) {
+        printf("err %s\n", ec_err_name(rc));
+        return;
+    }
+    print_hex(out, len);
+    printf("\n");
+}
+
+static void cmd_deframe(void)
+{
+    ec_deframer_t d;
+    long cap = strtol(next(), NULL, 10);
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    long i;
+    int frames = 0;
+    if (cap <= 0 || (size_t)cap > MAX_BYTES || n < 0 ||
+        ec_deframer_init(&d, bytes_b, (size_t)cap) != EC_OK) {
+        printf("err arg\n");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const uint8_t *payload;
+        size_t len;
+        if (ec_deframer_feed(&d, bytes_a[i], &payload, &len) == 1) {
+            printf(frames++ ? "," : "");
+            print_hex(payload, len);
+        }
+    }
+    printf("%s %lu %lu %lu %lu %lu\n", frames ? "" : "-", (unsigned long)d.stats.frames_ok,
+           (unsigned long)d.stats.bad_cobs, (unsigned long)d.stats.bad_crc,
+           (unsigned long)d.stats.too_long, (unsigned long)d.stats.too_short);
+}
+
+static void cmd_config(void)
+{
+    ec_config_t c;
+    int bad = 0;
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    int rc = n < 0 ? EC_ERR_ARG : ec_config_decode(bytes_a, (size_t)n, &c, &bad);
+    if (rc != EC_OK) {
+        printf("err %s %d\n", ec_err_name(rc), bad);
+        return;
+    }
+    printf("ok %lu %08lx %08lx %08lx %d %lu\n", (unsigned long)c.revision,
+           bits32(c.conf_threshold), bits32(c.margin_threshold), bits32(c.complexity_limit),
+           c.has_epoch ? 1 : 0, (unsigned long)c.epoch);
+}
+
+static int csv_u16(char *s, uint16_t *dst, int max)
+{
+    int n = 0;
+    char *save = NULL;
+    char *t;
+    for (t = tok_r(s, ",", &save); t != NULL && n < max; t = tok_r(NULL, ",", &save)) {
+        dst[n++] = (uint16_t)strtoul(t, NULL, 10);
+    }
+    return n;
+}
+
+static void cmd_report(void)
+{
+    ec_report_t r;
+    ec_frame_t f;
+    char *classes;
+    char *confs;
+    char *tok;
+    size_t len = 0;
+    int rc;
+    memset(&r, 0, sizeof r);
+    r.device_id = next();
+    r.epoch = (uint32_t)strtoul(next(), NULL, 10);
+    r.seq = (uint32_t)strtoul(next(), NULL, 10);
+    r.ts_ms = (uint64_t)strtoull(next(), NULL, 10);
+    r.model_id = next();
+    r.model_version = (uint32_t)strtoul(next(), NULL, 10);
+    classes = next();
+    confs = next();
+    tok = next();
+    if (strcmp(tok, "-") != 0) {
+        r.has_complexity = true;
+        r.complexity = f32(tok);
+    }
+    tok = next();
+    if (strcmp(tok, "-") != 0) {
+        r.has_deadline = true;
+        r.deadline_ms = (uint32_t)strtoul(tok, NULL, 10);
+    }
+    tok = next();
+    if (strcmp(tok, "-") != 0) {
+        r.has_priority = true;
+        r.priority = (uint8_t)strtoul(tok, NULL, 10);
+    }
+    r.is_private = atoi(next()) != 0;
+    tok = next();
+    if (strcmp(tok, "-") != 0) {
+        char *save = NULL;
+        char *dtype = tok_r(tok, ":", &save);
+        char *scale = tok_r(NULL, ":", &save);
+        char *zp = tok_r(NULL, ":", &save);
+        char *shape = tok_r(NULL, ":", &save);
+        char *data = tok_r(NULL, ":", &save);
+        long n;
+        memset(&f, 0, sizeof f);
+        f.dtype = strcmp(dtype, "int8") == 0 ? EC_DTYPE_INT8 : EC_DTYPE_UINT8;
+        f.scale = f32(scale);
+        f.zero_point = (int16_t)atoi(zp);
+        f.ndims = (uint8_t)csv_u16(shape, f.shape, EC_MAX_FRAME_DIMS);
+        n = unhex(data != NULL ? data : "-", bytes_a, MAX_BYTES);
+        f.data = bytes_a;
+        f.len = n < 0 ? 0 : (uint32_t)n;
+        r.frame = &f;
+    }
+    {
+        uint16_t tmp[EC_MAX_TOPK + 1];
+        int nc = csv_u16(classes, tmp, EC_MAX_TOPK + 1);
+        memcpy(r.classes, tmp, sizeof r.classes);
+        r.k = (uint8_t)nc;
+        nc = csv_u16(confs, tmp, EC_MAX_TOPK + 1);
+        memcpy(r.confidences, tmp, sizeof r.confidences);
+        if (nc != r.k) {
+            r.k = 0; /* mismatch: invalid */
+        }
+    }
+    rc = ec_report_encode(&r, out, sizeof out, &len);
+    if (rc != EC_OK) {
+        printf("err %s\n", ec_err_name(rc));
+        return;
+    }
+    print_hex(out, len);
+    printf("\n");
+}
+
+static void cmd_quantize(void)
+{
+    float scale = f32(next());
+    long zp = strtol(next(), NULL, 10);
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    int rc = n < 0 ? EC_ERR_ARG
+                   : ec_quantize_pixels(bytes_a, (size_t)n, scale, (int32_t)zp, (int8_t *)out);
+    if (rc != EC_OK) {
+        printf("err %s\n", ec_err_name(rc));
+        return;
+    }
+    print_hex(out, (size_t)n);
+    printf("\n");
+}
+
+int main(void)
+{
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        char *cmd = strtok(line, " \n");
+        if (cmd == NULL) {
+            continue;
+        }
+        if (strcmp(cmd, "policy") == 0) {
+            cmd_policy();
+        } else if (strcmp(cmd, "ring") == 0) {
+            cmd_ring();
+        } else if (strcmp(cmd, "encode") == 0) {
+            cmd_encode();
+        } else if (strcmp(cmd, "deframe") == 0) {
+            cmd_deframe();
+        } else if (strcmp(cmd, "config") == 0) {
+            cmd_config();
+        } else if (strcmp(cmd, "report") == 0) {
+            cmd_report();
+        } else if (strcmp(cmd, "quantize") == 0) {
+            cmd_quantize();
+        } else {
+            printf("err unknown_command\n");
+        }
+        fflush(stdout);
+    }
+    return 0;
+}

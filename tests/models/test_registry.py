@@ -102,3 +102,13 @@ def test_missing_and_malformed_registry(tmp_path: Path) -> None:
     (tmp_path / "registry.json").write_text(json.dumps({"schema": 1, "models": [{}]}))
     with pytest.raises(ModelError, match="malformed"):
         load_registry(tmp_path / "registry.json")
+
+
+def test_registered_arena_is_the_measured_minimum(registry: Registry) -> None:
+    pytest.importorskip("tflite_micro")
+    from edgecascade.tools.models.arena_probe import fits
+
+    mcu = registry.for_tier("mcu")
+    assert mcu.arena_bytes is not None
+    assert fits(mcu.path, mcu.arena_bytes)
+    assert not fits(mcu.path, mcu.arena_bytes - 256)

@@ -54,7 +54,7 @@ def evaluate(settings: CascadeSettings, out: TierOutputs) -> tuple[dict[str, Any
     """Pure core: numbers from precomputed tier outputs."""
     labels = out.labels
     temps = settings.temperatures
-    tiers = {}
+    tiers: dict[str, dict[str, float]] = {}
     for t in TIERS:
         p = out.probs[t]
         tiers[t] = {
@@ -68,7 +68,7 @@ def evaluate(settings: CascadeSettings, out: TierOutputs) -> tuple[dict[str, Any
     cloud_only = tiers["cloud"]["accuracy"]
     served = {name: float((o.tier == i).mean()) for i, name in
               enumerate(("device", "edge", "cloud"))}
-    cascade = {
+    cascade: dict[str, Any] = {
         "accuracy": o.accuracy(labels),
         "leave_device_share": o.leave_device_share,
         "cloud_share": o.cloud_share,

@@ -29,7 +29,7 @@
  * q_top1 >= EC_DEVICE_CONF_Q and q_top1 - q_top2 >= EC_DEVICE_MARGIN_Q. */
 #define EC_DEVICE_CONF 0.921875f
 #define EC_DEVICE_CONF_Q (108)
-#define EC_DEVICE_MARGIN 0f
+#define EC_DEVICE_MARGIN 0.0f
 #define EC_DEVICE_MARGIN_Q (0)
 #define EC_COMPLEXITY_LIMIT 0.236529619f
 /* Gateway side (calibrated edge confidence), for reference only. */

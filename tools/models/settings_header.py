@@ -18,8 +18,11 @@ ARENA_ROUND = 1024
 
 
 def c_float(x: float) -> str:
-    """A float32 literal that round-trips exactly."""
-    return f"{float(np.float32(x)):.9g}f"
+    """A float32 literal that round-trips exactly (always with a decimal point)."""
+    text = f"{float(np.float32(x)):.9g}"
+    if not any(c in text for c in ".en"):
+        text += ".0"
+    return text + "f"
 
 
 def q_threshold(real: float, scale: float, zero_point: int) -> int:

@@ -25,7 +25,7 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ from edgecascade.protocol import (
     Report,
     Result,
     ServiceState,
+    Tier,
     TopicKind,
     decode,
     encode,
@@ -392,7 +393,8 @@ class Gateway:
     def _route(self, job: Job, decision: Decision, cached: Answer | None = None) -> None:
         if decision.action is Action.CACHE and cached is not None:
             self.metrics.inc("cache_hits", kind="content")
-            self._finalize(job, cached, decision.reason, escalation=decision.escalation)
+            self._finalize(job, replace(cached, tier=Tier.CACHE.value), decision.reason,
+                           escalation=decision.escalation)
         elif decision.action is Action.EDGE:
             assert self.batcher is not None
             if not self.batcher.submit(job):  # filled up since the snapshot

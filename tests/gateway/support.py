@@ -81,7 +81,7 @@ def edge_split() -> tuple[list[int], list[int]]:
                                                fromlist=["Thresholds"]).Thresholds())
     model = TFLiteEdgeModel(str(EDGE_MODEL), temperature=t.edge_temperature)
     imgs, _ = images()
-    answers = model.classify(imgs[:400])
+    answers = model.classify(imgs)
     sure = [i for i, a in enumerate(answers) if a.confidence >= t.edge_confidence + 0.05]
     unsure = [i for i, a in enumerate(answers) if a.confidence < t.edge_confidence - 0.05]
     return sure, unsure

@@ -165,7 +165,7 @@ class Spool:
                     removed += 1
         return removed
 
-    def keys(self) -> list[Key]:
+    def stored_keys(self) -> list[Key]:
         return [(str(d), int(e), int(s))
                 for d, e, s in self.db.query("SELECT device_id, epoch, seq FROM items ORDER BY id")]
 

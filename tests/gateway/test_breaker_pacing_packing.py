@@ -4,8 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgecascade.gateway.breaker import BreakerState, CircuitBreaker
-from edgecascade.gateway.packing import ITEMS_BUDGET, cost_per_item, pack
 from edgecascade.gateway.pacing import BudgetMeter, Pacer
+from edgecascade.gateway.packing import ITEMS_BUDGET, cost_per_item, pack
 from edgecascade.protocol import CloudItem, CloudRequest, Frame, encode
 from edgecascade.protocol.limits import MAX_PAYLOAD_BYTES
 

@@ -149,7 +149,7 @@ def test_private_frames_never_leave_the_site(broker, topics, start_gateway, resp
     assert all(r.tier == "edge" and r.reason == "privacy" and r.degraded for r in private)
     assert by_dev[("d1", 1, 1)].tier == "cloud"
     assert all(i.device_id != "p1" for req in responder.requests for i in req.items)
-    assert gw.spool is not None and all(k[0] != "p1" for k in gw.spool.keys())
+    assert gw.spool is not None and all(k[0] != "p1" for k in gw.spool.stored_keys())
 
 
 def test_the_cloud_client_refuses_private_frames_at_its_boundary(tmp_path, topics):

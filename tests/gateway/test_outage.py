@@ -120,6 +120,6 @@ def test_full_spool_drops_confident_frames_first_and_counts_it(broker, topics, s
     assert gw.spool.used_bytes <= 65536
     # what stayed is the least confident (most valuable) of the degraded answers
     conf = {r.seq: r.confidence for r in decoded_results(results)}
-    kept = [k[2] for k in gw.spool.keys()]
+    kept = [k[2] for k in gw.spool.stored_keys()]
     lost = [s for s in range(n) if s not in kept]
     assert max(conf[s] for s in kept) <= min(conf[s] for s in lost) + 1e-6

@@ -81,7 +81,7 @@ def test_spool_is_bounded_and_drops_least_valuable_first(tmp_path):
     res = sp.put(("d", 1, 11), ITEM, 0.05)  # less valuable than all: itself dropped
     assert not res.stored and res.dropped == [("d", 1, 11)]
     assert sp.used_bytes <= sp.max_bytes
-    assert sp.keys() == [("d", 1, 0), ("d", 1, 2), ("d", 1, 3), ("d", 1, 4), ("d", 1, 10)]
+    assert sp.stored_keys() == [("d", 1, 0), ("d", 1, 2), ("d", 1, 3), ("d", 1, 4), ("d", 1, 10)]
     assert sp.put(("d", 1, 0), ITEM, 1.0).duplicate
 
 
@@ -126,6 +126,6 @@ def test_spool_survives_sigkill(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     sp = Spool(path, max_bytes=10**8)
-    keys = [k[2] for k in sp.keys()]
+    keys = [k[2] for k in sp.stored_keys()]
     assert keys[: acked + 1] == list(range(acked + 1))  # every committed item, in order
     assert sp.depth >= acked + 1

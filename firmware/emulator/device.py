@@ -97,6 +97,7 @@ class VirtualDevice:
         self.inflight: set[int] = set()
         self.needs_service = False
         self._just_connected = False
+        self._send_birth = False
         self._ever_connected = False
         self.next_connect = 0.0
         self._backoff = 0.5
@@ -174,7 +175,7 @@ class VirtualDevice:
             self.state.remember(self.device_id, epoch=self.core.epoch,
                                 config_revision=self.core.config_revision)
         if outcome is ConfigOutcome.APPLIED_NEW_EPOCH:
-            self._just_connected = True  # announce the new session with a fresh birth
+            self._send_birth = True  # announce the new session with a fresh birth
             self.needs_service = True
 
     # -- driven by the Driver -----------------------------------------------------
@@ -218,7 +219,10 @@ class VirtualDevice:
             return
         if self._just_connected:
             self._just_connected = False
+            self._send_birth = True
             self.client.subscribe(self.config_topic, qos=1)
+        if self._send_birth:
+            self._send_birth = False
             self.client.publish(self.state_topic, self._state(True), qos=1, retain=True)
         self.pump()
 

@@ -154,3 +154,31 @@ int ec_config_decode(const uint8_t *data, size_t len, ec_config_t *out, int *bad
     *out = cfg;
     return EC_OK;
 }
+
+int ec_session_apply_config(ec_session_t *session, const ec_config_t *config)
+{
+    ec_thresholds_t t;
+    ec_policy_t policy;
+    bool newer;
+    if (session == NULL || config == NULL) {
+        return EC_ERR_ARG;
+    }
+    if (config->revision < session->config_revision) {
+        return EC_CONFIG_STALE;
+    }
+    t.conf_threshold = config->conf_threshold;
+    t.margin_threshold = config->margin_threshold;
+    t.complexity_limit = config->complexity_limit;
+    if (ec_policy_init(&policy, &t) != EC_OK) {
+        return EC_ERR_RANGE;
+    }
+    newer = config->revision > session->config_revision;
+    session->policy = policy;
+    session->config_revision = config->revision;
+    if (newer && config->has_epoch && config->epoch != session->epoch) {
+        session->epoch = config->epoch;
+        session->seq = 0;
+        return EC_CONFIG_NEW_EPOCH;
+    }
+    return EC_CONFIG_APPLIED;
+}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "ec_err.h"
+#include "ec_policy.h"
 
 typedef struct {
     uint32_t revision;
@@ -28,5 +29,25 @@ typedef struct {
 
 /* bad_key (may be NULL) gets the field key at fault, or -1 for the message as a whole. */
 int ec_config_decode(const uint8_t *data, size_t len, ec_config_t *out, int *bad_key);
+
+/* The device's session: identity of its reports and the thresholds in force. */
+typedef struct {
+    uint32_t epoch;           /* boot counter, or the epoch a config assigned */
+    uint32_t seq;             /* next report's sequence number */
+    uint32_t config_revision; /* last applied config revision (0 before any) */
+    ec_policy_t policy;
+} ec_session_t;
+
+typedef enum {
+    EC_CONFIG_STALE = 0,      /* older revision: ignored */
+    EC_CONFIG_APPLIED = 1,    /* thresholds adopted */
+    EC_CONFIG_NEW_EPOCH = 2   /* thresholds adopted; a new epoch starts, seq back to 0 */
+} ec_config_outcome_t;
+
+/* Apply a decoded config (same rules as the emulator's DeviceCore.apply_config):
+ * a revision below ours is stale; otherwise the thresholds are adopted, and a newer
+ * revision carrying a different epoch starts a new session at seq 0.
+ * Returns an ec_config_outcome_t (>= 0) or EC_ERR_RANGE (thresholds unusable). */
+int ec_session_apply_config(ec_session_t *session, const ec_config_t *config);
 
 #endif /* EC_CONFIG_H */

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ec_settings.h"
+#include "ec_prov_settings.h"
 
 #define EC_LINE_MAX 128u
 #define EC_PROVISION_IDLE_MS 30000u

@@ -16,6 +16,7 @@ void test_config_rejects(void);
 void test_msgpack_reader(void);
 void test_provision(void);
 void test_report_rejects(void);
+void test_session_config(void);
 
 typedef struct {
     const char *name;
@@ -28,7 +29,7 @@ static const test_case_t tests[] = {
     {"policy", test_policy},                   {"ring", test_ring},
     {"framing", test_framing},                 {"config_rejects", test_config_rejects},
     {"msgpack_reader", test_msgpack_reader},   {"provision", test_provision},
-    {"report_rejects", test_report_rejects},
+    {"report_rejects", test_report_rejects},   {"session_config", test_session_config},
 };
 
 int main(void)

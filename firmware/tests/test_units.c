@@ -227,6 +227,35 @@ void test_config_rejects(void)
     CHECK(ec_config_decode(ok_extra, sizeof ok_extra - 1, &c, &bad) < 0);
 }
 
+void test_session_config(void);
+void test_session_config(void)
+{
+    ec_session_t s;
+    ec_config_t c;
+    memset(&s, 0, sizeof s);
+    s.epoch = 7;
+    s.seq = 100;
+    s.config_revision = 2;
+    memset(&c, 0, sizeof c);
+    c.revision = 1;
+    c.conf_threshold = 0.5f;
+    CHECK_EQ(ec_session_apply_config(&s, &c), EC_CONFIG_STALE);
+    c.revision = 2;
+    c.has_epoch = true;
+    c.epoch = 9;
+    CHECK_EQ(ec_session_apply_config(&s, &c), EC_CONFIG_APPLIED); /* same revision */
+    CHECK_EQ(s.policy.conf_u16, ec_confidence_to_wire(0.5f));
+    CHECK_EQ(s.epoch, 7);
+    c.revision = 3;
+    CHECK_EQ(ec_session_apply_config(&s, &c), EC_CONFIG_NEW_EPOCH);
+    CHECK_EQ(s.epoch, 9);
+    CHECK_EQ(s.seq, 0);
+    c.revision = 4;
+    c.conf_threshold = 2.0f; /* never from the decoder, but refused all the same */
+    CHECK_EQ(ec_session_apply_config(&s, &c), EC_ERR_RANGE);
+    CHECK_EQ(s.config_revision, 3);
+}
+
 void test_msgpack_reader(void)
 {
     uint8_t buf[64];

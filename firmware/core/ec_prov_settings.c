@@ -1,4 +1,4 @@
-#include "ec_settings.h"
+#include "ec_prov_settings.h"
 
 #include <string.h>
 

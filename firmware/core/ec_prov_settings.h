@@ -1,4 +1,4 @@
-/* ec_settings.h - the device's provisioned settings, validated in one place.
+/* ec_prov_settings.h - the device's provisioned settings, validated in one place.
  *
  * Values are kept as the text the user gave (what `EC GET` answers) and checked on
  * every set:
@@ -12,8 +12,8 @@
  * A decimal's value is the float32 nearest to the double nearest to the text, the
  * same as Python's to_float32(float(text)).
  */
-#ifndef EC_SETTINGS_H
-#define EC_SETTINGS_H
+#ifndef EC_PROV_SETTINGS_H
+#define EC_PROV_SETTINGS_H
 
 #include <stddef.h>
 
@@ -59,4 +59,4 @@ int ec_settings_thresholds(const ec_settings_t *s, ec_thresholds_t *out);
 int ec_settings_save(const ec_settings_t *s);
 int ec_settings_load(ec_settings_t *s);
 
-#endif /* EC_SETTINGS_H */
+#endif /* EC_PROV_SETTINGS_H */

@@ -68,6 +68,10 @@ class Provisioner:
         data = line.encode("ascii") + b"\n"
         if len(data) > LINE_MAX:
             raise ProvisionError("request", "-", f"line longer than {LINE_MAX} bytes")
+        return self.exchange(data, line)
+
+    def exchange(self, data: bytes, what: str = "request") -> Reply:
+        """Write raw bytes and wait for the next answer line."""
         self.port.write(data)
         deadline = time.monotonic() + self.timeout
         while True:
@@ -83,7 +87,7 @@ class Provisioner:
                 if segment:
                     self.skipped += 1
             if time.monotonic() >= deadline:
-                raise ProvisionError(line, "-", f"no answer within {self.timeout:g} s")
+                raise ProvisionError(what, "-", f"no answer within {self.timeout:g} s")
             chunk = self.port.read(256)
             if chunk:
                 self._pending += chunk

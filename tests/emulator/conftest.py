@@ -16,7 +16,7 @@ def source() -> FrameSource:
 
 
 @pytest.fixture
-def persistent_broker(broker_factory):  # type: ignore[no-untyped-def]
+def persistent_broker(broker_factory):
     """A broker whose persistence really works when the tests run as root.
 
     Started as root, mosquitto drops to the ``mosquitto`` user, which cannot write

@@ -34,7 +34,7 @@ class PersistentSubscriber:
         self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(0.2, 1)
+        self.client.reconnect_delay_set(1, 2)
         self.client.connect(host, port, keepalive=10)
         self.client.loop_start()
         if not self._subscribed.wait(10):

@@ -1,0 +1,431 @@
+/* edgecascade device: capture -> TFLM int8 inference -> top-k + attach decision ->
+ * msgpack report over MQTT (ring buffer while the broker is away), retained birth and
+ * last will, thresholds from the retained config topic, serial provisioning.
+ *
+ * Everything that decides or encodes lives in firmware/core (host-tested, and twinned
+ * by the Python emulator); this file only wires it to Wi-Fi, esp-mqtt, TFLM and NVS. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "ec_config.h"
+#include "ec_platform.h"
+#include "ec_platform_esp32.h"
+#include "ec_policy.h"
+#include "ec_prov_settings.h"
+#include "ec_report.h"
+#include "ec_ring.h"
+#include "ec_settings.h" /* generated: model id, quantization, thresholds, mean image */
+#include "ec_topics.h"
+#include "esp_event.h"
+#include "esp_log.h"
+#include "esp_mac.h"
+#include "esp_netif.h"
+#include "esp_sntp.h"
+#include "esp_wifi.h"
+#include "frame_provider.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+#include "freertos/task.h"
+#include "model_runner.h"
+#include "mqtt_client.h"
+#include "nvs_flash.h"
+#include "serial_console.h"
+
+#define EC_FW_VERSION "0.1.0"
+#define REPORT_BUF_BYTES 2048u
+#define DRAIN_PER_TICK 16
+
+static const char *TAG = "edgecascade";
+
+static ec_settings_t s_settings;
+static ec_session_t s_session;
+static ec_ring_t s_ring;
+static uint8_t s_ring_pool[CONFIG_EC_RING_POOL_BYTES];
+static ec_ring_slot_t s_ring_slots[CONFIG_EC_RING_SLOTS];
+static QueueHandle_t s_config_queue;
+static esp_mqtt_client_handle_t s_mqtt;
+static bool s_mqtt_started;
+static uint32_t s_config_rejected;
+static char s_device_id[EC_MAX_ID_LENGTH + 1];
+static char s_topic_report[EC_TOPIC_MAX + 1];
+static char s_topic_state[EC_TOPIC_MAX + 1];
+static char s_topic_config[EC_TOPIC_MAX + 1];
+static uint8_t s_will[128];
+static size_t s_will_len;
+static model_info_t s_model;
+/* The host-measured arena plus headroom for ESP-NN scratch buffers. */
+static uint8_t s_arena[EC_TENSOR_ARENA_BYTES + 8192u] __attribute__((aligned(16)));
+static uint8_t s_pixels[EC_INPUT_PIXELS];
+static int8_t s_input[EC_INPUT_PIXELS];
+static int8_t s_output[EC_NUM_CLASSES];
+static uint8_t s_report[REPORT_BUF_BYTES];
+
+/* ------------------------------------------------------------------ settings */
+
+static void set_default(ec_setting_t key, const char *value)
+{
+    const char *why = "";
+    if (ec_settings_set(&s_settings, key, value, strlen(value), &why) != EC_OK && value[0] != '\0') {
+        ESP_LOGW(TAG, "Kconfig %s=\"%s\" ignored: %s", ec_setting_name(key), value, why);
+    }
+}
+
+static void load_settings(void)
+{
+    memset(&s_settings, 0, sizeof s_settings);
+    set_default(EC_SET_WIFI_SSID, CONFIG_EC_WIFI_SSID);
+    set_default(EC_SET_WIFI_PASS, CONFIG_EC_WIFI_PASSWORD);
+    set_default(EC_SET_BROKER_URL, CONFIG_EC_BROKER_URL);
+    set_default(EC_SET_DEVICE_ID, CONFIG_EC_DEVICE_ID);
+    set_default(EC_SET_CONF_THRESHOLD, CONFIG_EC_CONF_THRESHOLD);
+    set_default(EC_SET_MARGIN_THRESHOLD, CONFIG_EC_MARGIN_THRESHOLD);
+    set_default(EC_SET_COMPLEXITY_LIMIT, CONFIG_EC_COMPLEXITY_LIMIT);
+    int loaded = ec_settings_load(&s_settings); /* NVS (provisioned) overrides Kconfig */
+    ESP_LOGI(TAG, "settings: %d provisioned value(s) from NVS", loaded);
+
+    const char *id = ec_settings_get(&s_settings, EC_SET_DEVICE_ID);
+    if (id[0] != '\0') {
+        strcpy(s_device_id, id);
+    } else {
+        uint8_t mac[6];
+        ESP_ERROR_CHECK(esp_read_mac(mac, ESP_MAC_WIFI_STA));
+        snprintf(s_device_id, sizeof s_device_id, "esp32-%02x%02x%02x%02x%02x%02x", mac[0],
+                 mac[1], mac[2], mac[3], mac[4], mac[5]);
+    }
+}
+
+/* A provisioned/Kconfig threshold, or the calibrated one from the generated header. */
+static float threshold(ec_setting_t key, float calibrated)
+{
+    const char *text = ec_settings_get(&s_settings, key);
+    float value;
+    if (text[0] == '\0' || ec_parse_decimal(text, strlen(text), &value) != EC_OK) {
+        return calibrated;
+    }
+    return value;
+}
+
+static void init_session(void)
+{
+    ec_thresholds_t t = {
+        .conf_threshold = threshold(EC_SET_CONF_THRESHOLD, EC_DEVICE_CONF),
+        .margin_threshold = threshold(EC_SET_MARGIN_THRESHOLD, EC_DEVICE_MARGIN),
+        .complexity_limit = threshold(EC_SET_COMPLEXITY_LIMIT, EC_COMPLEXITY_LIMIT),
+    };
+    memset(&s_session, 0, sizeof s_session);
+    s_session.epoch = ec_esp32_next_epoch();
+    if (ec_policy_init(&s_session.policy, &t) != EC_OK) {
+        ec_thresholds_t calibrated = {EC_DEVICE_CONF, EC_DEVICE_MARGIN, EC_COMPLEXITY_LIMIT};
+        ESP_LOGW(TAG, "thresholds out of range: using the calibrated ones");
+        ESP_ERROR_CHECK(ec_policy_init(&s_session.policy, &calibrated) == EC_OK ? ESP_OK
+                                                                                 : ESP_FAIL);
+    }
+    ESP_LOGI(TAG, "device %s epoch %" PRIu32 " thresholds conf=%.4f margin=%.4f complexity=%.4f",
+             s_device_id, s_session.epoch, (double)t.conf_threshold, (double)t.margin_threshold,
+             (double)t.complexity_limit);
+}
+
+/* ------------------------------------------------------------------ messages */
+
+static uint64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (tv.tv_sec > 1700000000) { /* SNTP has set the clock */
+        return (uint64_t)tv.tv_sec * 1000u + (uint64_t)(tv.tv_usec / 1000);
+    }
+    return ec_platform_now_ms(); /* not yet: milliseconds since boot */
+}
+
+static size_t encode_state(bool online, uint8_t *buf, size_t cap)
+{
+    ec_state_t st;
+    size_t len = 0;
+    memset(&st, 0, sizeof st);
+    st.device_id = s_device_id;
+    st.online = online;
+    st.ts_ms = online ? wall_ms() : 0; /* the will is written once, at connect time */
+    if (online) {
+        st.has_epoch = true;
+        st.epoch = s_session.epoch;
+        st.model_id = EC_MODEL_ID;
+        st.has_model_version = true;
+        st.model_version = EC_MODEL_VERSION;
+        st.fw_version = EC_FW_VERSION;
+        st.has_dropped = true;
+        st.dropped = ec_ring_dropped(&s_ring);
+    }
+    return ec_state_encode(&st, buf, cap, &len) == EC_OK ? len : 0;
+}
+
+static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
+{
+    esp_mqtt_event_handle_t ev = data;
+    (void)arg;
+    (void)base;
+    switch ((esp_mqtt_event_id_t)id) {
+    case MQTT_EVENT_CONNECTED: {
+        uint8_t birth[160];
+        size_t len = encode_state(true, birth, sizeof birth);
+        ec_esp32_set_connected(true);
+        esp_mqtt_client_enqueue(s_mqtt, s_topic_state, (const char *)birth, (int)len, 1, 1, true);
+        esp_mqtt_client_subscribe(s_mqtt, s_topic_config, 1);
+        ESP_LOGI(TAG, "MQTT connected: birth on %s, config from %s", s_topic_state,
+                 s_topic_config);
+        break;
+    }
+    case MQTT_EVENT_DISCONNECTED:
+        ec_esp32_set_connected(false);
+        ESP_LOGW(TAG, "MQTT disconnected: reports go to the ring (%u kept)",
+                 ec_ring_count(&s_ring));
+        break;
+    case MQTT_EVENT_DATA: {
+        ec_config_t cfg;
+        int bad_key = -1;
+        int rc;
+        if (ev->topic_len != (int)strlen(s_topic_config) ||
+            memcmp(ev->topic, s_topic_config, (size_t)ev->topic_len) != 0) {
+            break;
+        }
+        if (ev->current_data_offset != 0 || ev->data_len != ev->total_data_len) {
+            s_config_rejected++;
+            ESP_LOGW(TAG, "config rejected: %d bytes do not fit one MQTT buffer",
+                     ev->total_data_len);
+            break;
+        }
+        rc = ec_config_decode((const uint8_t *)ev->data, (size_t)ev->data_len, &cfg, &bad_key);
+        if (rc != EC_OK) {
+            s_config_rejected++;
+            ESP_LOGW(TAG, "config rejected: %s (key %d); %" PRIu32 " rejected so far",
+                     ec_err_name(rc), bad_key, s_config_rejected);
+            break;
+        }
+        xQueueOverwrite(s_config_queue, &cfg); /* the newest config wins */
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void mqtt_init(void)
+{
+    esp_mqtt_client_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    const char *prefix = CONFIG_EC_TOPIC_PREFIX;
+    ESP_ERROR_CHECK(ec_topic_build(s_topic_report, sizeof s_topic_report, prefix, s_device_id,
+                                   EC_TOPIC_REPORT) == EC_OK ? ESP_OK : ESP_ERR_INVALID_ARG);
+    ESP_ERROR_CHECK(ec_topic_build(s_topic_state, sizeof s_topic_state, prefix, s_device_id,
+                                   EC_TOPIC_STATE) == EC_OK ? ESP_OK : ESP_ERR_INVALID_ARG);
+    ESP_ERROR_CHECK(ec_topic_build(s_topic_config, sizeof s_topic_config, prefix, s_device_id,
+                                   EC_TOPIC_CONFIG) == EC_OK ? ESP_OK : ESP_ERR_INVALID_ARG);
+    s_will_len = encode_state(false, s_will, sizeof s_will);
+    cfg.broker.address.uri = ec_settings_get(&s_settings, EC_SET_BROKER_URL);
+    cfg.credentials.client_id = s_device_id;
+    cfg.session.last_will.topic = s_topic_state;
+    cfg.session.last_will.msg = (const char *)s_will; /* binary: msg_len is required */
+    cfg.session.last_will.msg_len = (int)s_will_len;
+    cfg.session.last_will.qos = 1;
+    cfg.session.last_will.retain = 1;
+    cfg.session.keepalive = 30;
+    cfg.buffer.size = REPORT_BUF_BYTES;
+    s_mqtt = esp_mqtt_client_init(&cfg);
+    ESP_ERROR_CHECK(s_mqtt != NULL ? ESP_OK : ESP_FAIL);
+    ec_esp32_bind_mqtt(s_mqtt);
+    ESP_ERROR_CHECK(esp_mqtt_client_register_event(s_mqtt, ESP_EVENT_ANY_ID, mqtt_event, NULL));
+}
+
+/* ---------------------------------------------------------------------- wifi */
+
+static void wifi_event(void *arg, esp_event_base_t base, int32_t id, void *data)
+{
+    (void)arg;
+    if (base == WIFI_EVENT && id == WIFI_EVENT_STA_START) {
+        esp_wifi_connect();
+    } else if (base == WIFI_EVENT && id == WIFI_EVENT_STA_DISCONNECTED) {
+        ESP_LOGW(TAG, "Wi-Fi disconnected, retrying");
+        esp_wifi_connect();
+    } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
+        ip_event_got_ip_t *ev = data;
+        ESP_LOGI(TAG, "got IP " IPSTR, IP2STR(&ev->ip_info.ip));
+        if (!s_mqtt_started) {
+            s_mqtt_started = true;
+            ESP_ERROR_CHECK(esp_mqtt_client_start(s_mqtt)); /* reconnects on its own */
+        }
+    }
+}
+
+static void wifi_init(void)
+{
+    wifi_init_config_t init = WIFI_INIT_CONFIG_DEFAULT();
+    wifi_config_t wc;
+    const char *ssid = ec_settings_get(&s_settings, EC_SET_WIFI_SSID);
+    const char *pass = ec_settings_get(&s_settings, EC_SET_WIFI_PASS);
+    ESP_ERROR_CHECK(esp_netif_init());
+    ESP_ERROR_CHECK(esp_event_loop_create_default());
+    if (ssid[0] == '\0') {
+        ESP_LOGW(TAG, "no Wi-Fi configured: reports stay in the ring; provision over serial");
+        return;
+    }
+    esp_netif_create_default_wifi_sta();
+    ESP_ERROR_CHECK(esp_wifi_init(&init));
+    ESP_ERROR_CHECK(esp_event_handler_register(WIFI_EVENT, ESP_EVENT_ANY_ID, wifi_event, NULL));
+    ESP_ERROR_CHECK(esp_event_handler_register(IP_EVENT, IP_EVENT_STA_GOT_IP, wifi_event, NULL));
+    memset(&wc, 0, sizeof wc);
+    strncpy((char *)wc.sta.ssid, ssid, sizeof wc.sta.ssid);
+    strncpy((char *)wc.sta.password, pass, sizeof wc.sta.password);
+    wc.sta.threshold.authmode = pass[0] == '\0' ? WIFI_AUTH_OPEN : WIFI_AUTH_WPA2_PSK;
+    ESP_ERROR_CHECK(esp_wifi_set_mode(WIFI_MODE_STA));
+    ESP_ERROR_CHECK(esp_wifi_set_config(WIFI_IF_STA, &wc));
+    ESP_ERROR_CHECK(esp_wifi_start());
+    esp_sntp_setoperatingmode(ESP_SNTP_OPMODE_POLL);
+    esp_sntp_setservername(0, "pool.ntp.org");
+    esp_sntp_init();
+}
+
+/* ---------------------------------------------------------------------- loop */
+
+static void drain_ring(void)
+{
+    for (int i = 0; i < DRAIN_PER_TICK && ec_esp32_connected(); i++) {
+        const uint8_t *data;
+        size_t len;
+        if (ec_ring_peek(&s_ring, &data, &len, NULL) != EC_OK) {
+            return;
+        }
+        if (ec_platform_publish(s_topic_report, data, len, 1, false) != 0) {
+            return; /* still ours: retried next tick */
+        }
+        ec_ring_pop(&s_ring);
+    }
+}
+
+static void apply_pending_config(void)
+{
+    ec_config_t cfg;
+    static const char *const outcome[] = {"stale (ignored)", "applied", "applied, new epoch"};
+    if (xQueueReceive(s_config_queue, &cfg, 0) != pdTRUE) {
+        return;
+    }
+    int rc = ec_session_apply_config(&s_session, &cfg);
+    if (rc < 0) {
+        s_config_rejected++;
+        ESP_LOGW(TAG, "config revision %" PRIu32 " rejected: %s", cfg.revision, ec_err_name(rc));
+        return;
+    }
+    ESP_LOGI(TAG, "config revision %" PRIu32 " %s: conf=%.4f margin=%.4f complexity=%.4f",
+             cfg.revision, outcome[rc], (double)cfg.conf_threshold,
+             (double)cfg.margin_threshold, (double)cfg.complexity_limit);
+}
+
+static void report_one(void)
+{
+    ec_decision_t d;
+    ec_report_t r;
+    ec_frame_t frame;
+    size_t len = 0;
+    int label = -1;
+    int rc;
+    if (frame_provider_next(s_pixels, sizeof s_pixels, &label) != 0) {
+        ESP_LOGE(TAG, "frame provider failed");
+        return;
+    }
+    ec_quantize_pixels(s_pixels, sizeof s_pixels, s_model.input_scale, s_model.input_zero_point,
+                       s_input);
+    if (model_runner_invoke(s_input, s_output) != 0) {
+        ESP_LOGE(TAG, "inference failed");
+        return;
+    }
+    rc = ec_policy_decide(&s_session.policy, s_output, s_model.output_len, s_model.output_scale,
+                          s_model.output_zero_point, CONFIG_EC_TOPK, s_pixels, ec_mean_image,
+                          sizeof s_pixels, &d);
+    if (rc != EC_OK) {
+        ESP_LOGE(TAG, "policy failed: %s", ec_err_name(rc));
+        return;
+    }
+    memset(&frame, 0, sizeof frame);
+    frame.data = (const uint8_t *)s_input;
+    frame.len = sizeof s_input;
+    frame.shape[0] = EC_INPUT_HEIGHT;
+    frame.shape[1] = EC_INPUT_WIDTH;
+    frame.shape[2] = EC_INPUT_CHANNELS;
+    frame.ndims = 3;
+    frame.dtype = EC_DTYPE_INT8;
+    frame.scale = s_model.input_scale;
+    frame.zero_point = (int16_t)s_model.input_zero_point;
+    memset(&r, 0, sizeof r);
+    r.device_id = s_device_id;
+    r.epoch = s_session.epoch;
+    r.seq = s_session.seq;
+    r.ts_ms = wall_ms();
+    r.model_id = EC_MODEL_ID;
+    r.model_version = EC_MODEL_VERSION;
+    r.k = d.k;
+    memcpy(r.classes, d.classes, sizeof r.classes);
+    memcpy(r.confidences, d.confidences, sizeof r.confidences);
+    r.frame = d.attach ? &frame : NULL;
+    r.has_complexity = true;
+    r.complexity = d.complexity;
+    rc = ec_report_encode(&r, s_report, sizeof s_report, &len);
+    if (rc != EC_OK) {
+        ESP_LOGE(TAG, "encode failed: %s", ec_err_name(rc));
+        return;
+    }
+    s_session.seq++;
+    if (ec_ring_count(&s_ring) == 0 && ec_platform_publish(s_topic_report, s_report, len, 1,
+                                                           false) == 0) {
+        rc = EC_OK;
+    } else {
+        rc = ec_ring_push(&s_ring, s_report, len, d.attach); /* drops counted in the ring */
+    }
+    ESP_LOGI(TAG, "seq=%" PRIu32 " truth=%d top1=%u (%.3f) %s %u B%s ring=%u dropped=%" PRIu32,
+             r.seq, label, d.classes[0], d.confidences[0] / 65535.0, ec_reason_name(d.reason),
+             (unsigned)len, rc == EC_OK ? "" : " (dropped)", ec_ring_count(&s_ring),
+             ec_ring_dropped(&s_ring));
+}
+
+void app_main(void)
+{
+    esp_err_t err = nvs_flash_init();
+    const char *why = "";
+    if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+        ESP_ERROR_CHECK(nvs_flash_erase());
+        err = nvs_flash_init();
+    }
+    ESP_ERROR_CHECK(err);
+    ESP_LOGI(TAG, "edgecascade fw %s, model %s v%u", EC_FW_VERSION, EC_MODEL_ID,
+             (unsigned)EC_MODEL_VERSION);
+
+    load_settings();
+    init_session();
+    ESP_ERROR_CHECK(ec_ring_init(&s_ring, s_ring_pool, sizeof s_ring_pool, s_ring_slots,
+                                 CONFIG_EC_RING_SLOTS) == EC_OK ? ESP_OK : ESP_FAIL);
+    s_config_queue = xQueueCreate(1, sizeof(ec_config_t));
+    if (model_runner_init(s_arena, sizeof s_arena, EC_INPUT_PIXELS, &s_model, &why) != 0 ||
+        s_model.output_len != EC_NUM_CLASSES) {
+        /* A model that does not fit the frame source is a clear stop, not a crash loop. */
+        ESP_LOGE(TAG, "model unusable: %s; halting", why);
+        serial_console_start(&s_settings, EC_FW_VERSION); /* still provisionable */
+        vTaskSuspend(NULL);
+    }
+    ESP_LOGI(TAG, "TFLM ready: arena %u of %u bytes, in scale=%g zp=%d, out scale=%g zp=%d",
+             (unsigned)s_model.arena_used, (unsigned)sizeof s_arena,
+             (double)s_model.input_scale, (int)s_model.input_zero_point,
+             (double)s_model.output_scale, (int)s_model.output_zero_point);
+
+    serial_console_start(&s_settings, EC_FW_VERSION);
+    mqtt_init();
+    wifi_init();
+
+    TickType_t wake = xTaskGetTickCount();
+    for (;;) {
+        apply_pending_config();
+        if (!serial_console_paused()) {
+            report_one();
+        }
+        drain_ring();
+        vTaskDelayUntil(&wake, pdMS_TO_TICKS(CONFIG_EC_REPORT_PERIOD_MS));
+    }
+}

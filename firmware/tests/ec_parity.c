@@ -13,12 +13,16 @@
  *       (CLASSES/CONFS comma lists; CPLX/DEADLINE/PRIO '-' when absent;
  *        FRAME '-' or DTYPE:SCALE:ZP:SHAPE(c-list):DATAHEX) -> HEX | err CODE
  *   quantize SCALE ZP PIXHEX -> HEX
+ *   prov_reset FAIL         new provisioning session; FAIL 1 makes storage writes fail
+ *   prov NOW_MS HEX         feed bytes -> answers (HEX, comma list or -) p<paused 0|1>
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ec_config.h"
+#include "ec_platform_host.h"
+#include "ec_provision.h"
 #include "ec_framing.h"
 #include "ec_policy.h"
 #include "ec_report.h"
@@ -355,6 +359,39 @@ static void cmd_quantize(void)
     printf("\n");
 }
 
+static ec_settings_t prov_settings;
+static ec_provision_t prov;
+
+static void cmd_prov_reset(void)
+{
+    host_platform_reset();
+    host_storage_fails = atoi(next()) != 0;
+    memset(&prov_settings, 0, sizeof prov_settings);
+    ec_provision_init(&prov, &prov_settings, "0.1.0");
+    printf("ok\n");
+}
+
+static void cmd_prov(void)
+{
+    char answer[EC_LINE_MAX + 2];
+    uint64_t now = (uint64_t)strtoull(next(), NULL, 10);
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    long i;
+    int answers = 0;
+    if (prov.settings == NULL || n < 0) {
+        printf("err arg\n");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        int len = ec_provision_feed(&prov, bytes_a[i], now, answer, sizeof answer);
+        if (len > 0) {
+            printf(answers++ ? "," : "");
+            print_hex((const uint8_t *)answer, (size_t)len);
+        }
+    }
+    printf("%s p%d\n", answers ? "" : "-", ec_provision_paused(&prov, now) ? 1 : 0);
+}
+
 int main(void)
 {
     while (fgets(line, sizeof line, stdin) != NULL) {
@@ -376,6 +413,10 @@ int main(void)
             cmd_report();
         } else if (strcmp(cmd, "quantize") == 0) {
             cmd_quantize();
+        } else if (strcmp(cmd, "prov_reset") == 0) {
+            cmd_prov_reset();
+        } else if (strcmp(cmd, "prov") == 0) {
+            cmd_prov();
         } else {
             printf("err unknown_command\n");
         }

@@ -35,3 +35,10 @@ def test_cortex_m4_size_within_budget() -> None:
     text, data, bss = sizes["core-total"]
     assert text + data <= 8 * 1024, f"core flash {text + data} B > 8 KB"
     assert data + bss <= 2 * 1024, f"core static RAM {data + bss} B > 2 KB"
+
+
+def test_esp32_app_type_checks_against_the_core_headers() -> None:
+    """The app's C files compile against the core API (ESP-IDF itself is stubbed)."""
+    proc = make("app-check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "files OK" in proc.stdout

@@ -2,6 +2,7 @@
 #include "model_runner.h"
 
 #include <cstring>
+#include <new>
 
 #include "mcu_model_data.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"

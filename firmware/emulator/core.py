@@ -51,7 +51,7 @@ class DeviceCore:
     epoch: int
     thresholds: Thresholds
     seq: int = 0
-    config_revision: int = -1
+    config_revision: int = 0  # last applied revision; 0 before any (as ec_session_t)
 
     def __post_init__(self) -> None:
         self.offset = zlib.crc32(self.device_id.encode()) % len(self.source)

@@ -45,7 +45,7 @@ class StateStore:
 
     def config_revision(self, device_id: str) -> int:
         with self._lock:
-            return self._data.get(device_id, {}).get("config_revision", -1)
+            return self._data.get(device_id, {}).get("config_revision", 0)
 
     def remember(self, device_id: str, *, epoch: int, config_revision: int) -> None:
         with self._lock:

@@ -56,3 +56,16 @@ def test_provision_device_command(tmp_path, source, capsys):
     finally:
         device.stop()
         pty.unplug()
+
+
+def test_model_and_frame_source_mismatch_is_a_clear_error(source):
+    import numpy as np
+
+    from edgecascade.emulator.model import EmulatorModelError, FrameSource
+
+    images = np.zeros((4, 32, 32), dtype=np.uint8)
+    with pytest.raises(EmulatorModelError, match="does not match frames"):
+        FrameSource(source.path, images=images, labels=np.zeros(4, dtype=np.int64),
+                    mean=np.zeros((32, 32), dtype=np.uint8))
+    with pytest.raises(EmulatorModelError, match="missing"):
+        FrameSource(source.path.with_name("nope.tflite"))

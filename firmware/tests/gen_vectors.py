@@ -1,7 +1,8 @@
 """Generate a C header of golden-vector test cases from ``protocol/vectors/``.
 
 Usage: ``python firmware/tests/gen_vectors.py OUT.h``. Each Report and DeviceState
-vector becomes a C struct initializer plus its expected bytes; the DeviceConfig
+vector's JSON form (``*.json``, read with ``from_plain``) becomes a C struct
+initializer, and its ``*.bin`` the bytes the C encoder must produce; the DeviceConfig
 vector becomes its bytes plus the decoded values; device topics come from the
 Python ``Topics`` builder. The C tests encode/decode and compare (test_vectors.c).
 The header is a build product (firmware/build/), regenerated on every build.
@@ -91,11 +92,11 @@ def main(out: Path) -> None:
         raw = path.with_suffix(".bin").read_bytes()
         stem = "v_" + path.stem
         if doc["type"] == "report":
-            extra, init = report_case(stem, decode(Report, raw), raw)
+            extra, init = report_case(stem, Report.from_plain(doc["message"]), raw)
             lines += extra
             reports.append(init)
         elif doc["type"] == "device_state":
-            extra, init = state_case(stem, decode(DeviceState, raw), raw)
+            extra, init = state_case(stem, DeviceState.from_plain(doc["message"]), raw)
             lines += extra
             states.append(init)
         elif doc["type"] == "device_config":

@@ -386,3 +386,17 @@ def test_report_encoder_rejects_what_the_protocol_rejects() -> None:
              "report d 0 0 0 m 0 1,2 5 - - - 0 -",  # one confidence per class
              "report d 0 0 0 m 0 1 5 - - - 0 uint8:3f800000:0:2,2:00"]  # shape vs data
     assert run_parity(lines) == ["err arg"] * 4
+
+
+# -- robustness ------------------------------------------------------------------------------
+def test_random_bytes_never_crash_the_decoders() -> None:
+    """Config decoder, msgpack skipper, deframer and line protocol on random input,
+    under ASan/UBSan (any overread or UB aborts the tool and fails here)."""
+    (answer,) = run_parity(["fuzz 20261121 50000"])
+    assert answer.split()[:2] == ["ok", "50000"], answer
+
+
+@pytest.mark.soak
+def test_random_bytes_soak() -> None:
+    (answer,) = run_parity(["fuzz 7 5000000"], timeout=1800)
+    assert answer.split()[:2] == ["ok", "5000000"], answer

@@ -66,7 +66,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    publish_per_second: float = float(MAX_PUBLISH_PER_SECOND)
+    publish_per_second: int = MAX_PUBLISH_PER_SECOND  # in any 1 s window (AWS: 100)
     dedupe_capacity: int = 4096
     max_in_hand: int = 1024
     fetch_threads: int = 4
@@ -230,9 +230,8 @@ def parse_config(doc: Mapping[str, Any], base_dir: Path = Path("."), *,
     lim = r.table(doc, "limits", {"publish_per_second", "dedupe_capacity", "max_in_hand",
                                   "fetch_threads"})
     limits = LimitsConfig(
-        publish_per_second=r.get(lim, "limits.publish_per_second", float,
-                                 float(MAX_PUBLISH_PER_SECOND), lo=0.1,
-                                 hi=float(MAX_PUBLISH_PER_SECOND)),
+        publish_per_second=r.get(lim, "limits.publish_per_second", int,
+                                 MAX_PUBLISH_PER_SECOND, lo=1, hi=MAX_PUBLISH_PER_SECOND),
         dedupe_capacity=r.get(lim, "limits.dedupe_capacity", int, 4096, lo=0, hi=10_000_000),
         max_in_hand=r.get(lim, "limits.max_in_hand", int, 1024, lo=1, hi=1_000_000),
         fetch_threads=r.get(lim, "limits.fetch_threads", int, 4, lo=1, hi=64),

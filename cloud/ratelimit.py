@@ -1,72 +1,57 @@
-"""A token bucket: the pure core of every publish-rate limit (AWS IoT Core: 100/s per connection).
+"""Publish-rate limiting: at most ``limit`` events in any ``window`` seconds.
 
-Pure: time comes in as an argument, nothing sleeps. :class:`RateLimiter` is the thin,
-thread-safe shell that sleeps until a token is free; the gateway and the cloud worker
-both wrap their MQTT publishes in one per connection.
+AWS IoT Core allows 100 publishes per second per connection. A token bucket with a
+burst lets up to ``burst + rate`` through in some one-second windows; this sliding
+window is exact (never more than ``limit`` in *any* window) and still lets a burst
+of ``limit`` go out at once. Memory: ``limit`` timestamps.
+
+:class:`SlidingWindow` is the pure core (time passed in, nothing sleeps);
+:class:`RateLimiter` is the thin thread-safe shell that sleeps until a slot is free.
+The cloud worker wraps every publish of its connection in one; the gateway can too.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from edgecascade.protocol.limits import MAX_PUBLISH_PER_SECOND
 
 
-@dataclass
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved up; starts full.
+class SlidingWindow:
+    """``take(now)`` returns 0.0 and records an event when one is allowed, otherwise the
+    seconds until one will be (recording nothing)."""
 
-    ``take(now)`` returns 0.0 and spends a token when one is free, otherwise the
-    seconds to wait before one will be (and spends nothing).
-    """
+    def __init__(self, limit: int = MAX_PUBLISH_PER_SECOND, window: float = 1.0) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        if not window > 0:
+            raise ValueError("window must be positive")
+        self.limit = limit
+        self.window = window
+        self._stamps: deque[float] = deque()
 
-    rate: float = float(MAX_PUBLISH_PER_SECOND)
-    burst: float = float(MAX_PUBLISH_PER_SECOND)
-    tokens: float = field(default=-1.0)
-    stamp: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.rate > 0:
-            raise ValueError("rate must be positive")
-        if not self.burst >= 1:
-            raise ValueError("burst must be at least 1")
-        if self.tokens < 0:
-            self.tokens = self.burst
-
-    def _refill(self, now: float) -> None:
-        if self.stamp is not None and now > self.stamp:
-            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        if self.stamp is None or now > self.stamp:
-            self.stamp = now
-
-    def take(self, now: float, cost: float = 1.0) -> float:
-        if cost > self.burst:
-            raise ValueError(f"cost {cost} exceeds burst {self.burst}")
-        self._refill(now)
-        if self.tokens >= cost:
-            self.tokens -= cost
+    def take(self, now: float) -> float:
+        while self._stamps and self._stamps[0] <= now - self.window:
+            self._stamps.popleft()
+        if len(self._stamps) < self.limit:
+            self._stamps.append(now)
             return 0.0
-        return (cost - self.tokens) / self.rate
+        return max(self._stamps[0] + self.window - now, 1e-6)
 
 
 class RateLimiter:
-    """Blocks the caller until the bucket allows one more event. Thread-safe.
+    """Blocks the caller until the window allows one more event. Thread-safe, FIFO by lock.
 
-    ``waited_seconds`` and ``waits`` say how much limiting happened (for metrics).
+    ``waits`` and ``waited_seconds`` say how much limiting happened (for metrics).
     """
 
-    def __init__(
-        self,
-        rate: float = float(MAX_PUBLISH_PER_SECOND),
-        burst: float | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._bucket = TokenBucket(rate=rate, burst=burst if burst is not None else rate)
+    def __init__(self, limit: int = MAX_PUBLISH_PER_SECOND, window: float = 1.0, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._window = SlidingWindow(limit, window)
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
@@ -74,11 +59,11 @@ class RateLimiter:
         self.waited_seconds = 0.0
 
     def acquire(self) -> float:
-        """Wait for a token; return the seconds spent waiting."""
+        """Wait for a slot; return the seconds spent waiting."""
         waited = 0.0
-        with self._lock:  # one caller at a time keeps the order fair (FIFO by lock)
+        with self._lock:
             while True:
-                delay = self._bucket.take(self._clock())
+                delay = self._window.take(self._clock())
                 if delay <= 0.0:
                     break
                 self._sleep(delay)

@@ -128,7 +128,8 @@ class Requester:
     def send_raw(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1).wait_for_publish(10)
 
-    def wait(self, cids: list[str], timeout: float = 30.0, count: int = 1) -> dict[str, CloudResponse]:
+    def wait(self, cids: list[str], timeout: float = 30.0,
+             count: int = 1) -> dict[str, CloudResponse]:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:

@@ -200,7 +200,7 @@ def test_graceful_stop_finishes_in_hand_work(broker, topics, worker_factory, req
     for r in requests:
         req.send(r)
     wait_until(lambda: worker.in_hand == len(requests))
-    result = {}
+    result: dict[str, bool] = {}
     stopper = threading.Thread(target=lambda: result.setdefault("drained", worker.stop(60)))
     stopper.start()
     wait_until(lambda: worker._unsubscribed.is_set())

@@ -1,0 +1,386 @@
+"""``edgecascade demo``: the whole system on one box, with a live view and a report.
+
+Site broker and cloud broker (mosquitto when installed, else the embedded amqtt), a
+simulated WAN link between the gateway and the cloud broker (delay, and cut for
+``--outage``), one cloud worker, the gateway, and a fleet of emulated devices that
+replay the shipped test split. Everything runs in this process; Ctrl-C stops it
+cleanly and still prints the report so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgecascade.mqtt import BrokerSettings
+from edgecascade.protocol import (
+    CloudAnswer,
+    CloudItem,
+    CloudRequest,
+    CloudResponse,
+    Topics,
+    billed_messages,
+    encode,
+)
+from edgecascade.tools.demo.observer import Observer
+from edgecascade.tools.demo.report import (
+    DemoReport,
+    SeenResult,
+    SentFrame,
+    percentile,
+    render_text,
+    summarize,
+)
+
+log = logging.getLogger("edgecascade.demo")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    devices: int = 10
+    rate: float = 5.0  # reports per second per device
+    duration: float = 20.0  # seconds of reporting
+    broker: str | None = None  # site broker URL; None: start one here
+    cloud_broker: str | None = None  # cloud broker URL; None: start one here
+    embedded: bool = False  # use the embedded amqtt broker even if mosquitto is installed
+    wan_delay_ms: float = 30.0
+    outage: float = 0.0  # seconds of cloud outage in the middle of the run
+    out: Path = Path("edgecascade-demo")
+    prefix: str = "ec/v1"
+    settle_timeout: float = 60.0  # how long to wait for answers after the last report
+    live: bool = True
+    dump: Path | None = None  # write every frame's truth and answers here (JSON lines)
+
+    @property
+    def reports_per_device(self) -> int:
+        return max(1, round(self.rate * self.duration))
+
+
+@dataclass
+class Stack:
+    """What the demo started, so it can stop all of it in reverse order."""
+
+    stops: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+
+    def add(self, name: str, stop: Callable[[], Any]) -> None:
+        self.stops.append((name, stop))
+
+    def close(self) -> None:
+        while self.stops:
+            name, stop = self.stops.pop()
+            try:
+                stop()
+            except Exception:  # keep stopping the rest
+                log.warning("stopping %s failed", name, exc_info=True)
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+
+
+def start_broker(name: str, workdir: Path, embedded: bool, stack: Stack) -> tuple[str, str]:
+    """Start a broker; return (url, description)."""
+    binary = None if embedded else mosquitto_binary()
+    if binary is not None:
+        from edgecascade.tools.broker import MosquittoBroker
+
+        broker = MosquittoBroker(workdir / name, binary=binary)
+        broker.start()
+        stack.add(f"{name} broker", broker.stop)
+        return broker.url, f"mosquitto ({binary})"
+    from edgecascade.tools.embedded_broker import EmbeddedBroker
+
+    embedded_broker = EmbeddedBroker()
+    embedded_broker.start()
+    stack.add(f"{name} broker", embedded_broker.stop)
+    return embedded_broker.url, "embedded amqtt (MQTT 3.1.1, no shared subscriptions)"
+
+
+def cloud_only_cost_per_frame(sample_frame: Any) -> float:
+    """Billed messages to send one frame alone to the cloud and get its answer back."""
+    request = CloudRequest("c-000000000000", "gw", 0, 1500,
+                           (CloudItem("d-0000", 0, 0, frame=sample_frame),))
+    response = CloudResponse("c-000000000000", "ok", "w", "mnist-cloud", 1, 1.0, 0,
+                             (CloudAnswer("d-0000", 0, 0, label=0, confidence=1.0),))
+    return float(billed_messages(len(encode(request))) + billed_messages(len(encode(response))))
+
+
+def offline_cascade_labels() -> Callable[[int], int] | None:
+    """The offline cascade's answer per test-split index, to compare the wire against."""
+    from edgecascade.models.cascade import load_settings, run_cascade
+    from edgecascade.tools.models.outputs import collect
+
+    settings = load_settings()
+    out = collect("test")
+    outcome = run_cascade(out.probs["mcu"], out.complexity,
+                          settings.edge_calibrated(out.probs["edge"]), out.probs["cloud"],
+                          settings.thresholds)
+    labels = outcome.pred
+    return lambda index: int(labels[index])
+
+
+@contextlib.contextmanager
+def quiet_logs(level: int = logging.WARNING) -> Iterator[None]:
+    root = logging.getLogger()
+    old = root.level
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.setLevel(old)
+
+
+def progress_line(elapsed: float, sent: int, total: int, seen: list[SeenResult],
+                  reports: dict[tuple[str, int, int], float],
+                  truth: Callable[[tuple[str, int, int]], int | None], outage: str) -> str:
+    first: dict[tuple[str, int, int], SeenResult] = {}
+    for s in seen:
+        first.setdefault(s.result.key, s)
+    tiers = Counter(s.result.tier for s in first.values())
+    answered = len(first)
+    correct = sum(1 for k, s in first.items() if truth(k) == s.result.label)
+    lat = [(s.received_at - reports[k]) * 1000 for k, s in first.items() if k in reports]
+    cost = sum(s.result.cost for s in seen)
+    mix = " ".join(f"{t} {n / answered:4.0%}" for t, n in sorted(tiers.items())) if answered \
+        else "-"
+    acc = f"{correct / answered:6.2%}" if answered else "   -  "
+    p50 = f"{percentile(lat, 50):6.1f}" if lat else "   -  "
+    return (f"[{elapsed:5.1f}s] sent {sent:5d}/{total}  answered {answered:5d}  acc {acc}  "
+            f"p50 {p50} ms  cost {cost:6.1f} msgs  {mix}{outage}")
+
+
+def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoReport | None:
+    from edgecascade.cloud.config import BrokerConfig, ModelConfig, WorkerConfig
+    from edgecascade.cloud.worker import build_worker
+    from edgecascade.emulator.fleet import Fleet
+    from edgecascade.emulator.ledger import GroundTruth
+    from edgecascade.gateway.config import (
+        EdgeConfig,
+        GatewayConfig,
+        ObserveConfig,
+        StorageConfig,
+    )
+    from edgecascade.gateway.service import Gateway
+    from edgecascade.models.cascade import DEFAULT_THRESHOLDS
+    from edgecascade.models.registry import load_registry
+    from edgecascade.tools.demo.wanlink import WanLink
+
+    registry = load_registry()
+    topics = Topics(opts.prefix)
+    stack = Stack()
+    workdir = Path(tempfile.mkdtemp(prefix="edgecascade-demo-"))
+    stack.add("workdir", lambda: shutil.rmtree(workdir, ignore_errors=True))
+    opts.out.mkdir(parents=True, exist_ok=True)
+    ledger = GroundTruth()
+    observer: Observer | None = None
+    outage_window: tuple[float, float] | None = None
+    spool_peak = 0.0
+    drain_seconds: float | None = None
+    total = opts.devices * opts.reports_per_device
+    gateway: Any = None
+    sample_frame: Any = None
+    interrupted = False
+    try:
+        # -- brokers ------------------------------------------------------------------
+        embedded = opts.embedded
+        if opts.broker:
+            site_url, site_kind = opts.broker, "existing broker"
+        else:
+            site_url, site_kind = start_broker("site", workdir, embedded, stack)
+        if opts.cloud_broker:
+            cloud_url, cloud_kind = opts.cloud_broker, "existing broker"
+        else:
+            cloud_url, cloud_kind = start_broker("cloud", workdir, embedded, stack)
+        shared = "amqtt" not in cloud_kind
+        write(f"site broker:  {site_url}  [{site_kind}]")
+        write(f"cloud broker: {cloud_url}  [{cloud_kind}]")
+        cloud = BrokerSettings(cloud_url)
+        wan = WanLink(cloud.host, cloud.port, delay_ms=opts.wan_delay_ms).start()
+        stack.add("WAN link", wan.stop)
+        write(f"WAN link:     {wan.url} -> cloud broker, {opts.wan_delay_ms:.0f} ms each way")
+
+        # -- cloud worker ---------------------------------------------------------------
+        cloud_model = registry.for_tier("cloud")
+        worker = build_worker(WorkerConfig(
+            worker_id="demo-worker-1",
+            model=ModelConfig(path=str(cloud_model.path)),
+            prefix=opts.prefix,
+            shared_group="ec-workers" if shared else "",
+            broker=BrokerConfig(url=cloud_url),
+        ))
+        worker.start()
+        stack.add("cloud worker", worker.stop)
+        write(f"cloud worker: demo-worker-1 running {cloud_model.id} v{cloud_model.version}"
+              f" ({'shared subscription' if shared else 'plain subscription'})")
+
+        # -- gateway --------------------------------------------------------------------
+        edge_model = registry.for_tier("edge")
+        gateway = Gateway(GatewayConfig(
+            gateway_id="demo-gw",
+            prefix=opts.prefix,
+            site=BrokerSettings(site_url),
+            cloud_broker=BrokerSettings(wan.url),
+            thresholds_file=str(DEFAULT_THRESHOLDS),
+            edge=EdgeConfig(model=str(edge_model.path)),
+            storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
+            observe=ObserveConfig(http_port=0, metrics_interval_s=2.0),
+        ))
+        gateway.start()
+        stack.add("gateway", gateway.stop)
+        write(f"gateway:      demo-gw running {edge_model.id} v{edge_model.version}, "
+              f"metrics on http://127.0.0.1:{gateway.http_port}/metrics")
+
+        observer = Observer(BrokerSettings(site_url), topics).start()
+        stack.add("observer", observer.stop)
+
+        # -- devices --------------------------------------------------------------------
+        fleet = Fleet(BrokerSettings(site_url), topics, opts.devices, opts.rate,
+                      id_prefix="demo", reports=opts.reports_per_device, ledger=ledger)
+        sample_frame = fleet.source.answer(0).frame
+        write(f"devices:      {opts.devices} emulated devices x {opts.reports_per_device} "
+              f"reports at {opts.rate:g} Hz ({total} frames from the shipped test split)")
+        if opts.outage:
+            write(f"outage:       the WAN link is cut for {opts.outage:g} s mid-run")
+        write("")
+        fleet.start()
+        stack.add("devices", fleet.stop)
+        started = time.monotonic()
+        cut_at = started + max(0.0, opts.duration / 2 - opts.outage / 2) if opts.outage else None
+        restored_at: float | None = None
+        last_print = 0.0
+
+        def truth(key: tuple[str, int, int]) -> int | None:
+            t = ledger.get(key)
+            return t.label if t else None
+
+        while True:
+            now = time.monotonic()
+            if cut_at is not None and now >= cut_at and wan.up and restored_at is None:
+                wan.cut()
+                outage_window = (time.time(), time.time() + opts.outage)
+            if (outage_window is not None and restored_at is None
+                    and time.time() >= outage_window[1]):
+                wan.restore()
+                restored_at = now
+            depth = float(gateway.spool.depth) if gateway.spool is not None else 0.0
+            spool_peak = max(spool_peak, depth)
+            if restored_at is not None and drain_seconds is None and depth == 0:
+                drain_seconds = now - restored_at
+            reports, seen = observer.snapshot()
+            answered = {s.result.key for s in seen}
+            if now - last_print >= 1.0:
+                last_print = now
+                tag = ""
+                if outage_window is not None and restored_at is None:
+                    tag = f"  CLOUD DOWN, spool {depth:.0f}"
+                elif depth:
+                    tag = f"  spool {depth:.0f}"
+                line = progress_line(now - started, len(reports), total, seen, reports, truth,
+                                     tag)
+                if opts.live and sys.stdout.isatty():
+                    sys.stdout.write("\r" + line[:160].ljust(160))
+                    sys.stdout.flush()
+                else:
+                    write(line)
+            outage_done = outage_window is None or (restored_at is not None and depth == 0)
+            all_sent = fleet.stats.sent >= total or now - started > opts.duration * 3 + 30
+            if all_sent and outage_done and len(answered & set(reports)) >= len(reports):
+                break
+            if all_sent and now - started > opts.duration + opts.outage + opts.settle_timeout:
+                write("\nstopped waiting: some frames were not answered in time")
+                break
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        interrupted = True
+        write("\ninterrupted: stopping everything and reporting what was seen")
+    finally:
+        if opts.live and sys.stdout.isatty():
+            sys.stdout.write("\n")
+        with quiet_logs():
+            stack_snapshot = observer.snapshot() if observer is not None else ({}, [])
+            stack.close()
+    reports, seen = stack_snapshot
+    if opts.dump is not None:
+        dump_frames(opts.dump, reports, seen, ledger)
+    if not reports:
+        write("no reports were seen; nothing to report")
+        return None
+    sent = []
+    for key, at in reports.items():
+        t = ledger.get(key)
+        if t is not None:
+            sent.append(SentFrame(key[0], key[1], key[2], t.label, at))
+    offline = offline_cascade_labels()
+    offline_acc = None
+    if offline is not None:
+        hits = [offline(t.index) == t.label for key in reports if (t := ledger.get(key))]
+        offline_acc = sum(hits) / len(hits) if hits else None
+    per_frame = cloud_only_cost_per_frame(sample_frame) if sample_frame is not None else 2.0
+    report = summarize(
+        sent, seen,
+        cloud_cost_per_frame_alone=per_frame,
+        outage=outage_window,
+        spooled_peak=spool_peak,
+        drain_seconds=drain_seconds,
+        offline_cascade_accuracy=offline_acc,
+    )
+    if interrupted:
+        report.notes.append("run interrupted with Ctrl-C: figures cover what was seen")
+    text = render_text(report)
+    write(text)
+    write_outputs(report, text, reports, seen, opts.out)
+    write(f"report: {opts.out / 'report.json'}  plot: {opts.out / 'report.html'}")
+    return report
+
+
+def dump_frames(path: Path, reports: dict[tuple[str, int, int], float],
+                seen: list[SeenResult], ledger: Any) -> None:
+    """One JSON line per frame: its ground truth and every result seen for it."""
+    import json
+
+    by_key: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+    for s in seen:
+        by_key.setdefault(s.result.key, []).append(
+            {**s.result.to_plain(), "received_at": s.received_at})
+    with path.open("w") as fh:
+        for key, at in reports.items():
+            t = ledger.get(key)
+            fh.write(json.dumps({"key": key, "reported_at": at,
+                                 "label": t.label if t else None,
+                                 "index": t.index if t else None,
+                                 "results": by_key.get(key, [])}) + "\n")
+
+
+def write_outputs(report: DemoReport, text: str, reports: dict[tuple[str, int, int], float],
+                  seen: list[SeenResult], out: Path) -> None:
+    import json
+
+    from edgecascade.tools.demo.plot import render_html
+
+    first: dict[tuple[str, int, int], SeenResult] = {}
+    for s in sorted(seen, key=lambda s: s.received_at):
+        first.setdefault(s.result.key, s)
+    latencies: dict[str, list[float]] = {}
+    for key, s in first.items():
+        if key in reports:
+            latencies.setdefault(s.result.tier, []).append((s.received_at - reports[key]) * 1000)
+    sweep: list[tuple[float, float]] = []
+    chosen = None
+    evaluation = Path(__file__).resolve().parents[2] / "models" / "evaluation.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        doc = json.loads(evaluation.read_text())
+        sweep = [(float(p["cloud_share"]), float(p["accuracy"])) for p in doc.get("sweep", [])]
+        chosen = (float(doc["cascade"]["cloud_share"]), float(doc["cascade"]["accuracy"]))
+    (out / "report.json").write_text(report.to_json() + "\n")
+    (out / "report.html").write_text(render_html(report, text, latencies, sweep, chosen))

@@ -5,6 +5,7 @@
 
 #include "ec_config.h"
 #include "ec_framing.h"
+#include "ec_outbox.h"
 #include "ec_platform.h"
 #include "ec_policy.h"
 #include "ec_prov_settings.h"
@@ -32,7 +33,8 @@ volatile const void *sink[] = {
     (const void *)ec_framing_encode, (const void *)ec_deframer_init,
     (const void *)ec_deframer_feed, (const void *)ec_config_decode,
     (const void *)ec_session_apply_config, (const void *)ec_topic_build,
-    (const void *)ec_err_name,
+    (const void *)ec_err_name,      (const void *)ec_outbox_send,
+    (const void *)ec_outbox_drain,
 #ifdef WITH_PROVISION
     (const void *)ec_provision_init, (const void *)ec_provision_feed,
     (const void *)ec_provision_paused, (const void *)ec_settings_load,

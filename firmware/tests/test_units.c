@@ -4,6 +4,7 @@
 #include "ec_config.h"
 #include "ec_framing.h"
 #include "ec_msgpack.h"
+#include "ec_outbox.h"
 #include "ec_platform_host.h"
 #include "ec_policy.h"
 #include "ec_provision.h"
@@ -379,4 +380,48 @@ void test_report_rejects(void)
     r.device_id = "cam-01";
     r.k = 11;
     CHECK_EQ(ec_report_encode(&r, buf, sizeof buf, &len), EC_ERR_ARG);
+}
+
+void test_outbox(void);
+void test_outbox(void)
+{
+    uint8_t pool[64];
+    ec_ring_slot_t slots[3];
+    ec_ring_t ring;
+    ec_outbox_t ob;
+    bool sent = false;
+    uint8_t msg[4] = {1, 0, 0, 0};
+    int i;
+    host_platform_reset();
+    CHECK_EQ(ec_ring_init(&ring, pool, sizeof pool, slots, 3), EC_OK);
+    CHECK_EQ(ec_outbox_init(&ob, &ring, "t/dev/x/report"), EC_OK);
+    CHECK_EQ(ec_outbox_send(&ob, msg, sizeof msg, false, &sent), EC_OK);
+    CHECK(sent);
+    CHECK_EQ(host_published_count, 1);
+    CHECK_EQ(host_published[0].qos, 1);
+    CHECK(!host_published[0].retain);
+    /* link down: reports 2..5 go to the ring; 3 slots, so the oldest plain one goes */
+    host_publish_fails = true;
+    for (i = 2; i <= 5; i++) {
+        msg[0] = (uint8_t)i;
+        CHECK_EQ(ec_outbox_send(&ob, msg, sizeof msg, i == 3, &sent), EC_OK);
+        CHECK(!sent);
+    }
+    CHECK_EQ(ring.stats.dropped_plain, 1); /* report 2 */
+    CHECK_EQ(ec_outbox_drain(&ob, 10), 0); /* still down: nothing lost, nothing sent */
+    CHECK_EQ(ec_ring_count(&ring), 3);
+    /* link back: a new report must not overtake the kept ones */
+    host_publish_fails = false;
+    msg[0] = 6;
+    CHECK_EQ(ec_outbox_send(&ob, msg, sizeof msg, false, &sent), EC_OK);
+    CHECK(!sent);
+    CHECK_EQ(ring.stats.dropped_plain, 2); /* ring full again: report 4 goes */
+    CHECK_EQ(ec_outbox_drain(&ob, 1), 1);
+    CHECK_EQ(ec_outbox_drain(&ob, 10), 2);
+    CHECK_EQ(host_published_count, 4);
+    CHECK_EQ(host_published[1].payload[0], 3);
+    CHECK_EQ(host_published[2].payload[0], 5);
+    CHECK_EQ(host_published[3].payload[0], 6);
+    CHECK_EQ(ob.sent, 4);
+    CHECK_EQ(ob.sent + ec_ring_dropped(&ring), 6); /* every report sent or counted */
 }

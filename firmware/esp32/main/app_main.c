@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include "ec_config.h"
+#include "ec_outbox.h"
 #include "ec_platform.h"
 #include "ec_platform_esp32.h"
 #include "ec_policy.h"
@@ -44,6 +45,7 @@ static ec_session_t s_session;
 static ec_ring_t s_ring;
 static uint8_t s_ring_pool[CONFIG_EC_RING_POOL_BYTES];
 static ec_ring_slot_t s_ring_slots[CONFIG_EC_RING_SLOTS];
+static ec_outbox_t s_outbox;
 static QueueHandle_t s_config_queue;
 static esp_mqtt_client_handle_t s_mqtt;
 static bool s_mqtt_started;
@@ -287,21 +289,6 @@ static void wifi_init(void)
 
 /* ---------------------------------------------------------------------- loop */
 
-static void drain_ring(void)
-{
-    for (int i = 0; i < DRAIN_PER_TICK && ec_esp32_connected(); i++) {
-        const uint8_t *data;
-        size_t len;
-        if (ec_ring_peek(&s_ring, &data, &len, NULL) != EC_OK) {
-            return;
-        }
-        if (ec_platform_publish(s_topic_report, data, len, 1, false) != 0) {
-            return; /* still ours: retried next tick */
-        }
-        ec_ring_pop(&s_ring);
-    }
-}
-
 static void apply_pending_config(void)
 {
     ec_config_t cfg;
@@ -374,12 +361,8 @@ static void report_one(void)
         return;
     }
     s_session.seq++;
-    if (ec_ring_count(&s_ring) == 0 && ec_platform_publish(s_topic_report, s_report, len, 1,
-                                                           false) == 0) {
-        rc = EC_OK;
-    } else {
-        rc = ec_ring_push(&s_ring, s_report, len, d.attach); /* drops counted in the ring */
-    }
+    /* sent now, or kept in the ring behind older reports (drops counted there) */
+    rc = ec_outbox_send(&s_outbox, s_report, len, d.attach, NULL);
     ESP_LOGI(TAG, "seq=%" PRIu32 " truth=%d top1=%u (%.3f) %s %u B%s ring=%u dropped=%" PRIu32,
              r.seq, label, d.classes[0], d.confidences[0] / 65535.0, ec_reason_name(d.reason),
              (unsigned)len, rc == EC_OK ? "" : " (dropped)", ec_ring_count(&s_ring),
@@ -417,6 +400,8 @@ void app_main(void)
 
     serial_console_start(&s_settings, EC_FW_VERSION);
     mqtt_init();
+    ESP_ERROR_CHECK(ec_outbox_init(&s_outbox, &s_ring, s_topic_report) == EC_OK ? ESP_OK
+                                                                                : ESP_FAIL);
     wifi_init();
 
     TickType_t wake = xTaskGetTickCount();
@@ -425,7 +410,9 @@ void app_main(void)
         if (!serial_console_paused()) {
             report_one();
         }
-        drain_ring();
+        if (ec_esp32_connected()) {
+            (void)ec_outbox_drain(&s_outbox, DRAIN_PER_TICK);
+        }
         vTaskDelayUntil(&wake, pdMS_TO_TICKS(CONFIG_EC_REPORT_PERIOD_MS));
     }
 }

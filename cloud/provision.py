@@ -121,11 +121,14 @@ def provision(client: Any, thing: str, *, role: str = "gateway", policy_name: st
     """Create (or reuse) the thing and the role's policy, make a certificate, attach both."""
     try:
         validate_id(thing, "thing")
+    except ProtocolError as exc:
+        raise AwsError("--thing", f"{exc.why} (it is also the MQTT client id)") from None
+    try:
         Topics(prefix)
     except ProtocolError as exc:
-        raise AwsError("arguments", exc.why) from None
+        raise AwsError("--prefix", exc.why) from None
     if role not in ROLES:
-        raise AwsError("arguments", f"role must be one of {ROLES}")
+        raise AwsError("--role", f"must be one of {ROLES}")
     policy_name = policy_name or f"edgecascade-{role}"
     try:
         thing_arn = client.create_thing(thingName=thing)["thingArn"]

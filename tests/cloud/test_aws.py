@@ -13,7 +13,7 @@ from edgecascade.cli import main
 from edgecascade.cloud.aws import AwsError, discover_endpoint
 from edgecascade.cloud.claimcheck import ClaimCheckError, S3FrameStore, frame_key
 from edgecascade.cloud.provision import THING, policy_document
-from edgecascade.protocol import CloudItem, CloudRequest, Frame
+from edgecascade.protocol import CloudItem, CloudRequest
 from edgecascade.tools.broker import free_port
 from tests.cloud.helpers import frame_of, sample_images
 

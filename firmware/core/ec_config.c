@@ -27,27 +27,134 @@ static int as_uint32(const ec_mp_value_t *v, uint32_t *out)
     return EC_OK;
 }
 
+/* ---- numbers to float32 exactly as Python's to_float32(float(value)) does, with
+ * integer arithmetic only (no soft-double helpers on an FPU-less MCU). */
+
+static unsigned bit_length(uint64_t m)
+{
+    unsigned n = 0;
+    while (m != 0u) {
+        m >>= 1;
+        n++;
+    }
+    return n;
+}
+
+/* m * 2^e rounded to at most `bits` significant bits, ties to even. */
+static void round_bits(uint64_t *m, int *e, unsigned bits)
+{
+    unsigned len = bit_length(*m);
+    unsigned shift;
+    uint64_t rest;
+    uint64_t half;
+    if (len <= bits) {
+        return;
+    }
+    shift = len - bits;
+    rest = *m & ((UINT64_C(1) << shift) - 1u);
+    half = UINT64_C(1) << (shift - 1u);
+    *m >>= shift;
+    *e += (int)shift;
+    if (rest > half || (rest == half && (*m & 1u) != 0u)) {
+        (*m)++;
+        if (bit_length(*m) > bits) {
+            *m >>= 1;
+            (*e)++;
+        }
+    }
+}
+
+/* A non-negative integer m * 2^e with m < 2^24, as float32 bits (e small enough). */
+static uint32_t f32_from_int(uint64_t m, int e)
+{
+    unsigned top;
+    if (m == 0u) {
+        return 0u;
+    }
+    top = bit_length(m) - 1u; /* value = 1.xxx * 2^(top + e) */
+    return ((uint32_t)(top + (unsigned)(e + 127)) << 23) |
+           ((uint32_t)(m << (23u - top)) & 0x7fffffu);
+}
+
+/* An integer magnitude the way Python converts it: to double (53 bits), then float. */
+static uint32_t f32_bits_of_int(uint64_t mag)
+{
+    int e = 0;
+    round_bits(&mag, &e, 53);
+    round_bits(&mag, &e, 24);
+    return f32_from_int(mag, e);
+}
+
+/* float64 bits -> float32 bits, round to nearest even; EC_ERR_RANGE on overflow,
+ * infinity or NaN (all rejected by the protocol's finite-float rule). */
+static int f32_bits_of_f64(uint64_t d, uint32_t *out)
+{
+    uint32_t sign = (uint32_t)(d >> 63) << 31;
+    int exp = (int)((d >> 52) & 0x7ffu);
+    uint64_t m = d & ((UINT64_C(1) << 52) - 1u);
+    int e;
+    if (exp == 0x7ff) {
+        return EC_ERR_RANGE;
+    }
+    if (exp == 0) {
+        *out = sign; /* zero or a double subnormal: far below float32's smallest */
+        return EC_OK;
+    }
+    m |= UINT64_C(1) << 52;
+    e = exp - 1075; /* value = m * 2^e */
+    if (e + 52 >= -126) {
+        round_bits(&m, &e, 24); /* normal float32 range (or overflow) */
+        if (e + (int)bit_length(m) - 1 > 127) {
+            return EC_ERR_RANGE;
+        }
+        *out = sign | f32_from_int(m, e);
+        return EC_OK;
+    }
+    /* float32 subnormal: units of 2^-149 */
+    {
+        int shift = -149 - e;
+        uint64_t q;
+        uint64_t rest;
+        uint64_t half;
+        if (shift >= 64) {
+            *out = sign;
+            return EC_OK;
+        }
+        q = m >> shift;
+        rest = m & ((UINT64_C(1) << shift) - 1u);
+        half = UINT64_C(1) << (shift - 1);
+        if (rest > half || (rest == half && (q & 1u) != 0u)) {
+            q++; /* may reach 2^23: the smallest normal, whose bits are exactly q */
+        }
+        *out = sign | (uint32_t)q;
+        return EC_OK;
+    }
+}
+
 /* A number rounded to float32 like Python's struct.pack("<f"): overflow is an error. */
 static int as_float32(const ec_mp_value_t *v, float lo, float hi, float *out)
 {
-    double d;
+    uint32_t bits;
     float f;
+    int rc = EC_OK;
     if (v->type == EC_MP_UINT) {
-        d = (double)v->u;
+        bits = f32_bits_of_int(v->u);
     } else if (v->type == EC_MP_INT) {
-        d = (double)v->i;
+        bits = f32_bits_of_int((uint64_t)0 - (uint64_t)v->i) | 0x80000000u;
+    } else if (v->type == EC_MP_FLOAT && !v->f64) {
+        bits = (uint32_t)v->fbits;
+        if ((bits & 0x7f800000u) == 0x7f800000u) {
+            return EC_ERR_RANGE; /* inf or NaN */
+        }
     } else if (v->type == EC_MP_FLOAT) {
-        d = v->f;
+        rc = f32_bits_of_f64(v->fbits, &bits);
+        if (rc != EC_OK) {
+            return rc;
+        }
     } else {
         return EC_ERR_TYPE;
     }
-    if (d != d) {
-        return EC_ERR_RANGE; /* NaN */
-    }
-    if (d >= 0x1.ffffffp127 || d <= -0x1.ffffffp127) {
-        return EC_ERR_RANGE; /* rounds to +-inf in float32 (incl. inf itself) */
-    }
-    f = (float)d;
+    memcpy(&f, &bits, sizeof f);
     if (!(f >= lo && f <= hi)) {
         return EC_ERR_RANGE;
     }

@@ -305,26 +305,15 @@ int ec_mp_read(ec_mp_reader_t *r, ec_mp_value_t *v)
     case 0xc9:
         rc = take_be(r, c == 0xc7 ? 1u : (c == 0xc8 ? 2u : 4u), &x);
         return rc != EC_OK ? rc : read_ext(r, v, (uint32_t)x);
-    case 0xca: {
-        float f;
-        uint32_t bits;
-        rc = take_be(r, 4, &x);
-        if (rc != EC_OK) {
-            return rc;
-        }
-        bits = (uint32_t)x;
-        memcpy(&f, &bits, sizeof f);
-        v->type = EC_MP_FLOAT;
-        v->f = (double)f;
-        return EC_OK;
-    }
+    case 0xca:
     case 0xcb:
-        rc = take_be(r, 8, &x);
+        rc = take_be(r, c == 0xca ? 4u : 8u, &x);
         if (rc != EC_OK) {
             return rc;
         }
-        memcpy(&v->f, &x, sizeof v->f);
         v->type = EC_MP_FLOAT;
+        v->fbits = x;
+        v->f64 = (c == 0xcb);
         return EC_OK;
     case 0xcc:
     case 0xcd:

@@ -5,6 +5,9 @@
  * as float32 (0xca), strings as fixstr/str8/str16/str32 and bytes as bin8/bin16/bin32:
  * exactly what Python's msgpack.packb(use_bin_type=True, use_single_float=True) writes.
  *
+ * No double arithmetic anywhere (an FPU-less MCU would pull in soft-double helpers):
+ * floats are handed over as raw IEEE bits.
+ *
  * Reader: ec_mp_read() returns one value header (scalars, str, bin and ext are fully
  * consumed; arrays and maps leave their items to read); ec_mp_skip() skips one whole
  * value. Strings are checked to be valid UTF-8 and map keys may not be arrays or maps,
@@ -43,7 +46,7 @@ typedef enum {
     EC_MP_BOOL,
     EC_MP_UINT,  /* any integer >= 0, whatever form it was written in */
     EC_MP_INT,   /* a negative integer */
-    EC_MP_FLOAT, /* float32 or float64, widened to double */
+    EC_MP_FLOAT, /* float32 or float64: raw IEEE bits in fbits, f64 says which */
     EC_MP_STR,
     EC_MP_BIN,
     EC_MP_ARRAY,
@@ -56,7 +59,8 @@ typedef struct {
     bool b;
     uint64_t u;
     int64_t i;
-    double f;
+    uint64_t fbits; /* float32 bits (f64 false) or float64 bits (f64 true) */
+    bool f64;
     uint32_t n;          /* str/bin/ext byte length, array items, map pairs */
     const uint8_t *ptr;  /* str/bin/ext bytes (inside the input buffer) */
     int8_t ext_type;

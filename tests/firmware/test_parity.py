@@ -326,6 +326,29 @@ def test_config_parity_on_truncations_and_flips() -> None:
     _check_configs(cases)
 
 
+def test_config_float_conversion_edges() -> None:
+    """float64/int -> float32 rounding done with integer arithmetic in C: ties, subnormals,
+    overflow boundaries and random bit patterns give Python's bits and verdicts."""
+    rng = np.random.default_rng(9)
+    edges: list[Any] = [float.fromhex(h) for h in (
+        "0x1.ffffffp127", "0x1.fffffefffffffp127", "0x1.fffffep127", "0x1p-150",
+        "0x1.0000000000001p-150", "0x1p-149", "0x1.8p-149", "0x1.7ffffep-127", "0x1p-126",
+        "0x1.fffffffffffffp-127", "0x1.000001p0", "0x1.0000010000001p0", "0x1.000003p-1")]
+    edges += [1e-40, 1.4e-45, 7e-46, 5e-324, -1e-300, -0.0, 0.1, 1 / 3, 2**64 - 1, 2**53 + 1,
+              2**24 + 1, 2**25 + 3, 16777217.0, -5, 2**63]
+    edges += [struct.unpack("<d", rng.bytes(8))[0] for _ in range(300)]
+    edges += [float(rng.uniform(0, 1)) * 2.0 ** -int(rng.integers(0, 160)) for _ in range(700)]
+    cases = []
+    for value in edges:
+        for key in (2, 4):  # conf_threshold (0..1) and complexity_limit (>= 0)
+            doc = {0: 1, 1: 1, 2: 0.5, 3: 0.25, 4: 0.3}
+            doc[key] = value
+            cases.append(msgpack.packb(doc))  # floats as float64, ints as ints
+    outcomes = [_python_config(d) for d in cases]
+    assert sum(o.startswith("ok") for o in outcomes) > 500
+    _check_configs(cases)
+
+
 def test_config_out_of_range_threshold_is_rejected_with_its_key() -> None:
     bad = msgpack.packb({0: 1, 1: 3, 2: 0.9, 3: 1.5, 4: 0.3}, use_single_float=True)
     assert run_parity([f"config {bad.hex()}"]) == ["err range 3"]

@@ -162,22 +162,29 @@ static size_t encode_state(bool online, uint8_t *buf, size_t cap)
     return ec_state_encode(&st, buf, cap, &len) == EC_OK ? len : 0;
 }
 
+/* Retained birth: on every connect, and again when a config starts a new epoch. */
+static void publish_birth(void)
+{
+    uint8_t birth[160];
+    size_t len = encode_state(true, birth, sizeof birth);
+    if (len > 0 && ec_esp32_connected()) {
+        esp_mqtt_client_enqueue(s_mqtt, s_topic_state, (const char *)birth, (int)len, 1, 1, true);
+    }
+}
+
 static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
 {
     esp_mqtt_event_handle_t ev = data;
     (void)arg;
     (void)base;
     switch ((esp_mqtt_event_id_t)id) {
-    case MQTT_EVENT_CONNECTED: {
-        uint8_t birth[160];
-        size_t len = encode_state(true, birth, sizeof birth);
+    case MQTT_EVENT_CONNECTED:
         ec_esp32_set_connected(true);
-        esp_mqtt_client_enqueue(s_mqtt, s_topic_state, (const char *)birth, (int)len, 1, 1, true);
+        publish_birth();
         esp_mqtt_client_subscribe(s_mqtt, s_topic_config, 1);
         ESP_LOGI(TAG, "MQTT connected: birth on %s, config from %s", s_topic_state,
                  s_topic_config);
         break;
-    }
     case MQTT_EVENT_DISCONNECTED:
         ec_esp32_set_connected(false);
         ESP_LOGW(TAG, "MQTT disconnected: reports go to the ring (%u kept)",
@@ -305,6 +312,9 @@ static void apply_pending_config(void)
     ESP_LOGI(TAG, "config revision %" PRIu32 " %s: conf=%.4f margin=%.4f complexity=%.4f",
              cfg.revision, outcome[rc], (double)cfg.conf_threshold,
              (double)cfg.margin_threshold, (double)cfg.complexity_limit);
+    if (rc == EC_CONFIG_NEW_EPOCH) {
+        publish_birth(); /* announce the new session (epoch, seq from 0) */
+    }
 }
 
 static void report_one(void)

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include "ec_config.h"
+#include "ec_framing.h"
 #include "ec_outbox.h"
 #include "ec_platform.h"
 #include "ec_platform_esp32.h"
@@ -45,17 +46,19 @@ static ec_session_t s_session;
 static ec_ring_t s_ring;
 static uint8_t s_ring_pool[CONFIG_EC_RING_POOL_BYTES];
 static ec_ring_slot_t s_ring_slots[CONFIG_EC_RING_SLOTS];
-static ec_outbox_t s_outbox;
 static QueueHandle_t s_config_queue;
 static esp_mqtt_client_handle_t s_mqtt;
-static bool s_mqtt_started;
 static uint32_t s_config_rejected;
 static char s_device_id[EC_MAX_ID_LENGTH + 1];
-static char s_topic_report[EC_TOPIC_MAX + 1];
 static char s_topic_state[EC_TOPIC_MAX + 1];
+#ifndef CONFIG_EC_TRANSPORT_SERIAL /* MQTT over Wi-Fi */
+static ec_outbox_t s_outbox;
+static bool s_mqtt_started;
+static char s_topic_report[EC_TOPIC_MAX + 1];
 static char s_topic_config[EC_TOPIC_MAX + 1];
 static uint8_t s_will[128];
 static size_t s_will_len;
+#endif
 static model_info_t s_model;
 /* The host-measured arena plus headroom for ESP-NN scratch buffers. */
 static uint8_t s_arena[EC_TENSOR_ARENA_BYTES + 8192u] __attribute__((aligned(16)));
@@ -63,6 +66,9 @@ static uint8_t s_pixels[EC_INPUT_PIXELS];
 static int8_t s_input[EC_INPUT_PIXELS];
 static int8_t s_output[EC_NUM_CLASSES];
 static uint8_t s_report[REPORT_BUF_BYTES];
+#ifdef CONFIG_EC_TRANSPORT_SERIAL
+static uint8_t s_frame[EC_FRAMING_ENCODED_MAX(REPORT_BUF_BYTES)];
+#endif
 
 /* ------------------------------------------------------------------ settings */
 
@@ -172,6 +178,7 @@ static void publish_birth(void)
     }
 }
 
+#ifndef CONFIG_EC_TRANSPORT_SERIAL /* MQTT over Wi-Fi */
 static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
 {
     esp_mqtt_event_handle_t ev = data;
@@ -294,6 +301,8 @@ static void wifi_init(void)
     esp_sntp_init();
 }
 
+#endif /* !CONFIG_EC_TRANSPORT_SERIAL */
+
 /* ---------------------------------------------------------------------- loop */
 
 static void apply_pending_config(void)
@@ -371,8 +380,18 @@ static void report_one(void)
         return;
     }
     s_session.seq++;
+#ifdef CONFIG_EC_TRANSPORT_SERIAL
+    {
+        size_t flen = 0;
+        rc = ec_framing_encode(s_report, len, s_frame, sizeof s_frame, &flen);
+        if (rc == EC_OK) {
+            serial_console_write(s_frame, flen); /* the serial bridge publishes it */
+        }
+    }
+#else
     /* sent now, or kept in the ring behind older reports (drops counted there) */
     rc = ec_outbox_send(&s_outbox, s_report, len, d.attach, NULL);
+#endif
     ESP_LOGI(TAG, "seq=%" PRIu32 " truth=%d top1=%u (%.3f) %s %u B%s ring=%u dropped=%" PRIu32,
              r.seq, label, d.classes[0], d.confidences[0] / 65535.0, ec_reason_name(d.reason),
              (unsigned)len, rc == EC_OK ? "" : " (dropped)", ec_ring_count(&s_ring),
@@ -409,10 +428,15 @@ void app_main(void)
              (double)s_model.output_scale, (int)s_model.output_zero_point);
 
     serial_console_start(&s_settings, EC_FW_VERSION);
+#ifdef CONFIG_EC_TRANSPORT_SERIAL
+    ESP_LOGW(TAG, "serial transport: reports are COBS frames on the console UART");
+    esp_log_level_set("*", ESP_LOG_WARN); /* keep log text out of the frames */
+#else
     mqtt_init();
     ESP_ERROR_CHECK(ec_outbox_init(&s_outbox, &s_ring, s_topic_report) == EC_OK ? ESP_OK
                                                                                 : ESP_FAIL);
     wifi_init();
+#endif
 
     TickType_t wake = xTaskGetTickCount();
     for (;;) {
@@ -420,9 +444,11 @@ void app_main(void)
         if (!serial_console_paused()) {
             report_one();
         }
+#ifndef CONFIG_EC_TRANSPORT_SERIAL
         if (ec_esp32_connected()) {
             (void)ec_outbox_drain(&s_outbox, DRAIN_PER_TICK);
         }
+#endif
         vTaskDelayUntil(&wake, pdMS_TO_TICKS(CONFIG_EC_REPORT_PERIOD_MS));
     }
 }

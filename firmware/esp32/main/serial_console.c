@@ -68,3 +68,8 @@ bool serial_console_paused(void)
     xSemaphoreGive(s_lock);
     return paused;
 }
+
+void serial_console_write(const uint8_t *data, size_t len)
+{
+    uart_write_bytes(CONSOLE_UART, data, len);
+}

@@ -4,3 +4,5 @@
 #define ESP_LOGW ESP_LOGE
 #define ESP_LOGI ESP_LOGE
 #define ESP_LOGD ESP_LOGE
+typedef enum { ESP_LOG_NONE, ESP_LOG_ERROR, ESP_LOG_WARN, ESP_LOG_INFO } esp_log_level_t;
+void esp_log_level_set(const char *tag, esp_log_level_t level);

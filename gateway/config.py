@@ -81,7 +81,7 @@ class CloudConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
-    state_dir: str = "./gateway-state"
+    state_dir: str = "./gateway-state"  # relative: to the config file's folder
     spool_max_bytes: int = 64 * 1024 * 1024
     dedupe_keep: int = 100_000  # finished frames remembered for duplicate detection
     cache_entries: int = 10_000  # content-hash answers kept in the last-good cache
@@ -346,6 +346,9 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
         if not mpath.is_file():
             problems.add("edge.model", f"file {str(mpath)!r} does not exist")
         edge = replace(edge, model=str(mpath))
+    storage = _section(StorageConfig, raw.get("storage"), "storage", problems)
+    if base_dir is not None and not Path(storage.state_dir).is_absolute():
+        storage = replace(storage, state_dir=str(base_dir / storage.state_dir))
     cfg = replace(
         cfg,
         site=site or cfg.site,
@@ -353,7 +356,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
         thresholds=thresholds,
         edge=edge,
         cloud=_section(CloudConfig, raw.get("cloud"), "cloud", problems),
-        storage=_section(StorageConfig, raw.get("storage"), "storage", problems),
+        storage=storage,
         observe=_section(ObserveConfig, raw.get("observe"), "observe", problems),
         devices=_section(DevicesConfig, raw.get("devices"), "devices", problems),
     )

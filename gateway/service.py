@@ -548,8 +548,8 @@ class Gateway:
                              revision=state.revision + 1, cost=out.cost)
         data = encode(result)
         self.ledger.record(key, result.revision, data, cloud_done=True)
-        self._publish(result, data)
         self.metrics.inc("corrections")
+        self._publish(result, data)
         self.cache.put_stream(key[0], answer)
         if out.item.frame is not None:
             self.cache.put_content(frame_hash(out.item.frame), answer)

@@ -101,15 +101,15 @@ def test_dead_worker_times_out_opens_the_breaker_and_recovers(broker, topics, st
 
 
 def test_full_spool_drops_confident_frames_first_and_counts_it(broker, topics, start_gateway,
-                                                               results):
+                                                               results, tmp_path):
     from edgecascade.gateway.config import CloudConfig, StorageConfig
-    from tests.gateway.support import THRESHOLDS  # noqa: F401 - same calibration
 
     _, unsure = edge_split()
     # no responder and a broker-less cloud: every escalation is spooled
     gw = start_gateway(broker.url, topics, cloud_url="mqtt://127.0.0.1:1",
                        cloud=CloudConfig(deadline_ms=200),
-                       storage=StorageConfig(spool_max_bytes=65536))
+                       storage=StorageConfig(state_dir=str(tmp_path / "st"),
+                                             spool_max_bytes=65536))
     n = 120
     reps = [report("d1", i, confident=False, image=unsure[i % len(unsure)]) for i in range(n)]
     publish(broker.host, broker.port, [(topics.device_report("d1"), encode(r)) for r in reps])

@@ -170,6 +170,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         GatewayConfig,
         ObserveConfig,
         StorageConfig,
+        read_thresholds,
     )
     from edgecascade.gateway.service import Gateway
     from edgecascade.models.cascade import DEFAULT_THRESHOLDS
@@ -231,7 +232,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             prefix=opts.prefix,
             site=BrokerSettings(site_url),
             cloud_broker=BrokerSettings(wan.url),
-            thresholds_file=str(DEFAULT_THRESHOLDS),
+            thresholds=read_thresholds(DEFAULT_THRESHOLDS, GatewayConfig().thresholds),
             edge=EdgeConfig(model=str(edge_model.path)),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
             observe=ObserveConfig(http_port=0, metrics_interval_s=2.0),
@@ -377,7 +378,9 @@ def write_outputs(report: DemoReport, text: str, reports: dict[tuple[str, int, i
             latencies.setdefault(s.result.tier, []).append((s.received_at - reports[key]) * 1000)
     sweep: list[tuple[float, float]] = []
     chosen = None
-    evaluation = Path(__file__).resolve().parents[2] / "models" / "evaluation.json"
+    from edgecascade.models.registry import MODELS_DIR
+
+    evaluation = MODELS_DIR / "evaluation.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         doc = json.loads(evaluation.read_text())
         sweep = [(float(p["cloud_share"]), float(p["accuracy"])) for p in doc.get("sweep", [])]

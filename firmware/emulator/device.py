@@ -205,11 +205,11 @@ class VirtualDevice:
         self.stats.made += 1
         if made.attached:
             self.stats.attached += 1
-        if self.ledger is not None:
-            self.ledger.record(self.device_id, made.report.epoch, made.report.seq,
-                               made.label, made.index)
         self.stats.dropped += self.ring.push(made.payload, made.attached)
         self.needs_service = True
+        if self.ledger is not None:  # after the push: a ledger failure loses no report
+            self.ledger.record(self.device_id, made.report.epoch, made.report.seq,
+                               made.label, made.index)
         return made
 
     def service(self) -> None:

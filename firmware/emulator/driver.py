@@ -100,6 +100,8 @@ class Driver(threading.Thread):
         except Exception:  # never die silently: counted and logged
             self.errors += 1
             log.exception("emulator driver failed", extra={"thread": self.name})
+            with contextlib.suppress(Exception):
+                self._leave()
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -124,17 +126,23 @@ class Driver(threading.Thread):
             touched: set[VirtualDevice] = set()
             for key, mask in self._sel.select(max(0.0, min(timeout, MISC_INTERVAL))):
                 device = key.data
-                if mask & READ:
-                    device.client.loop_read()
-                if mask & WRITE and device.client.socket() is not None:
-                    device.client.loop_write()
                 touched.add(device)
+                try:
+                    if mask & READ:
+                        device.client.loop_read()
+                    if mask & WRITE and device.client.socket() is not None:
+                        device.client.loop_write()
+                except Exception:
+                    self._fault(device)
             now = time.monotonic()
             while heap and heap[0][0] <= now and not self._stop_ticks.is_set():
                 due, i = heapq.heappop(heap)
                 device = self.devices[i]
-                device.tick()
                 touched.add(device)
+                try:
+                    device.tick()
+                except Exception:
+                    self._fault(device)
                 if self.reports is None or device.stats.made < self.reports:
                     # keep the schedule; after a stall, skip ahead rather than burst
                     nxt = due + period
@@ -142,16 +150,27 @@ class Driver(threading.Thread):
             if now >= next_misc:
                 next_misc = now + MISC_INTERVAL
                 for device in self.devices:
-                    if device.client.socket() is not None:
-                        device.client.loop_misc()
-                    elif now >= device.next_connect:
-                        device.connect(now)
                     touched.add(device)
+                    try:
+                        if device.client.socket() is not None:
+                            device.client.loop_misc()
+                        elif now >= device.next_connect:
+                            device.connect(now)
+                    except Exception:
+                        self._fault(device)
             for device in touched:
-                if device.needs_service or device.connected:
-                    device.service()
-                self._sync_write(device)
+                try:
+                    if device.needs_service or device.connected:
+                        device.service()
+                    self._sync_write(device)
+                except Exception:
+                    self._fault(device)
         self._leave()
+
+    def _fault(self, device: VirtualDevice) -> None:
+        """One device's unexpected error: counted and logged; the others go on."""
+        self.errors += 1
+        log.exception("emulated device failed", extra={"device_id": device.device_id})
 
     def _leave(self) -> None:
         for device in self.devices:

@@ -45,6 +45,7 @@ class SerialStats:
     attached: int = 0
     lines_answered: int = 0
     boots: int = 0
+    errors: int = 0
 
 
 def load_settings(path: Path | None) -> Settings:
@@ -155,7 +156,11 @@ class SerialDevice:
             if period is not None and now >= next_due:
                 next_due = max(next_due + period, now - period)
                 if not self.provisioning.is_paused(now):
-                    self._report()
+                    try:
+                        self._report()
+                    except Exception:  # counted and logged; the device keeps running
+                        self.stats.errors += 1
+                        log.exception("serial device report failed")
 
     def _read(self) -> bool:
         try:
@@ -178,13 +183,13 @@ class SerialDevice:
         made = self.core.next_report(now_ms())
         self.stats.made += 1
         self.stats.attached += int(made.attached)
-        if self.ledger is not None:
-            self.ledger.record(self.core.device_id, made.report.epoch, made.report.seq,
-                               made.label, made.index)
         if not self._queue(encode_frame(made.payload)):
             self.stats.dropped += 1
         else:
             self.stats.written += 1
+        if self.ledger is not None:
+            self.ledger.record(self.core.device_id, made.report.epoch, made.report.seq,
+                               made.label, made.index)
 
     def _queue(self, data: bytes) -> bool:
         if len(self._out) + len(data) > OUT_BUFFER_BYTES:

@@ -8,6 +8,7 @@ import msgpack
 import numpy as np
 
 from edgecascade.emulator.fleet import Fleet
+from edgecascade.emulator.ledger import GroundTruth
 from edgecascade.emulator.model import FrameSource
 from edgecascade.emulator.policy import Thresholds
 from edgecascade.models.micro import MicroRunner
@@ -166,3 +167,23 @@ def test_fleet_of_fifty_all_acked(broker, topics, source, tmp_path):
     again = Fleet(BrokerSettings(broker.url), Topics(topics.prefix), 1, rate=0, source=source,
                   state_file=tmp_path / "state.json")
     assert again.devices[0].core.epoch == fleet.devices[0].core.epoch + 1
+
+
+class FailingLedger(GroundTruth):
+    """A fake at our own seam: the ledger fails for one device (say, its disk is full)."""
+
+    def record(self, device_id: str, epoch: int, seq: int, label: int, index: int) -> None:
+        if device_id == "emu-0001":
+            raise OSError("disk full")
+        super().record(device_id, epoch, seq, label, index)
+
+
+def test_one_failing_device_does_not_stop_the_others(broker, topics, source):
+    fleet = Fleet(BrokerSettings(broker.url), topics, 2, rate=20, reports=5, source=source,
+                  ledger=FailingLedger()).start()
+    try:
+        wait_until(lambda: fleet.stats.acked == 10, what="both devices' reports acked")
+    finally:
+        stats = fleet.stop()
+    assert stats.driver_errors == 5  # every failed ledger write counted and logged
+    assert len(fleet.ledger) == 5  # only the healthy device's truth was kept

@@ -55,4 +55,6 @@ def main(args: argparse.Namespace) -> int:
     ))
     if report is None:
         return 1
+    if report.interrupted:
+        return 130
     return 0 if report.unanswered == 0 and report.duplicate_finals == 0 else 1

@@ -77,6 +77,7 @@ class DemoReport:
     offline_cascade_accuracy: float | None = None
     outage: OutageStats | None = None
     notes: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def cost_ratio(self) -> float:

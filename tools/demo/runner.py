@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -308,7 +308,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     finally:
         if opts.live and sys.stdout.isatty():
             sys.stdout.write("\n")
-        with quiet_logs():
+        with quiet_logs(logging.ERROR):
             stack_snapshot = observer.snapshot() if observer is not None else ({}, [])
             stack.close()
     reports, seen = stack_snapshot
@@ -337,6 +337,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         offline_cascade_accuracy=offline_acc,
     )
     if interrupted:
+        report = replace(report, interrupted=True)
         report.notes.append("run interrupted with Ctrl-C: figures cover what was seen")
     text = render_text(report)
     write(text)

@@ -49,7 +49,8 @@ def test_device_writes_framed_reports(line):
     assert {r.device_id for r in reports} == {"emu-serial"}
     seqs = [r.seq for r in reports]
     assert seqs == sorted(seqs)
-    assert all(device.ledger.get(r.key) is not None for r in reports)
+    wait_until(lambda: all(device.ledger.get(r.key) is not None for r in reports),
+               what="ground truth recorded")
 
 
 def test_provision_commits_and_takes_effect_after_reboot(line, tmp_path):

@@ -1,6 +1,8 @@
 """Last-good cache (SQLite, WAL): confirmed answers per device stream and per frame content.
 
-* ``stream``: the last confirmed answer of each device (a confident device answer, an
+* ``stream``: (written behind, flushed by the gateway's housekeeping every 0.2 s: it is
+  a cache, losing its last fraction of a second in a crash costs nothing) the last
+  confirmed answer of each device (a confident device answer, an
   edge-confident answer or a cloud answer), used to answer *stale* with its age when no
   tier can answer a frame in time.
 * ``content``: answers keyed by the SHA-256 of the frame bytes (plus shape and dtype), so
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +61,30 @@ class LastGoodCache:
         self.db = Database(path, SCHEMA)
         self.max_entries = max_entries
         self._writes = 0
+        self._mem_lock = threading.Lock()
+        self._dirty: dict[str, Answer] = {}
 
     def put_stream(self, device_id: str, a: Answer) -> None:
+        """Remember a device's last confirmed answer (in memory now, on disk at ``flush``)."""
+        with self._mem_lock:
+            self._dirty[device_id] = a
+
+    def flush(self) -> None:
+        """Write the stream answers remembered since the last flush (one transaction)."""
+        with self._mem_lock:
+            dirty, self._dirty = self._dirty, {}
+        if not dirty:
+            return
         with self.db.tx() as c:
-            c.execute("INSERT OR REPLACE INTO stream VALUES (?,?,?,?,?,?,?)",
-                      (device_id, a.label, a.confidence, a.tier, a.model_id, a.model_version,
-                       a.ts_ms))
+            c.executemany("INSERT OR REPLACE INTO stream VALUES (?,?,?,?,?,?,?)",
+                          [(d, a.label, a.confidence, a.tier, a.model_id, a.model_version,
+                            a.ts_ms) for d, a in dirty.items()])
 
     def last(self, device_id: str) -> Answer | None:
+        with self._mem_lock:
+            pending = self._dirty.get(device_id)
+        if pending is not None:
+            return pending
         rows = self.db.query("SELECT label, confidence, tier, model_id, model_version, ts_ms "
                              "FROM stream WHERE device_id=?", (device_id,))
         return Answer(*rows[0]) if rows else None
@@ -87,4 +106,5 @@ class LastGoodCache:
         return Answer(*rows[0]) if rows else None
 
     def close(self) -> None:
+        self.flush()
         self.db.close()

@@ -23,10 +23,13 @@ class Database:
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False,
                                      isolation_level=None, timeout=30)
         self.lock = threading.RLock()
+        self._ckpt: sqlite3.Connection | None = None
         with self.lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            # Checkpoints (which fsync) run from housekeeping, not in the committing thread.
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
             if max_bytes is not None:
                 page = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
                 self._conn.execute(f"PRAGMA max_page_count={max(16, max_bytes // page)}")
@@ -48,6 +51,14 @@ class Database:
         with self.lock:
             return list(self._conn.execute(sql, args).fetchall())
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database (PASSIVE: never blocks writers) from a second
+        connection, so the fsync it implies does not stall the thread that commits."""
+        if self._ckpt is None:
+            self._ckpt = sqlite3.connect(str(self.path), check_same_thread=False,
+                                         isolation_level=None, timeout=30)
+        self._ckpt.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def file_bytes(self) -> int:
         """Bytes on disk: the database plus its WAL."""
         total = 0
@@ -62,3 +73,5 @@ class Database:
             with suppress(sqlite3.Error):
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
+            if self._ckpt is not None:
+                self._ckpt.close()

@@ -14,6 +14,7 @@ duplicate older than that window is answered again (documented, counted as new).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -36,7 +37,6 @@ CREATE TABLE IF NOT EXISTS frames (
     result BLOB,
     UNIQUE (device_id, epoch, seq)
 );
-CREATE INDEX IF NOT EXISTS frames_status ON frames (status);
 CREATE TABLE IF NOT EXISTS epochs (
     device_id TEXT PRIMARY KEY,
     epoch INTEGER NOT NULL
@@ -89,13 +89,18 @@ class Ledger:
                 return None
         return self.state(key)
 
-    def admit_final(self, key: Key, received_ms: int, result: bytes) -> FrameState | None:
-        """Store a frame answered at once (device tier); None if new, else existing state."""
+    def admit_final(self, key: Key, received_ms: int,
+                    result: Callable[[], bytes]) -> FrameState | None:
+        """Store a frame answered at once (device tier); None if new, else existing state.
+
+        ``result`` builds the result bytes once the frame is known to be new, inside the
+        transaction, so the latency it records covers the dedupe check."""
         with self.db.tx() as c:
             cur = c.execute(
-                "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms, status, result)"
-                " VALUES (?,?,?,?,?,?)", (*key, received_ms, int(Status.UNSENT), result))
+                "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms, status)"
+                " VALUES (?,?,?,?,?)", (*key, received_ms, int(Status.UNSENT)))
             if cur.rowcount:
+                c.execute("UPDATE frames SET result=? WHERE id=?", (result(), cur.lastrowid))
                 return None
         return self.state(key)
 
@@ -107,14 +112,16 @@ class Ledger:
                 "WHERE device_id=? AND epoch=? AND seq=?",
                 (int(Status.UNSENT), revision, result, int(cloud_done), *key))
 
-    def mark_sent(self, items: list[tuple[Key, int]]) -> None:
-        if not items:
-            return
-        with self.db.tx() as c:
-            c.executemany(
-                "UPDATE frames SET status=? WHERE device_id=? AND epoch=? AND seq=? "
-                "AND revision=? AND status=?",
-                [(int(Status.SENT), *k, r, int(Status.UNSENT)) for k, r in items])
+    def mark_sent(self, items: list[tuple[Key, int]], chunk: int = 64) -> None:
+        """Mark results acknowledged by the broker, in short transactions so the thread
+        that admits reports never waits long for the database."""
+        for start in range(0, len(items), chunk):
+            with self.db.tx() as c:
+                c.executemany(
+                    "UPDATE frames SET status=? WHERE device_id=? AND epoch=? AND seq=? "
+                    "AND revision=? AND status=?",
+                    [(int(Status.SENT), *k, r, int(Status.UNSENT))
+                     for k, r in items[start:start + chunk]])
 
     def pending(self) -> list[PendingFrame]:
         rows = self.db.query(

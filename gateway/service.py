@@ -366,16 +366,22 @@ class Gateway:
         self.metrics.inc("decisions", action=decision.action.value, reason=decision.reason.value)
         if decision.action is Action.ACCEPT_DEVICE:
             answer = device_answer(report, job.received_ms)
-            result = self._result(job, answer, decision.reason, escalation=decision.escalation)
-            data = encode(result)
+            built: list[tuple[Result, bytes]] = []
+
+            def build() -> bytes:
+                result = self._result(job, answer, decision.reason,
+                                      escalation=decision.escalation)
+                built.append((result, encode(result)))
+                return built[0][1]
+
             if payload is not None:
-                existing = self.ledger.admit_final(job.key, job.received_ms, data)
+                existing = self.ledger.admit_final(job.key, job.received_ms, build)
                 if existing is not None:
                     self._duplicate(job.key, existing.status)
                     return
             else:
-                self.ledger.record(job.key, 0, data, cloud_done=False)
-            self._publish(result, data)
+                self.ledger.record(job.key, 0, build(), cloud_done=False)
+            self._publish(*built[0])
             if decision.reason is Reason.CONFIDENT:
                 self.cache.put_stream(report.device_id, answer)
             return
@@ -665,6 +671,7 @@ class Gateway:
     def _housekeeping(self) -> None:
         next_metrics = 0.0
         next_prune = time.monotonic() + 30
+        next_checkpoint = 0.0
         resumed = False
         while not self._stopped.is_set():
             if not resumed and self._ready.is_set():
@@ -686,10 +693,17 @@ class Gateway:
                 self._expire(key, Reason.CLOUD_TIMEOUT)
             try:
                 self._flush_sent()
+                if self.cache is not None:
+                    self.cache.flush()
                 now = time.monotonic()
                 if now >= next_metrics:
                     next_metrics = now + self.cfg.observe.metrics_interval_s
                     self._publish_metrics()
+                if now >= next_checkpoint:
+                    next_checkpoint = now + 1.0
+                    for store in (self.ledger, self.cache, self.spool):
+                        if store is not None:
+                            store.db.checkpoint()
                 if now >= next_prune and self.ledger is not None:
                     next_prune = now + 30
                     self.ledger.prune()

@@ -22,8 +22,8 @@ def test_ledger_admits_each_frame_once(tmp_path):
     assert led.admit(("d", 1, 1), b"r", 5) is None
     dup = led.admit(("d", 1, 1), b"r", 6)
     assert dup is not None and dup.status is Status.PENDING
-    assert led.admit_final(("d", 1, 2), 5, b"res") is None
-    assert led.admit_final(("d", 1, 2), 5, b"res").status is Status.UNSENT
+    assert led.admit_final(("d", 1, 2), 5, lambda: b"res") is None
+    assert led.admit_final(("d", 1, 2), 5, lambda: b"res").status is Status.UNSENT
     assert led.admit(("d", 2, 1), b"r", 5) is None  # a new epoch is a new frame
     assert [p.key for p in led.pending()] == [("d", 1, 1), ("d", 2, 1)]
     led.record(("d", 1, 1), 0, b"res0", cloud_done=False)
@@ -42,7 +42,7 @@ def test_ledger_admits_each_frame_once(tmp_path):
 def test_ledger_prunes_only_finished_frames_beyond_the_window(tmp_path):
     led = Ledger(tmp_path / "l.sqlite", keep=100)
     for i in range(300):
-        led.admit_final(("d", 1, i), 0, b"r")
+        led.admit_final(("d", 1, i), 0, lambda: b"r")
     led.mark_sent([(("d", 1, i), 0) for i in range(250)])
     led.admit(("d", 1, 1000), b"p", 0)
     removed = led.prune()

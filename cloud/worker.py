@@ -127,7 +127,8 @@ class CloudWorker:
         self._generation = 0
         self._subscribed = threading.Event()
         self._unsubscribed = threading.Event()
-        self._connect_error: str | None = None
+        self._connect_error: str | None = None  # fatal: refused by the broker
+        self._last_failure: str | None = None  # why the last connection attempt failed
         self._stopping = threading.Event()
         self._outbox: queue.Queue[Any] = queue.Queue()
         self._batcher = MicroBatcher(
@@ -145,6 +146,7 @@ class CloudWorker:
         self.client.manual_ack_set(True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_subscribe = self._on_subscribe
         self.client.on_unsubscribe = self._on_unsubscribe
         self.client.on_message = self._on_message
@@ -168,7 +170,8 @@ class CloudWorker:
         deadline = time.monotonic() + timeout
         while not self._subscribed.wait(0.1):
             if self._connect_error or time.monotonic() > deadline:
-                why = self._connect_error or f"not subscribed within {timeout:.0f} s"
+                why = self._connect_error or f"not subscribed within {timeout:.0f} s" + (
+                    f" (last attempt: {self._last_failure})" if self._last_failure else "")
                 self._shutdown_threads(0.0)
                 raise WorkerError(f"{self.settings.url}: {why}")
         log.info("worker started", extra={"worker_id": self.worker_id, "filter": self.filter,
@@ -243,6 +246,11 @@ class CloudWorker:
             client.subscribe(self.filter, qos=1)
         self._outbox.put(Outgoing(self.topics.worker_state(self.worker_id),
                                   self._state_payload(True), retain=True))
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        # paho gives no reason here; the TCP/TLS error was logged by paho's own logger
+        self._last_failure = "connection or TLS handshake failed"
+        log.warning("connection attempt failed", extra={"url": self.settings.url})
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason: Any, props: object = None) -> None:

@@ -168,7 +168,7 @@ class CloudClient:
             data = b""
         if not data or len(data) > ITEMS_BUDGET:
             if self.frame_store is None:
-                return PutResult(False, dropped=[key])
+                return PutResult(False, dropped=[key], too_large=True)
             ref = self.frame_store.put(f"{self.gateway_id}/{key[0]}/{key[1]}/{key[2]}",
                                        encode(frame))
             data = encode(CloudItem(device_id=key[0], epoch=key[1], seq=key[2], frame_ref=ref))

@@ -430,8 +430,9 @@ class Gateway:
 
     # == edge tier =======================================================================
     def _run_edge(self, jobs: list[Job]) -> list[EdgeAnswer]:
-        assert self.edge is not None
+        assert self.edge is not None and self.batcher is not None
         self.metrics.batch_size.observe(len(jobs))
+        self.metrics.set("edge_queue_depth", self.batcher.depth)
         return self.edge.classify(np.stack([j.pixels for j in jobs if j.pixels is not None]))
 
     def _on_edge_done(self, job: Job, result: EdgeAnswer | BaseException, batch: int) -> None:
@@ -464,8 +465,11 @@ class Gateway:
     def _local_answer(self, job: Job) -> tuple[Answer, bool]:
         assert self.cache is not None
         last = self.cache.last(job.report.device_id)
-        return fallback(device_answer(job.report, job.received_ms), job.edge, last, _now_ms(),
-                        int(self.cfg.storage.stale_max_age_s * 1000))
+        answer, stale = fallback(device_answer(job.report, job.received_ms), job.edge, last,
+                                 _now_ms(), int(self.cfg.storage.stale_max_age_s * 1000))
+        if stale:
+            self.metrics.inc("cache_hits", kind="stale")
+        return answer, stale
 
     def _spool(self, job: Job, answer: Answer) -> bool:
         """Hand the frame to the cloud client (spooled); False when it could not be kept."""
@@ -478,8 +482,7 @@ class Gateway:
                       extra={"frame": frame_id(job.key)})
             return False
         for key in res.dropped:
-            reason = "too_large" if key == job.key and not res.stored and self.cloud.spool.depth \
-                == 0 else "full"
+            reason = "too_large" if res.too_large else "full"
             self.metrics.inc("spool_dropped", reason=reason)
             log.warning("spooled frame dropped", extra={"frame": frame_id(key), "reason": reason})
         return res.stored

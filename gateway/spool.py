@@ -52,6 +52,7 @@ class PutResult:
     stored: bool
     duplicate: bool = False
     dropped: list[Key] = field(default_factory=list)  # evicted to make room (or the new key)
+    too_large: bool = False  # the new item alone exceeds what may be sent or stored
 
 
 class Spool:
@@ -76,7 +77,7 @@ class Spool:
     def put(self, key: Key, item: bytes, value: float) -> PutResult:
         size = len(item) + ROW_OVERHEAD
         if size > self.max_bytes:
-            return PutResult(False, dropped=[key])
+            return PutResult(False, dropped=[key], too_large=True)
         out = PutResult(True)
         with self._lock, self.db.tx() as c:
             if c.execute("SELECT 1 FROM items WHERE device_id=? AND epoch=? AND seq=?",

@@ -205,7 +205,8 @@ class CloudClient:
             for corr, req in list(self._in_flight.items()):
                 self._retire(corr, req)
             released = self.spool.release_all(now)
-        log.warning("cloud link down", extra={"released": released, "rc": str(rc)})
+        level = logging.INFO if self._stopping else logging.WARNING
+        log.log(level, "cloud link down", extra={"released": released, "rc": str(rc)})
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:

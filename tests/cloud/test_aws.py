@@ -213,3 +213,22 @@ def test_provision_refuses_a_thing_name_that_is_not_a_valid_id(moto_url, tmp_pat
     rc = main(["provision-aws", "--thing", "bad/name", "--region", "eu-west-1", "--out",
                str(tmp_path), "--endpoint-url", moto_url])
     assert rc == 1 and "thing" in capsys.readouterr().err
+
+
+def test_worker_without_a_url_discovers_the_aws_endpoint(moto_url, tmp_path):
+    from edgecascade.cloud.aws import broker_settings
+    from edgecascade.cloud.config import parse_config
+    from edgecascade.protocol import Topics
+    from tests.cloud.helpers import config_dict
+
+    for name in ("c.pem", "k.pem"):
+        (tmp_path / name).write_text("x")
+    doc = config_dict("unused", Topics())
+    doc["broker"] = {"cert_file": str(tmp_path / "c.pem"), "key_file": str(tmp_path / "k.pem")}
+    doc["aws"] = {"region": "eu-west-1", "endpoint_url": moto_url}
+    settings = broker_settings(parse_config(doc, env={}))
+    # (moto makes up a new account prefix on every call)
+    assert settings.url.startswith("mqtts://")
+    assert settings.url.endswith("-ats.iot.eu-west-1.amazonaws.com:8883")
+    assert settings.tls and settings.port == 8883
+    assert settings.cert_file == str(tmp_path / "c.pem")

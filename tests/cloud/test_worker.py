@@ -7,11 +7,13 @@ import time
 import urllib.request
 
 import numpy as np
+import pytest
 
 from edgecascade.cloud.model import load_classifier
 from edgecascade.protocol import (
     CloudItem,
     CloudRequest,
+    CloudResponse,
     Frame,
     ServiceState,
     TopicKind,
@@ -230,3 +232,25 @@ def test_metrics_are_served_over_http(broker, topics, worker_factory, requester_
     assert 'ec_cloud_frames_total{outcome="answered"} 2.0' in body
     assert "ec_cloud_batch_frames_bucket" in body
     assert 'ec_cloud_billed_messages_total{direction="out"}' in body
+
+
+def test_worker_on_amqtt_with_a_plain_subscription(topics, worker_factory, requester_factory):
+    """The demo's embedded broker: MQTT 3.1.1 only, no $share; shared_group = ""."""
+    pytest.importorskip("amqtt")
+    from edgecascade.tools.embedded_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker()
+    broker.start()
+    try:
+        images, _ = sample_images(3)
+        worker = worker_factory(broker, topics, shared_group="")
+        req = requester_factory(broker.host, broker.port, topics)
+        request = make_request("gw1", images, cid="amqtt")
+        req.send(request)
+        req.send(request)  # redelivered: same bytes again
+        req.wait(["amqtt"], count=2)
+        first, second = req.responses["amqtt"][:2]
+        assert first == second and decode(CloudResponse, first).status == "ok"
+        worker.stop(10)
+    finally:
+        broker.stop()

@@ -166,14 +166,15 @@ def provision(client: Any, thing: str, *, role: str = "gateway", policy_name: st
 def config_snippet(p: Provisioned, cert_path: Path, key_path: Path) -> str:
     url = f'url = "{p.endpoint_url}"' if p.endpoint_url else "# url: discovered from [aws] region"
     if p.role == "gateway":  # the gateway's config: its cloud broker connection
-        ids = f'gateway_id = "{p.thing}"\nclient_id = "{p.thing}"'
+        ids = f'gateway_id = "{p.thing}"'
         table = "cloud_broker"
     else:
         ids = f'worker_id = "{p.thing}"'
         table = "broker"
     return (
         f"# edgecascade {p.role} connection for AWS IoT Core (thing {p.thing}).\n"
-        "# The MQTT client id must equal the thing name: the policy checks it.\n"
+        "# AWS IoT Core resolves ${iot:Connection.Thing.ThingName} from the MQTT client id:\n"
+        f"# the connection to the [{table}] must use client id {p.thing!r}.\n"
         f"{ids}\n"
         f'prefix = "{p.prefix}"\n\n'
         f"[{table}]\n"

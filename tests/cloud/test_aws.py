@@ -192,7 +192,7 @@ def test_provision_aws_creates_thing_certificate_and_scoped_policy(moto_url, tmp
     assert "PRIVATE KEY" in key.read_text()
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     snippet = (tmp_path / f"{thing}.toml").read_text()
-    assert f'client_id = "{thing}"' in snippet and "[cloud_broker]" in snippet
+    assert f'gateway_id = "{thing}"' in snippet and "[cloud_broker]" in snippet
     assert report["endpoint"] in snippet and str(key.resolve()) in snippet
 
 

@@ -56,8 +56,8 @@ class WorkerProcess:
 def spawn(tmp_path):
     made: list[WorkerProcess] = []
 
-    def factory(broker, topics, worker_id, **cfg) -> WorkerProcess:
-        w = WorkerProcess(tmp_path, broker.url, topics, worker_id, **cfg)
+    def factory(mqtt_broker, topics, worker_id, **cfg) -> WorkerProcess:
+        w = WorkerProcess(tmp_path, mqtt_broker.url, topics, worker_id, **cfg)
         made.append(w)
         return w
 
@@ -145,3 +145,29 @@ def test_sigterm_drains_and_publishes_offline_state(broker, topics, spawn, reque
     assert all(resp.status == "ok" for resp in got.values())
     req.wait_for(lambda: not states(req, topics, "wkterm")[-1].online, timeout=30)
     assert '"msg":"worker stopped"' in worker.tail()
+
+
+def test_persistent_session_worker_restarted_after_a_kill_answers_what_it_held(
+        broker, topics, spawn, requester_factory):
+    """With ``clean_start = false`` the broker keeps a killed worker's unacknowledged and
+    queued requests for its session; restarted under the same id, it answers them all."""
+    cfg = {"broker": {"clean_start": False}}
+    workers = [spawn(broker, topics, f"wp{i}", **cfg) for i in range(2)]
+    req = requester_factory(broker.host, broker.port, topics)
+    wait_online(req, topics, workers)
+    images, _ = sample_images(4)
+    requests = [make_request("gw1", images, cid=f"p{i:03d}") for i in range(200)]
+    victim = workers[1]
+    sender = threading.Thread(target=lambda: [req.send(r) for r in requests])
+    sender.start()
+    req.wait_for(lambda: answered_by(req)[victim.worker_id] >= 3, timeout=60)
+    victim.signal(signal.SIGKILL)
+    sender.join(120)
+    victim.wait(30)
+    unanswered = len(requests) - len(req.responses)
+    again = spawn(broker, topics, victim.worker_id, **cfg)  # a supervisor restarts it
+    got = req.wait([r.correlation_id for r in requests], timeout=120)
+    assert all(resp.status == "ok" for resp in got.values())
+    print(f"{unanswered} requests unanswered when the sender finished; all answered after "
+          "the restart")
+    assert again.proc.poll() is None

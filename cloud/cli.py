@@ -20,7 +20,8 @@ def add_parser(subparsers: Any) -> None:
         description="Answer gateways' cloud requests with the cloud model. Scale out by "
                     "starting more workers with the same shared_group.")
     w.add_argument("--config", required=True, help="worker TOML (see cloud.example.toml)")
-    w.add_argument("--check", action="store_true", help="validate the config and exit")
+    w.add_argument("--check", action="store_true",
+                   help="validate the config, load the model, and exit")
     w.add_argument("--drain-timeout", type=float, default=30.0,
                    help="seconds to finish in-hand requests on SIGTERM/SIGINT (default 30)")
     w.set_defaults(func=run_worker)
@@ -47,10 +48,18 @@ def run_worker(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    if args.check:
-        print(f"{args.config}: ok")
-        return 0
     from edgecascade.models.errors import ModelError
+
+    if args.check:
+        from .model import load_classifier
+
+        try:
+            model = load_classifier(config.model.path, config.model.num_threads)
+        except ModelError as exc:
+            print(f"{args.config}: model.path: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.config}: ok ({model.model_id} v{model.model_version})")
+        return 0
 
     from .aws import AwsError
     from .worker import WorkerError, build_worker

@@ -93,3 +93,12 @@ def test_shared_group_empty_means_plain_subscription():
     assert parse_config(doc, env={}).shared_group == ""
     with pytest.raises(ConfigError):
         parse_config(config_dict("mqtt://x:1", Topics(), shared_group="a/b"), env={})
+
+
+def test_check_loads_the_model_and_reports_a_broken_one(tmp_path, capsys):
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(b"not a model at all")
+    doc = config_dict("mqtt://127.0.0.1:1", Topics(), model_path=bad)
+    (tmp_path / "c.toml").write_text(to_toml(doc))
+    assert main(["cloud-worker", "--config", str(tmp_path / "c.toml"), "--check"]) == 2
+    assert "model.path" in capsys.readouterr().err

@@ -366,6 +366,16 @@ class CloudWorker:
     # -- completion (batcher thread) ------------------------------------------------------
     def _finish(self, gateway_id: str, request: CloudRequest, inputs: list[core.ItemInput],
                 received: float, probs: np.ndarray | None, error: BaseException | None) -> None:
+        try:
+            self._answer(gateway_id, request, inputs, received, probs, error)
+        except Exception:  # never leave an admitted request unanswered
+            log.exception("building the response failed",
+                          extra={"correlation_id": request.correlation_id})
+            self.metrics.errors.labels("worker:internal").inc()
+            self._fail_pending(gateway_id, request, "internal worker error", received)
+
+    def _answer(self, gateway_id: str, request: CloudRequest, inputs: list[core.ItemInput],
+                received: float, probs: np.ndarray | None, error: BaseException | None) -> None:
         worker_ms = (time.perf_counter() - received) * 1000.0
         model = self.classifier
         response: CloudResponse

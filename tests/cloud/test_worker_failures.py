@@ -110,3 +110,24 @@ def test_publishes_are_paced_by_the_limiter(broker, topics, worker_factory, requ
     # birth + 8 responses through a 5-per-second window: the limiter had to hold some back
     assert worker.limiter.waits >= 1
     assert worker.metrics.value("ec_cloud_rate_limited_seconds_total") > 0
+
+
+class NaNClassifier(BrokenClassifier):
+    """A seam of ours: a model that returns NaN probabilities."""
+
+    def predict(self, pixels):
+        out = self.inner.predict(pixels)
+        out[:] = float("nan")
+        return out
+
+
+def test_unusable_model_output_is_an_error_response(broker, topics, worker_factory,
+                                                   requester_factory, classifier):
+    images, _ = sample_images(2)
+    worker = worker_factory(broker, topics, classifier=NaNClassifier(classifier, b""))
+    req = requester_factory(broker.host, broker.port, topics)
+    req.send(make_request("gw1", images, cid="nan"))
+    resp = req.wait(["nan"])["nan"]
+    assert resp.status == "error" and "model output unusable" in (resp.error or "")
+    assert worker.metrics.value("ec_cloud_errors_total", reason="model:output") == 1
+    assert worker.in_hand == 0

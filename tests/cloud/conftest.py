@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from edgecascade.cloud.aws import broker_settings
 from edgecascade.cloud.model import RunnerClassifier, load_classifier
 from edgecascade.cloud.worker import CloudWorker
-from edgecascade.mqtt import BrokerSettings
 from edgecascade.tools.broker import free_port
 from tests.cloud.helpers import CLOUD_MODEL, Requester, make_config
 
@@ -75,11 +75,11 @@ def worker_factory(cloud_model: Path) -> Iterator[Callable[..., CloudWorker]]:
     """In-process workers (each with its own interpreter); stopped at teardown."""
     made: list[CloudWorker] = []
 
-    def factory(broker: Any, topics: Any, *, start: bool = True, store: Any = None,
+    def factory(mqtt_broker: Any, topics: Any, *, start: bool = True, store: Any = None,
                 classifier: Any = None, **kwargs: Any) -> CloudWorker:
-        config = make_config(broker.url, topics, **kwargs)
+        config = make_config(mqtt_broker.url, topics, **kwargs)
         worker = CloudWorker(config, classifier or load_classifier(str(cloud_model)),
-                             BrokerSettings(url=broker.url, keepalive=10), store=store)
+                             broker_settings(config), store=store)
         made.append(worker)
         if start:
             worker.start()

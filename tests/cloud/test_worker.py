@@ -254,3 +254,16 @@ def test_worker_on_amqtt_with_a_plain_subscription(topics, worker_factory, reque
         worker.stop(10)
     finally:
         broker.stop()
+
+
+def test_worker_speaks_mqtt5_too(broker, topics, worker_factory, requester_factory):
+    images, _ = sample_images(2)
+    worker = worker_factory(broker, topics, broker={"mqtt5": True})
+    assert worker.settings.mqtt5
+    req = requester_factory(broker.host, broker.port, topics)
+    r = make_request("gw1", images)
+    req.send(r)
+    req.send(r)
+    req.wait([r.correlation_id], count=2)
+    first, second = req.responses[r.correlation_id][:2]
+    assert first == second and decode(CloudResponse, first).status == "ok"

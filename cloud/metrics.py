@@ -42,6 +42,8 @@ class WorkerMetrics:
                               ["direction"], registry=r)
         self.payload_bytes = Counter("ec_cloud_payload_bytes", "MQTT payload bytes by direction",
                                      ["direction"], registry=r)
+        self.connected = Gauge("ec_cloud_connected", "1 while connected to the broker",
+                               registry=r)
         self.in_hand = Gauge("ec_cloud_in_hand", "Requests accepted and not yet answered",
                              registry=r)
         self.rate_limited = Counter("ec_cloud_rate_limited_seconds",

@@ -241,6 +241,7 @@ class CloudWorker:
         with self._lock:
             self._generation += 1
         set_nodelay(client)
+        self.metrics.connected.set(1)
         log.info("connected", extra={"url": self.settings.url})
         if not self._stopping.is_set():
             client.subscribe(self.filter, qos=1)
@@ -254,6 +255,7 @@ class CloudWorker:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason: Any, props: object = None) -> None:
+        self.metrics.connected.set(0)
         if not self._stopping.is_set():
             log.warning("disconnected", extra={"reason": str(reason)})
 
@@ -411,6 +413,10 @@ class CloudWorker:
         self.metrics.frames.labels("answered").inc(answered)
         self.metrics.frames.labels("error").inc(len(request.items) - answered)
         self.metrics.requests.labels(response.status).inc()
+        log.debug("answered", extra={"correlation_id": request.correlation_id,
+                                     "gateway_id": gateway_id, "status": response.status,
+                                     "items": len(request.items), "answered": answered,
+                                     "worker_ms": round(worker_ms, 2), "cached": cacheable})
         self._outbox.put(Outgoing(self.topics.cloud_response(gateway_id), payload, key=key,
                                   received=received))
 

@@ -88,3 +88,16 @@ def worker_factory(cloud_model: Path) -> Iterator[Callable[..., CloudWorker]]:
     yield factory
     for w in made:
         w.stop(timeout=10)
+
+
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak tests of this folder run only when asked for (``-m soak``)."""
+    if "soak" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="soak test: run with -m soak")
+    for item in items:
+        if "soak" in item.keywords and _HERE in item.path.resolve().parents:
+            item.add_marker(skip)

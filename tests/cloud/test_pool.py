@@ -171,3 +171,29 @@ def test_persistent_session_worker_restarted_after_a_kill_answers_what_it_held(
     print(f"{unanswered} requests unanswered when the sender finished; all answered after "
           "the restart")
     assert again.proc.poll() is None
+
+
+@pytest.mark.soak
+def test_soak_repeated_kills_and_restarts_answer_every_request(broker, topics, spawn,
+                                                                requester_factory):
+    """On demand (-m soak): 2,000 requests while workers are killed and restarted in turn."""
+    cfg = {"broker": {"clean_start": False}}
+    ids = ["ws0", "ws1", "ws2"]
+    procs = {w: spawn(broker, topics, w, **cfg) for w in ids}
+    req = requester_factory(broker.host, broker.port, topics)
+    wait_online(req, topics, list(procs.values()))
+    images, _ = sample_images(4)
+    requests = [make_request("gw1", images, cid=f"s{i:04d}") for i in range(2000)]
+    sender = threading.Thread(target=lambda: [req.send(r) for r in requests])
+    sender.start()
+    for round_ in range(6):
+        victim = ids[round_ % 3]
+        target = len(req.responses) + 100
+        req.wait_for(lambda t=target: len(req.responses) >= t or not sender.is_alive(),
+                     timeout=120)
+        procs[victim].signal(signal.SIGKILL)
+        procs[victim].wait(30)
+        procs[victim] = spawn(broker, topics, victim, **cfg)
+    sender.join(300)
+    got = req.wait([r.correlation_id for r in requests], timeout=300)
+    assert all(resp.status == "ok" for resp in got.values())

@@ -216,6 +216,7 @@ def test_graceful_stop_finishes_in_hand_work(broker, topics, worker_factory, req
     assert answered == {r.correlation_id for r in requests}
     assert "late" not in req.responses
     assert worker.metrics.value("ec_cloud_in_hand") == 0
+    assert worker.metrics.value("ec_cloud_connected") == 0
 
 
 def test_metrics_are_served_over_http(broker, topics, worker_factory, requester_factory):

@@ -197,6 +197,7 @@ class CloudWorker:
             left = self._in_hand
         if not drained:
             log.warning("stopping with requests in hand", extra={"in_hand": left})
+        self.limiter.acquire()  # every publish of this connection counts against the quota
         info = self.client.publish(self.topics.worker_state(self.worker_id),
                                    self._state_payload(False), qos=1, retain=True)
         if self.client.is_connected():

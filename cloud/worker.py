@@ -198,8 +198,10 @@ class CloudWorker:
         if not drained:
             log.warning("stopping with requests in hand", extra={"in_hand": left})
         self.limiter.acquire()  # every publish of this connection counts against the quota
-        info = self.client.publish(self.topics.worker_state(self.worker_id),
-                                   self._state_payload(False), qos=1, retain=True)
+        offline = self._state_payload(False)
+        info = self.client.publish(self.topics.worker_state(self.worker_id), offline, qos=1,
+                                   retain=True)
+        self.metrics.message("out", len(offline))
         if self.client.is_connected():
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(max(1.0, deadline - time.monotonic()))

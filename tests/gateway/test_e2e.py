@@ -75,9 +75,12 @@ def test_each_report_gets_one_result_from_the_right_tier(broker, topics, start_g
         in text and "ec_gateway_latency_seconds_bucket" in text
     gw.stop()
     assert http_down_or_503(gw)
-    offline = state.wait_for(1, 10, where=lambda m: m.topic.endswith("/state")
-                             and not decode(ServiceState, m.payload).online)
-    assert offline[-1].retain or True  # retained on the broker; live delivery is not flagged
+    state.wait_for(1, 10, where=lambda m: m.topic.endswith("/state")
+                   and not decode(ServiceState, m.payload).online)
+    late = Collector(broker.host, broker.port, [topics.gateway_state("gw1")])  # after the fact
+    closing.append(late)
+    kept = late.wait_for(1, 10)[0]
+    assert kept.retain and not decode(ServiceState, kept.payload).online
 
 
 def http_down_or_503(gw) -> bool:

@@ -612,8 +612,9 @@ class Gateway:
             self.metrics.inc("publish_failed")
         self.metrics.inc("results", tier=result.tier, reason=result.reason)
         self.metrics.observe_latency(result.tier, result.latency_ms / 1000)
-        log.debug("result", extra={"frame": frame_id(result.key), "tier": result.tier,
-                                   "reason": result.reason, "revision": result.revision})
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("result", extra={"frame": frame_id(result.key), "tier": result.tier,
+                                       "reason": result.reason, "revision": result.revision})
 
     # == epochs ==========================================================================
     def _handle_device_state(self, payload: bytes, retained: bool) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ import paho.mqtt.client as mqtt
 
 from edgecascade import __version__
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
+from edgecascade.mqtt import set_nodelay as nodelay
 from edgecascade.protocol import (
     CloudRequest,
     CloudResponse,
@@ -97,12 +97,8 @@ def _ms() -> int:
 
 
 def set_nodelay(client: mqtt.Client) -> None:
-    """Disable Nagle on the client's socket: paho leaves it on, and a multi-segment
-    publish then waits for the peer's delayed ACK (~40 ms on Linux) before the rest goes."""
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """Disable Nagle on a connected client's socket (see ``edgecascade.mqtt.set_nodelay``)."""
+    nodelay(client.socket())
 
 
 class CloudWorker:

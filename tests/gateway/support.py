@@ -47,7 +47,8 @@ THRESHOLDS = REPO / "models" / "thresholds.json"
 
 
 def make_config(tmp: Path, site_url: str, topics: Topics, *, cloud_url: str | None = None,
-                gateway_id: str = "gw1", edge: bool = True, **sections: object) -> GatewayConfig:
+                gateway_id: str = "gw1", with_edge: bool = True,
+                **sections: object) -> GatewayConfig:
     from edgecascade.gateway.config import Thresholds
 
     cfg = GatewayConfig(
@@ -56,7 +57,7 @@ def make_config(tmp: Path, site_url: str, topics: Topics, *, cloud_url: str | No
         site=BrokerSettings(url=site_url, keepalive=5),
         cloud_broker=BrokerSettings(url=cloud_url, keepalive=5) if cloud_url else None,
         thresholds=read_thresholds(THRESHOLDS, Thresholds()),
-        edge=EdgeConfig(model=str(EDGE_MODEL) if edge else ""),
+        edge=EdgeConfig(model=str(EDGE_MODEL) if with_edge else ""),
         cloud=CloudConfig(deadline_ms=3000, breaker_reset_s=0.5, retry_s=0.3),
         storage=StorageConfig(state_dir=str(tmp / f"state-{gateway_id}")),
         observe=ObserveConfig(http_port=0, metrics_interval_s=0.5),

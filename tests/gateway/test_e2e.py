@@ -5,8 +5,11 @@ from __future__ import annotations
 import urllib.request
 from collections import Counter
 
+import numpy as np
+
 from edgecascade.gateway.cloud_client import CloudClient, PrivacyViolation
 from edgecascade.gateway.config import CloudConfig
+from edgecascade.gateway.edge import EdgeAnswer
 from edgecascade.gateway.metrics import GatewayMetrics
 from edgecascade.gateway.spool import Spool
 from edgecascade.mqtt import BrokerSettings
@@ -210,3 +213,61 @@ def test_metrics_message_is_decodable(broker, topics, start_gateway, closing):
     send(broker, topics, [report("d1", 1, confident=True)])
     m = c.wait_for(1, 30, where=lambda m: decode(Metrics, m.payload).values.get("reports", 0) >= 1)
     assert decode(Metrics, m[-1].payload).service_id == "gw1"
+
+
+class GatedEdgeModelSeam:
+    """Test seam at the gateway's EdgeModel protocol: the real edge model, held until
+    ``gate`` is set, so the edge queue fills up deterministically."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from edgecascade.gateway.edge import TFLiteEdgeModel
+        from tests.gateway.support import EDGE_MODEL
+
+        self.real = TFLiteEdgeModel(str(EDGE_MODEL))
+        self.model_id, self.model_version = self.real.model_id, self.real.model_version
+        self.input_hw = self.real.input_hw
+        self.gate = threading.Event()
+
+    def pixels(self, frame: Frame) -> np.ndarray:
+        return self.real.pixels(frame)
+
+    def classify(self, pixels: np.ndarray) -> list[EdgeAnswer]:
+        self.gate.wait(30)
+        return self.real.classify(pixels)
+
+
+def test_full_edge_queue_sends_frames_to_the_cloud(broker, topics, tmp_path, responder,
+                                                   results, closing):
+    from edgecascade.gateway.config import EdgeConfig
+    from edgecascade.gateway.service import Gateway
+    from tests.gateway.support import make_config
+
+    sure, _ = edge_split()
+    model = GatedEdgeModelSeam()
+    cfg = make_config(tmp_path, broker.url, topics,
+                      edge=EdgeConfig(queue_size=2, max_batch=1, max_delay_ms=0))
+    gw = Gateway(cfg, edge_model=model).start()
+    closing.append(gw)
+    n = 10
+    send(broker, topics, [report("d1", i, confident=False, image=sure[i]) for i in range(n)])
+    results.wait_for(n - 2, 60)  # all but the two held at the edge, answered by the cloud
+    model.gate.set()
+    results.wait_for(n, 60)
+    rs = decoded_results(results)
+    assert len({r.key for r in rs}) == n == len(rs)
+    assert gw.metrics.value("decisions", action="cloud", reason="edge_busy") == n - 2
+    assert sorted(r.tier for r in rs) == ["cloud"] * (n - 2) + ["edge"] * 2
+
+
+def test_exhausted_budget_keeps_frames_local(broker, topics, start_gateway, responder, results):
+    from edgecascade.gateway.config import CloudConfig
+
+    _, unsure = edge_split()
+    start_gateway(broker.url, topics, cloud=CloudConfig(budget_messages=0))
+    send(broker, topics, [report("d1", i, confident=False, image=unsure[i]) for i in range(3)])
+    results.wait_for(3, 30)
+    rs = decoded_results(results)
+    assert all(r.reason == "budget" and r.degraded and r.tier == "edge" for r in rs)
+    assert responder.items_seen() == 0

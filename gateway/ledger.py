@@ -141,15 +141,23 @@ class Ledger:
         return int(self.db.query("SELECT COUNT(*) FROM frames WHERE status=?",
                                  (int(status),))[0][0])
 
-    def prune(self) -> int:
-        """Forget finished frames beyond the dedupe window; returns how many."""
-        with self.db.tx() as c:
-            row = c.execute("SELECT MAX(id) FROM frames").fetchone()
-            if row is None or row[0] is None:
-                return 0
-            cur = c.execute("DELETE FROM frames WHERE id <= ? AND status=?",
-                            (int(row[0]) - self.keep, int(Status.SENT)))
-            return int(cur.rowcount)
+    def prune(self, chunk: int = 2000) -> int:
+        """Forget finished frames beyond the dedupe window; returns how many.
+
+        Deletes in short transactions so report admission never waits long."""
+        rows = self.db.query("SELECT MIN(id), MAX(id) FROM frames")
+        if not rows or rows[0][1] is None:
+            return 0
+        low, limit = int(rows[0][0]), int(rows[0][1]) - self.keep
+        removed = 0
+        while low <= limit:
+            high = min(limit, low + chunk - 1)
+            with self.db.tx() as c:
+                cur = c.execute("DELETE FROM frames WHERE id BETWEEN ? AND ? AND status=?",
+                                (low, high, int(Status.SENT)))
+                removed += int(cur.rowcount)
+            low = high + 1
+        return removed
 
     # -- gateway-assigned epochs -------------------------------------------------
     def next_epoch(self, device_id: str, floor: int = 1) -> int:

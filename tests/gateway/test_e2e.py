@@ -271,3 +271,18 @@ def test_exhausted_budget_keeps_frames_local(broker, topics, start_gateway, resp
     rs = decoded_results(results)
     assert all(r.reason == "budget" and r.degraded and r.tier == "edge" for r in rs)
     assert responder.items_seen() == 0
+
+
+def test_mqtt5_sessions_work_too(broker, topics, start_gateway, responder, results):
+    from dataclasses import replace as dc_replace
+
+    from edgecascade.mqtt import BrokerSettings
+
+    _, unsure = edge_split()
+    site = BrokerSettings(url=broker.url, keepalive=5, mqtt5=True)
+    gw = start_gateway(broker.url, topics, site=site, cloud_broker=dc_replace(site))
+    send(broker, topics, [report("d1", 1, confident=True),
+                          report("d1", 2, confident=False, image=unsure[0])])
+    results.wait_for(2, 30)
+    assert sorted(r.tier for r in decoded_results(results)) == ["cloud", "device"]
+    assert gw.ready

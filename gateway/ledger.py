@@ -169,5 +169,8 @@ class Ledger:
                       (device_id, epoch))
             return epoch
 
+    def has_epoch(self, device_id: str) -> bool:
+        return bool(self.db.query("SELECT 1 FROM epochs WHERE device_id=?", (device_id,)))
+
     def close(self) -> None:
         self.db.close()

@@ -626,8 +626,7 @@ class Gateway:
             return
         if not (state.online and state.epoch is None and self.cfg.devices.assign_epochs):
             return
-        if retained and self.ledger.db.query("SELECT 1 FROM epochs WHERE device_id=?",
-                                             (state.device_id,)):
+        if retained and self.ledger.has_epoch(state.device_id):
             return  # an old birth seen again after our restart: its epoch was assigned
         epoch = self.ledger.next_epoch(state.device_id, floor=int(time.time()))
         t = self.cfg.thresholds

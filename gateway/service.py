@@ -489,17 +489,23 @@ class Gateway:
 
     def _escalate(self, job: Job, decision: Decision) -> None:
         answer, stale = self._local_answer(job)
-        if not self._spool(job, answer):
-            reason = Reason.PRIVACY if job.report.private else Reason.CLOUD_DOWN
-            self._finalize(job, answer, reason, escalation=decision.escalation,
-                           degraded=True, stale=stale)
-            return
         budget_ms = self.cfg.cloud.deadline_ms
         if job.report.deadline_ms is not None:
             budget_ms = min(budget_ms, job.report.deadline_ms)
         at = job.received + budget_ms / 1000
+        # Wait for the answer *before* the frame can reach the cloud: a fast answer must
+        # find its waiter (else it would be taken for a stray and the frame degraded).
         with self._wake:
             self._waiters[job.key] = _Waiter(job, answer, stale, time.monotonic())
+        if not self._spool(job, answer):
+            with self._wake:
+                mine = self._waiters.pop(job.key, None)
+            if mine is not None:
+                reason = Reason.PRIVACY if job.report.private else Reason.CLOUD_DOWN
+                self._finalize(job, answer, reason, escalation=decision.escalation,
+                               degraded=True, stale=stale)
+            return
+        with self._wake:
             heapq.heappush(self._deadlines, _Deadline(at, next(self._tick), job.key))
             self._wake.notify_all()
         self.metrics.set("pending_frames", len(self._waiters))

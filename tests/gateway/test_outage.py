@@ -115,8 +115,11 @@ def test_full_spool_drops_confident_frames_first_and_counts_it(broker, topics, s
     publish(broker.host, broker.port, [(topics.device_report("d1"), encode(r)) for r in reps])
     results.wait_for(n, 60)
     assert len({r.key for r in decoded_results(results)}) == n  # everyone answered
+    # a degraded answer is published before its frame is spooled: wait for the last ones
+    wait_until(lambda: gw.spool.depth + gw.metrics.value("spool_dropped") == n, 30,
+               "every frame spooled or counted as dropped")
     dropped = gw.metrics.value("spool_dropped")
-    assert dropped > 0 and gw.spool.depth + dropped == n
+    assert dropped > 0
     assert gw.spool.used_bytes <= 65536
     # what stayed is the least confident (most valuable) of the degraded answers
     conf = {r.seq: r.confidence for r in decoded_results(results)}

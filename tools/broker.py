@@ -111,6 +111,9 @@ class MosquittoBroker:
 
     def config_text(self) -> str:
         lines = [
+            # Started as root, mosquitto drops to user "mosquitto", which cannot write
+            # the log or the persistence file in our (private) work directory.
+            *(["user root"] if os.geteuid() == 0 else []),
             "per_listener_settings false",
             "allow_anonymous true",
             f"listener {self.port} {self.host}",

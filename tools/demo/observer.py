@@ -28,11 +28,15 @@ class Observer:
     reports: dict[Key, float] = field(default_factory=dict)
     results: list[SeenResult] = field(default_factory=list)
     undecodable: int = 0
+    #: Keep a persistent session, so results published while the broker restarts are
+    #: still delivered once it is back (the fault tests use this).
+    persistent: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = make_client(self.settings, f"demo-observer-{uuid.uuid4().hex[:6]}")
+        self.client = make_client(self.settings, f"demo-observer-{uuid.uuid4().hex[:6]}",
+                                  clean_start=not self.persistent)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a, **k: self._subscribed.set()
         self.client.on_message = self._on_message

@@ -8,11 +8,15 @@ counted drop, and no frame ever gets two different final answers.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import msgpack
+import pytest
 
 from edgecascade.protocol import Report, encode
 from tests.faults.rig import Rig, wait_until
@@ -128,3 +132,42 @@ def test_flood_of_bad_payloads_and_unknown_devices(rig_factory: Callable[..., Ri
     reasons = {k for k in metrics if k.startswith("ec_gateway_rejected_total{")}
     assert len(reasons) >= 3, reasons  # rejections are counted by reason
     assert rig.procs["gateway"].poll() is None  # and the gateway is still running
+
+
+def test_disk_full_for_the_spool(rig_factory: Callable[..., Rig], tmp_path: Path) -> None:
+    mount = tmp_path / "statefs"
+    mount.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"needs a small tmpfs (root): {exc}")
+    try:
+        rig = rig_factory(escalate_all=True, state_dir=mount / "gateway-state")
+        rig.cloud.stop()  # the cloud is away: every frame must be spooled
+        rig.start_gateway()
+        filler = mount / "filler"
+        free = shutil.disk_usage(mount).free
+        filler.write_bytes(b"\0" * max(0, free - 400 * 1024))  # leave ~400 KB
+        fleet = rig.devices(count=4, rate=10, reports=60)
+        rig.wait_sent(fleet)
+        check(rig)  # every frame still answered (locally, degraded)
+
+        def dropped() -> float:
+            return rig.metrics().get("ec_gateway_spool_dropped_total", 0.0)
+
+        wait_until(lambda: dropped() > 0, 30, "spool drops counted when the disk is full")
+        assert "disk" in rig.log_tail("gateway", 200).lower()  # and said so in the log
+        # Space returns, the cloud comes back: the spool drains, corrections follow.
+        filler.unlink()
+        rig.cloud.start()
+        rig.start_worker(0)
+        wait_until(lambda: rig.metrics().get("ec_gateway_spool_depth", 1) == 0, 90,
+                   "spool drained")
+        wait_until(lambda: rig.account().corrections > 0, 60, "corrections after recovery")
+        assert rig.procs["gateway"].poll() is None
+        acc = rig.account()
+        assert acc.unaccounted == 0 and not acc.conflicting, acc.describe()
+    finally:
+        rig.close()
+        subprocess.run(["umount", "-l", str(mount)], check=False)

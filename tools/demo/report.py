@@ -74,6 +74,9 @@ class DemoReport:
     stale_share: float
     cloud_cost: float
     cloud_only_cost: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
     offline_cascade_accuracy: float | None = None
     outage: OutageStats | None = None
     notes: list[str] = field(default_factory=list)
@@ -146,6 +149,7 @@ def summarize(
             p95_ms=percentile(lat, 95),
             p99_ms=percentile(lat, 99),
         )
+    all_lat = [(i.received_at - truth[i.result.key].sent_at) * 1000 for i in first.values()]
     cost = sum(i.result.cost for i in seen if i.result.key in truth)
     outage_stats = None
     if outage is not None:
@@ -182,6 +186,9 @@ def summarize(
         stale_share=sum(i.result.stale for i in first.values()) / n if n else 0.0,
         cloud_cost=cost,
         cloud_only_cost=cloud_cost_per_frame_alone * n,
+        latency_p50_ms=percentile(all_lat, 50),
+        latency_p95_ms=percentile(all_lat, 95),
+        latency_p99_ms=percentile(all_lat, 99),
         offline_cascade_accuracy=offline_cascade_accuracy,
         outage=outage_stats,
     )
@@ -214,6 +221,12 @@ def render_text(report: DemoReport) -> str:
             f"{tier:<8} {s.frames:>7} {s.share:>7.1%} {s.accuracy:>9.2%} {s.p50_ms:>8.1f} "
             f"{s.p95_ms:>8.1f} {s.p99_ms:>8.1f}"
         )
+    answered_share = report.frames_answered / max(1, report.frames_sent)
+    lines.append(
+        f"{'all':<8} {report.frames_answered:>7} {answered_share:>7.1%}"
+        f" {report.accuracy_first_answer:>9.2%} {report.latency_p50_ms:>8.1f}"
+        f" {report.latency_p95_ms:>8.1f} {report.latency_p99_ms:>8.1f}"
+    )
     lines += [
         "",
         f"degraded {report.degraded_share:.1%}   stale {report.stale_share:.1%}",

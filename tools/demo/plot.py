@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from edgecascade.tools.demo.report import DemoReport
 
-W, H, PAD = 560, 320, 48
+W, H, PAD, RPAD = 600, 320, 64, 30
 COLOURS = {"device": "#2b8a3e", "edge": "#1c7ed6", "cloud": "#e8590c", "cache": "#868e96"}
 
 
@@ -18,7 +18,7 @@ def _axes(title: str, xlabel: str, ylabel: str, xticks: Sequence[tuple[float, st
     out = [
         f'<text x="{W / 2}" y="18" text-anchor="middle" font-weight="bold">'
         f"{html.escape(title)}</text>",
-        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="black"/>',
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - RPAD}" y2="{H - PAD}" stroke="black"/>',
         f'<line x1="{PAD}" y1="{H - PAD}" x2="{PAD}" y2="24" stroke="black"/>',
         f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle">{html.escape(xlabel)}</text>',
         f'<text x="12" y="{H / 2}" transform="rotate(-90 12 {H / 2})" text-anchor="middle">'
@@ -43,7 +43,7 @@ def latency_cdf_svg(latencies: dict[str, list[float]]) -> str:
     hi = max(hi, lo + 1)
 
     def sx(v: float) -> float:
-        return PAD + (math.log10(max(v, 10**lo)) - lo) / (hi - lo) * (W - PAD - 10)
+        return PAD + (math.log10(max(v, 10**lo)) - lo) / (hi - lo) * (W - PAD - RPAD)
 
     def sy(p: float) -> float:
         return H - PAD - p * (H - PAD - 24)
@@ -80,7 +80,7 @@ def tradeoff_svg(sweep: Sequence[tuple[float, float]], chosen: tuple[float, floa
     xmax = max(0.05, max(s for s, _ in points) * 1.1)
 
     def sx(s: float) -> float:
-        return PAD + s / xmax * (W - PAD - 10)
+        return PAD + s / xmax * (W - PAD - RPAD)
 
     def sy(a: float) -> float:
         return H - PAD - (a - ymin) / max(ymax - ymin, 1e-9) * (H - PAD - 24)
@@ -100,6 +100,8 @@ def tradeoff_svg(sweep: Sequence[tuple[float, float]], chosen: tuple[float, floa
     if chosen:
         parts.append(f'<circle cx="{sx(chosen[0]):.1f}" cy="{sy(chosen[1]):.1f}" r="6" '
                      'fill="none" stroke="#1c7ed6" stroke-width="2"/>')
+        parts.append(f'<text x="{sx(chosen[0]) + 9:.1f}" y="{sy(chosen[1]) + 16:.1f}" '
+                     'fill="#1c7ed6">chosen thresholds (offline)</text>')
     parts.append(f'<circle cx="{sx(demo_point[0]):.1f}" cy="{sy(demo_point[1]):.1f}" r="5" '
                  'fill="#e8590c"/>')
     parts.append(f'<text x="{sx(demo_point[0]) + 8:.1f}" y="{sy(demo_point[1]) - 8:.1f}" '

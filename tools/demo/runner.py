@@ -116,18 +116,33 @@ def cloud_only_cost_per_frame(sample_frame: Any) -> float:
     return float(billed_messages(len(encode(request))) + billed_messages(len(encode(response))))
 
 
-def offline_cascade_labels() -> Callable[[int], int] | None:
-    """The offline cascade's answer per test-split index, to compare the wire against."""
-    from edgecascade.models.cascade import load_settings, run_cascade
+@dataclass(frozen=True)
+class Offline:
+    """The offline cascade on the shipped test split, to compare the wire against."""
+
+    labels: list[int]  # the cascade's answer per test-split index
+    sweep: list[tuple[float, float]]  # (cloud share, accuracy) as edge_conf sweeps
+    chosen: tuple[float, float]  # the calibrated operating point
+
+
+def offline_cascade() -> Offline:
+    import numpy as np
+
+    from edgecascade.models.cascade import Thresholds, load_settings, run_cascade
     from edgecascade.tools.models.outputs import collect
 
     settings = load_settings()
     out = collect("test")
-    outcome = run_cascade(out.probs["mcu"], out.complexity,
-                          settings.edge_calibrated(out.probs["edge"]), out.probs["cloud"],
-                          settings.thresholds)
-    labels = outcome.pred
-    return lambda index: int(labels[index])
+    edge_cal = settings.edge_calibrated(out.probs["edge"])
+
+    def point(th: Thresholds) -> tuple[tuple[float, float], np.ndarray]:
+        outcome = run_cascade(out.probs["mcu"], out.complexity, edge_cal, out.probs["cloud"], th)
+        return (outcome.cloud_share, outcome.accuracy(out.labels)), outcome.pred
+
+    chosen, pred = point(settings.thresholds)
+    sweep = [point(replace(settings.thresholds, edge_conf=float(c)))[0]
+             for c in np.linspace(0.0, 1.0, 41)]
+    return Offline([int(p) for p in pred], sweep, chosen)
 
 
 @contextlib.contextmanager
@@ -322,11 +337,9 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         t = ledger.get(key)
         if t is not None:
             sent.append(SentFrame(key[0], key[1], key[2], t.label, at))
-    offline = offline_cascade_labels()
-    offline_acc = None
-    if offline is not None:
-        hits = [offline(t.index) == t.label for key in reports if (t := ledger.get(key))]
-        offline_acc = sum(hits) / len(hits) if hits else None
+    offline = offline_cascade()
+    hits = [offline.labels[t.index] == t.label for key in reports if (t := ledger.get(key))]
+    offline_acc = sum(hits) / len(hits) if hits else None
     per_frame = cloud_only_cost_per_frame(sample_frame) if sample_frame is not None else 2.0
     report = summarize(
         sent, seen,
@@ -341,7 +354,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         report.notes.append("run interrupted with Ctrl-C: figures cover what was seen")
     text = render_text(report)
     write(text)
-    write_outputs(report, text, reports, seen, opts.out)
+    write_outputs(report, text, reports, seen, opts.out, offline)
     write(f"report: {opts.out / 'report.json'}  plot: {opts.out / 'report.html'}")
     return report
 
@@ -365,8 +378,7 @@ def dump_frames(path: Path, reports: dict[tuple[str, int, int], float],
 
 
 def write_outputs(report: DemoReport, text: str, reports: dict[tuple[str, int, int], float],
-                  seen: list[SeenResult], out: Path) -> None:
-    import json
+                  seen: list[SeenResult], out: Path, offline: Offline) -> None:
 
     from edgecascade.tools.demo.plot import render_html
 
@@ -377,14 +389,6 @@ def write_outputs(report: DemoReport, text: str, reports: dict[tuple[str, int, i
     for key, s in first.items():
         if key in reports:
             latencies.setdefault(s.result.tier, []).append((s.received_at - reports[key]) * 1000)
-    sweep: list[tuple[float, float]] = []
-    chosen = None
-    from edgecascade.models.registry import MODELS_DIR
-
-    evaluation = MODELS_DIR / "evaluation.json"
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        doc = json.loads(evaluation.read_text())
-        sweep = [(float(p["cloud_share"]), float(p["accuracy"])) for p in doc.get("sweep", [])]
-        chosen = (float(doc["cascade"]["cloud_share"]), float(doc["cascade"]["accuracy"]))
     (out / "report.json").write_text(report.to_json() + "\n")
-    (out / "report.html").write_text(render_html(report, text, latencies, sweep, chosen))
+    (out / "report.html").write_text(render_html(report, text, latencies, offline.sweep,
+                                                       offline.chosen))

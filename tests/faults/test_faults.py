@@ -171,3 +171,32 @@ def test_disk_full_for_the_spool(rig_factory: Callable[..., Rig], tmp_path: Path
     finally:
         rig.close()
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.soak
+def test_soak_repeated_gateway_kills_under_load(rig_factory: Callable[..., Rig]) -> None:
+    """On demand (-m soak): five SIGKILL/restart rounds while 20 devices report."""
+    rig = rig_factory().start()
+    fleet = rig.devices(count=20, rate=5, reports=300)
+    for _ in range(5):
+        time.sleep(8.0)
+        rig.kill("gateway")
+        time.sleep(1.0)
+        rig.start_gateway()
+    rig.wait_sent(fleet, timeout=300)
+    check(rig, timeout=300)
+
+
+@pytest.mark.soak
+def test_soak_sixty_second_cloud_outage(rig_factory: Callable[..., Rig]) -> None:
+    """On demand (-m soak): the cloud link is cut for 60 s under load."""
+    rig = rig_factory(escalate_all=True).start()
+    fleet = rig.devices(count=10, rate=2, reports=60)
+    time.sleep(5.0)
+    rig.wan.cut()
+    time.sleep(60.0)
+    rig.wan.restore()
+    rig.wait_sent(fleet, timeout=300)
+    check(rig, timeout=300)
+    wait_until(lambda: rig.metrics().get("ec_gateway_spool_depth", 1) == 0, 300,
+               "spool drained")

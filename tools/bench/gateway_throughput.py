@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from edgecascade.protocol import ProtocolError, Report, Result, TopicKind, Topics, decode
 from edgecascade.tools.bench import gateway_harness as h
@@ -46,6 +48,7 @@ def _measure(b: h.MosquittoBroker, kind: str, n: int, rate: float | None,
     """
     topics = _topics()
     sink = h.Sink(b, topics.filter(TopicKind.RESULT))
+    proc: subprocess.Popen[Any]
     if kind == "relay":
         proc = h.spawn_relay(b, topics)
     else:

@@ -202,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"serial-bridge: {exc}")
         return 2
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
     bridge.start()
     with contextlib.suppress(KeyboardInterrupt):
         done.wait(args.duration)

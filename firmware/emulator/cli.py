@@ -66,7 +66,8 @@ def run_devices(args: argparse.Namespace) -> int:
         print(f"edgecascade devices: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
     fleet.start()
     with contextlib.suppress(KeyboardInterrupt):
         done.wait(args.duration)

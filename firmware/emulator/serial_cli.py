@@ -120,7 +120,8 @@ def run_serial_device(args: argparse.Namespace) -> int:
                           default_device_id=args.device_id).start()
     print(f"serial device on {pty.path}", flush=True)
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     device.stop()

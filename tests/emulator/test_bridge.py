@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -82,3 +83,31 @@ def test_bridge_survives_unplug_and_replug(broker, topics, source, bridge_on):
     col.close()
     assert [decode(Report, m.payload).device_id for m in col.messages].count("usb-3") == 3
     assert bridge.stats.opens == 2 and bridge.stats.bad_frames == 1  # the cut frame
+
+
+def test_serial_bridge_command(broker, topics, source, tmp_path, capsys):
+    import threading
+
+    from edgecascade.cli import main
+
+    col = Collector(broker.host, broker.port, [topics.filter(TopicKind.DEVICE_REPORT)])
+    pty = PtyPair(tmp_path / "ttyUSB9").plug()
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(main([
+        "serial-bridge", "--port", pty.path, "--broker", broker.url, "--prefix", topics.prefix,
+        "--duration", "4"])))
+    runner.start()
+    try:
+        # pyserial flushes what arrived before it opened the port: send until seen
+        for p in payloads(source, "usb-4", 200):
+            os.write(pty.master, encode_frame(p))
+            if len(col.messages) >= 3:
+                break
+            time.sleep(0.05)
+        col.wait_for(3, timeout=20)
+    finally:
+        runner.join(30)
+        pty.unplug()
+        col.close()
+    assert codes == [0]
+    assert "published=" in capsys.readouterr().out

@@ -46,8 +46,8 @@ def test_cloud_link_over_tls_with_client_certificate(broker_factory, topics, tmp
     tls_port = free_port()
     site = broker_factory(name="tls", extra_config=(
         f"listener {tls_port} 127.0.0.1\ncafile {pki}/ca.pem\ncertfile {pki}/server.pem\n"
-        f"keyfile {pki}/server.key\nrequire_certificate true\n"
-        "user root\n"))  # mosquitto drops to its own user as root: keep access to tmp_path
+        f"keyfile {pki}/server.key\nrequire_certificate true\n"))
+    # (as root, the harness itself keeps mosquitto root: a second "user" line is an error)
     results = Collector(site.host, site.port, [topics.filter(TopicKind.RESULT)])
     closing.append(results)
     closing.append(CloudResponderSeam(site.host, site.port, topics))  # on the plain listener

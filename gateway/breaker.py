@@ -49,6 +49,12 @@ class CircuitBreaker:
             return True
         return False
 
+    def unsent(self) -> None:
+        """The request ``allow`` admitted was not sent after all (not a failure of the
+        cloud): a half-open breaker may send its probe again."""
+        if self._state is BreakerState.HALF_OPEN:
+            self._probe_out = False
+
     def on_success(self, now: float) -> None:
         self._state = BreakerState.CLOSED
         self._failures = 0

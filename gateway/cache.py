@@ -8,18 +8,23 @@
 * ``content``: answers keyed by the SHA-256 of the frame bytes (plus shape and dtype), so
   an identical frame is answered from the cache instead of being escalated again. Only
   edge-confident and cloud answers go here; the table keeps the newest ``max_entries``.
+
+When the state disk refuses a write, the cache loses nothing that matters: stream
+answers stay in memory until a later flush succeeds (one per device), a content answer
+is simply not kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgecascade.protocol import Frame
 
-from .db import Database
+from .db import Database, StorageError, StorageHealth
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stream (
@@ -57,12 +62,17 @@ def frame_hash(frame: Frame) -> bytes:
 
 
 class LastGoodCache:
-    def __init__(self, path: str | Path, max_entries: int = 10_000) -> None:
-        self.db = Database(path, SCHEMA)
+    #: What a failed cache write costs (the storage-error log line says it).
+    MEANS = "last-good answers are kept in memory only, answers by frame content not at all"
+
+    def __init__(self, path: str | Path, max_entries: int = 10_000, *,
+                 health: StorageHealth | None = None) -> None:
+        self.db = Database(path, SCHEMA, name="cache", means=self.MEANS, health=health)
         self.max_entries = max_entries
         self._writes = 0
         self._mem_lock = threading.Lock()
         self._dirty: dict[str, Answer] = {}
+        self._kept_back = False  # the last flush failed: its answers wait in _dirty
 
     def put_stream(self, device_id: str, a: Answer) -> None:
         """Remember a device's last confirmed answer (in memory now, on disk at ``flush``)."""
@@ -75,10 +85,17 @@ class LastGoodCache:
             dirty, self._dirty = self._dirty, {}
         if not dirty:
             return
-        with self.db.tx() as c:
-            c.executemany("INSERT OR REPLACE INTO stream VALUES (?,?,?,?,?,?,?)",
-                          [(d, a.label, a.confidence, a.tier, a.model_id, a.model_version,
-                            a.ts_ms) for d, a in dirty.items()])
+        try:  # a retry of answers kept back is not counted again
+            with self.db.tx(counted=not self._kept_back) as c:
+                c.executemany("INSERT OR REPLACE INTO stream VALUES (?,?,?,?,?,?,?)",
+                              [(d, a.label, a.confidence, a.tier, a.model_id, a.model_version,
+                                a.ts_ms) for d, a in dirty.items()])
+        except StorageError:  # keep them for the next flush (newer answers win)
+            with self._mem_lock:
+                self._dirty = {**dirty, **self._dirty}
+            self._kept_back = True
+            return
+        self._kept_back = False
 
     def last(self, device_id: str) -> Answer | None:
         with self._mem_lock:
@@ -90,6 +107,10 @@ class LastGoodCache:
         return Answer(*rows[0]) if rows else None
 
     def put_content(self, digest: bytes, a: Answer) -> None:
+        with suppress(StorageError):  # a cache: the next identical frame is escalated
+            self._put_content(digest, a)
+
+    def _put_content(self, digest: bytes, a: Answer) -> None:
         with self.db.tx() as c:
             c.execute("INSERT OR REPLACE INTO content (hash, label, confidence, tier, model_id,"
                       " model_version, ts_ms) VALUES (?,?,?,?,?,?,?)",

@@ -13,6 +13,8 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
   corrections.
 * a timeout or a lost connection feeds the circuit breaker; unanswered frames go back
   to the spool to be sent again (replayed in order when the link returns).
+* a spool write the state disk refuses (:class:`~.db.StorageError`) never breaks the
+  loop: items are not sent until they can be marked in flight.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from edgecascade.protocol import (
 
 from .breaker import STATE_VALUE, BreakerState, CircuitBreaker
 from .config import CloudConfig
+from .db import StorageError
 from .framestore import FrameStore
 from .metrics import GatewayMetrics
 from .pacing import BudgetMeter, Pacer
@@ -307,9 +310,10 @@ class CloudClient:
         while True:
             now = self.clock()
             with self._cond:
-                if self._stopping or not self._connected:
+                if self._stopping:
                     return
-                if len(self._in_flight) >= self.cfg.max_in_flight:
+                if not self._connected or len(self._in_flight) >= self.cfg.max_in_flight:
+                    self._first_waiting = None  # blocked: woken by the link or an answer
                     return
                 first = self._first_waiting
                 batch = self.spool.next_batch(self.cfg.max_items, ITEMS_BUDGET, now)
@@ -323,9 +327,12 @@ class CloudClient:
                 if wait > 0:
                     self._cond.wait(wait)
                     continue
+                # Blocked below: frames wait in the spool; polled, not spun on.
                 if self.budget.spent(now) >= self.cfg.budget_messages:
-                    return  # the budget is a hard limit here too: frames wait in the spool
+                    self._first_waiting = None
+                    return  # the budget is a hard limit here too
                 if not self.breaker.allow(now):
+                    self._first_waiting = None
                     return
                 items = [decode(CloudItem, b.item) for b in batch]
                 group = pack([len(b.item) for b in batch], self.cfg.max_items)[0]
@@ -338,13 +345,19 @@ class CloudClient:
                     items=tuple(items[i] for i in group),
                 )
                 payload = encode(request)
+                try:  # in flight before it can be answered; a refused write sends nothing
+                    self.spool.mark_inflight([b.id for b in chosen], request.correlation_id)
+                except StorageError:
+                    self.breaker.unsent()
+                    self._first_waiting = None
+                    return  # the items wait in the spool until the disk takes writes
                 info = self.client.publish(self.topics.cloud_request(self.gateway_id), payload,
                                            qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    self.spool.release(request.correlation_id, now)
                     self.breaker.on_failure(now)
                     return
                 self.pacer.take(now)
-                self.spool.mark_inflight([b.id for b in chosen], request.correlation_id)
                 self._in_flight[request.correlation_id] = _Request(
                     {it.key: it for it in request.items}, len(payload),
                     now + self.cfg.deadline_ms / 1000)

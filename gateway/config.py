@@ -86,6 +86,7 @@ class StorageConfig:
     dedupe_keep: int = 100_000  # finished frames remembered for duplicate detection
     cache_entries: int = 10_000  # content-hash answers kept in the last-good cache
     stale_max_age_s: float = 300.0  # oldest last-good answer used as a stale fallback
+    memory_keep: int = 10_000  # frames the ledger records in memory while the disk refuses
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ def _check_ranges(cfg: GatewayConfig, problems: _Problems) -> None:
     need("storage.dedupe_keep", s.dedupe_keep >= 100, "must be >= 100")
     need("storage.cache_entries", s.cache_entries >= 1, "must be >= 1")
     need("storage.stale_max_age_s", s.stale_max_age_s >= 0, "must be >= 0")
+    need("storage.memory_keep", 100 <= s.memory_keep <= 1_000_000, "must be 100..1000000")
     o = cfg.observe
     need("observe.http_port", -1 <= o.http_port <= 65535, "must be -1..65535")
     need("observe.metrics_interval_s", 0.1 <= o.metrics_interval_s <= 3600, "must be 0.1..3600 s")

@@ -10,16 +10,27 @@ Results are therefore at-least-once on the wire after a crash, and idempotent by
 
 The ledger remembers the last ``keep`` finished frames for duplicate detection; a
 duplicate older than that window is answered again (documented, counted as new).
+
+When the state disk refuses a write (full, or failing: :class:`~.db.StorageError`),
+the ledger does not fail the frame: it records it in memory (at most ``memory_keep``
+frames, oldest forgotten first) so duplicates are still recognised and a frame never
+gets two different answers, and :meth:`flush_memory` writes those frames to disk once
+it takes writes again. Such frames are acknowledged but not durable across a crash
+until flushed; everything committed while the disk worked keeps the guarantee above.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
-from .db import Database
+from .db import Database, StorageError, StorageHealth
+
+log = logging.getLogger("edgecascade.gateway.ledger")
 
 Key = tuple[str, int, int]
 
@@ -65,12 +76,57 @@ class PendingFrame:
     received_ms: int
 
 
-class Ledger:
-    def __init__(self, path: str | Path, keep: int = 100_000) -> None:
-        self.db = Database(path, SCHEMA)
-        self.keep = keep
+@dataclass
+class _Unstored:
+    """A frame the disk refused: kept in memory until it can be written."""
 
-    def state(self, key: Key) -> FrameState | None:
+    status: Status
+    revision: int
+    cloud_done: bool
+    received_ms: int
+    report: bytes | None = None
+    result: bytes | None = None
+
+    def state(self) -> FrameState:
+        return FrameState(self.status, self.revision, self.cloud_done, self.received_ms)
+
+
+class Ledger:
+    #: What a failed ledger write costs (the storage-error log line says it).
+    MEANS = ("frames are still answered and acknowledged, but recorded in memory only "
+             "(not durable across a crash; duplicates still answered once) until the disk "
+             "has room")
+
+    def __init__(self, path: str | Path, keep: int = 100_000, *, memory_keep: int = 10_000,
+                 health: StorageHealth | None = None) -> None:
+        self.db = Database(path, SCHEMA, name="ledger", means=self.MEANS, health=health)
+        self.keep = keep
+        self.memory_keep = memory_keep
+        # Frames (and epochs) whose write the disk refused, newest last; bounded.
+        self._mem: OrderedDict[Key, _Unstored] = OrderedDict()
+        self._mem_epochs: dict[str, int] = {}
+        self._unmarked: list[tuple[Key, int]] = []  # mark_sent updates still owed
+        self.forgotten = 0  # in-memory frames evicted beyond memory_keep
+
+    # -- the in-memory record (all under db.lock) ------------------------------------
+    @property
+    def memory_frames(self) -> int:
+        """Frames recorded in memory only (the disk refused them)."""
+        return len(self._mem)
+
+    @property
+    def owes_writes(self) -> bool:
+        """Something the disk refused waits in memory (frames, epochs, sent marks)."""
+        return bool(self._mem or self._mem_epochs or self._unmarked)
+
+    def _remember(self, key: Key, frame: _Unstored) -> None:
+        self._mem[key] = frame
+        self._mem.move_to_end(key)
+        while len(self._mem) > self.memory_keep:
+            self._mem.popitem(last=False)
+            self.forgotten += 1
+
+    def _db_state(self, key: Key) -> FrameState | None:
         rows = self.db.query(
             "SELECT status, revision, cloud_done, received_ms FROM frames "
             "WHERE device_id=? AND epoch=? AND seq=?", key)
@@ -79,72 +135,183 @@ class Ledger:
         s, r, c, t = rows[0]
         return FrameState(Status(int(s)), int(r), bool(c), int(t))
 
+    # -- frames ----------------------------------------------------------------------
+    def state(self, key: Key) -> FrameState | None:
+        with self.db.lock:
+            mem = self._mem.get(key)
+            return mem.state() if mem is not None else self._db_state(key)
+
     def admit(self, key: Key, report: bytes, received_ms: int) -> FrameState | None:
-        """Store a new pending frame; return None if new, else the existing frame's state."""
-        with self.db.tx() as c:
-            cur = c.execute(
-                "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms, status, report)"
-                " VALUES (?,?,?,?,?,?)", (*key, received_ms, int(Status.PENDING), report))
-            if cur.rowcount:
+        """Store a new pending frame; return None if new, else the existing frame's state.
+
+        When the disk refuses it, the frame is recorded in memory (still new: None)."""
+        with self.db.lock:
+            mem = self._mem.get(key)
+            if mem is not None:
+                return mem.state()
+            try:
+                with self.db.tx() as c:
+                    cur = c.execute(
+                        "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
+                        " status, report) VALUES (?,?,?,?,?,?)",
+                        (*key, received_ms, int(Status.PENDING), report))
+                    if cur.rowcount:
+                        return None
+            except StorageError:
+                existing = self._db_state(key)
+                if existing is not None:
+                    return existing
+                self._remember(key, _Unstored(Status.PENDING, 0, False, received_ms, report))
                 return None
-        return self.state(key)
+            return self._db_state(key)
 
     def admit_final(self, key: Key, received_ms: int,
                     result: Callable[[], bytes]) -> FrameState | None:
         """Store a frame answered at once (device tier); None if new, else existing state.
 
         ``result`` builds the result bytes once the frame is known to be new, inside the
-        transaction, so the latency it records covers the dedupe check."""
-        with self.db.tx() as c:
-            cur = c.execute(
-                "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms, status)"
-                " VALUES (?,?,?,?,?)", (*key, received_ms, int(Status.UNSENT)))
-            if cur.rowcount:
-                c.execute("UPDATE frames SET result=? WHERE id=?", (result(), cur.lastrowid))
+        transaction, so the latency it records covers the dedupe check. It is called at
+        most once."""
+        built: list[bytes] = []
+
+        def once() -> bytes:
+            if not built:
+                built.append(result())
+            return built[0]
+
+        with self.db.lock:
+            mem = self._mem.get(key)
+            if mem is not None:
+                return mem.state()
+            try:
+                with self.db.tx() as c:
+                    cur = c.execute(
+                        "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
+                        " status) VALUES (?,?,?,?,?)", (*key, received_ms, int(Status.UNSENT)))
+                    if cur.rowcount:
+                        c.execute("UPDATE frames SET result=? WHERE id=?", (once(), cur.lastrowid))
+                        return None
+            except StorageError:
+                existing = self._db_state(key)
+                if existing is not None:
+                    return existing
+                self._remember(key, _Unstored(Status.UNSENT, 0, False, received_ms,
+                                              result=once()))
                 return None
-        return self.state(key)
+            return self._db_state(key)
 
     def record(self, key: Key, revision: int, result: bytes, cloud_done: bool) -> None:
-        """Store a final result (or a correction) for a known frame, status unsent."""
-        with self.db.tx() as c:
-            c.execute(
-                "UPDATE frames SET status=?, revision=?, result=?, cloud_done=?, report=NULL "
-                "WHERE device_id=? AND epoch=? AND seq=?",
-                (int(Status.UNSENT), revision, result, int(cloud_done), *key))
+        """Store a final result (or a correction) for a known frame, status unsent
+        (in memory when the disk refuses it)."""
+        with self.db.lock:
+            mem = self._mem.get(key)
+            if mem is None:
+                try:
+                    with self.db.tx() as c:
+                        c.execute(
+                            "UPDATE frames SET status=?, revision=?, result=?, cloud_done=?,"
+                            " report=NULL WHERE device_id=? AND epoch=? AND seq=?",
+                            (int(Status.UNSENT), revision, result, int(cloud_done), *key))
+                    return
+                except StorageError:
+                    old = self._db_state(key)
+                    mem = _Unstored(Status.UNSENT, revision, cloud_done,
+                                    old.received_ms if old else 0)
+                    self._remember(key, mem)
+            mem.status, mem.revision, mem.result = Status.UNSENT, revision, result
+            mem.cloud_done, mem.report = cloud_done, None
 
     def mark_sent(self, items: list[tuple[Key, int]], chunk: int = 64) -> None:
         """Mark results acknowledged by the broker, in short transactions so the thread
-        that admits reports never waits long for the database."""
-        for start in range(0, len(items), chunk):
-            with self.db.tx() as c:
-                c.executemany(
-                    "UPDATE frames SET status=? WHERE device_id=? AND epoch=? AND seq=? "
-                    "AND revision=? AND status=?",
-                    [(int(Status.SENT), *k, r, int(Status.UNSENT))
-                     for k, r in items[start:start + chunk]])
+        that admits reports never waits long for the database. Updates the disk refused
+        are retried with the next call (a result left unsent is at worst published again
+        after a crash: same bytes)."""
+        with self.db.lock:
+            owed, self._unmarked = self._unmarked, []
+            on_disk: list[tuple[Key, int]] = owed
+            for key, revision in items:
+                mem = self._mem.get(key)
+                if mem is None:
+                    on_disk.append((key, revision))
+                elif mem.revision == revision and mem.status is Status.UNSENT:
+                    mem.status = Status.SENT
+        for start in range(0, len(on_disk), chunk):
+            part = on_disk[start:start + chunk]
+            try:
+                with self.db.tx(counted=False) as c:
+                    c.executemany(
+                        "UPDATE frames SET status=? WHERE device_id=? AND epoch=? AND seq=? "
+                        "AND revision=? AND status=?",
+                        [(int(Status.SENT), *k, r, int(Status.UNSENT)) for k, r in part])
+            except StorageError:
+                with self.db.lock:
+                    self._unmarked.extend(on_disk[start:])
+                    del self._unmarked[:-100_000]
+                return
 
     def pending(self) -> list[PendingFrame]:
         rows = self.db.query(
             "SELECT device_id, epoch, seq, report, received_ms FROM frames "
             "WHERE status=? ORDER BY id", (int(Status.PENDING),))
-        return [PendingFrame((str(d), int(e), int(s)), bytes(r), int(t))
-                for d, e, s, r, t in rows]
+        out = [PendingFrame((str(d), int(e), int(s)), bytes(r), int(t))
+               for d, e, s, r, t in rows]
+        with self.db.lock:
+            out += [PendingFrame(k, m.report, m.received_ms) for k, m in self._mem.items()
+                    if m.status is Status.PENDING and m.report is not None]
+        return out
 
     def unsent(self) -> list[tuple[Key, int, bytes]]:
         rows = self.db.query(
             "SELECT device_id, epoch, seq, revision, result FROM frames "
             "WHERE status=? ORDER BY id", (int(Status.UNSENT),))
-        return [((str(d), int(e), int(s)), int(r), bytes(b))
-                for d, e, s, r, b in rows]
+        out = [((str(d), int(e), int(s)), int(r), bytes(b)) for d, e, s, r, b in rows]
+        with self.db.lock:
+            out += [(k, m.revision, m.result) for k, m in self._mem.items()
+                    if m.status is Status.UNSENT and m.result is not None]
+        return out
 
     def count(self, status: Status) -> int:
-        return int(self.db.query("SELECT COUNT(*) FROM frames WHERE status=?",
-                                 (int(status),))[0][0])
+        with self.db.lock:
+            mem = sum(1 for m in self._mem.values() if m.status is status)
+            return mem + int(self.db.query("SELECT COUNT(*) FROM frames WHERE status=?",
+                                           (int(status),))[0][0])
+
+    def flush_memory(self) -> int:
+        """Write what the disk refused earlier (frames, epochs, owed updates); returns
+        how many frames went to disk. Cheap when there is nothing; a refusal leaves
+        everything in memory for the next try (not counted again)."""
+        with self.db.lock:
+            if not self._mem and not self._mem_epochs and not self._unmarked:
+                return 0
+            frames = list(self._mem.items())
+            epochs = dict(self._mem_epochs)
+            try:
+                with self.db.tx(counted=False) as c:
+                    c.executemany(
+                        "INSERT INTO frames (device_id, epoch, seq, received_ms, status,"
+                        " revision, cloud_done, report, result) VALUES (?,?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT (device_id, epoch, seq) DO UPDATE SET "
+                        "status=excluded.status, revision=excluded.revision, "
+                        "cloud_done=excluded.cloud_done, report=excluded.report, "
+                        "result=excluded.result",
+                        [(*k, m.received_ms, int(m.status), m.revision, int(m.cloud_done),
+                          m.report, m.result) for k, m in frames])
+                    c.executemany(
+                        "INSERT INTO epochs (device_id, epoch) VALUES (?,?) ON CONFLICT "
+                        "(device_id) DO UPDATE SET epoch=MAX(epoch, excluded.epoch)",
+                        list(epochs.items()))
+            except StorageError:
+                return 0
+            self._mem.clear()
+            self._mem_epochs.clear()
+        self.mark_sent([])  # the owed updates, now that the disk takes writes
+        return len(frames)
 
     def prune(self, chunk: int = 2000) -> int:
         """Forget finished frames beyond the dedupe window; returns how many.
 
-        Deletes in short transactions so report admission never waits long."""
+        Deletes in short transactions so report admission never waits long; stops
+        quietly when the disk refuses (a full disk may refuse even a delete)."""
         rows = self.db.query("SELECT MIN(id), MAX(id) FROM frames")
         if not rows or rows[0][1] is None:
             return 0
@@ -152,25 +319,49 @@ class Ledger:
         removed = 0
         while low <= limit:
             high = min(limit, low + chunk - 1)
-            with self.db.tx() as c:
-                cur = c.execute("DELETE FROM frames WHERE id BETWEEN ? AND ? AND status=?",
-                                (low, high, int(Status.SENT)))
-                removed += int(cur.rowcount)
+            try:
+                with self.db.tx(counted=False) as c:
+                    cur = c.execute("DELETE FROM frames WHERE id BETWEEN ? AND ? AND status=?",
+                                    (low, high, int(Status.SENT)))
+                    removed += int(cur.rowcount)
+            except StorageError:
+                break
             low = high + 1
         return removed
 
     # -- gateway-assigned epochs -------------------------------------------------
     def next_epoch(self, device_id: str, floor: int = 1) -> int:
-        """A new epoch for a device that cannot keep one: always higher than the last."""
-        with self.db.tx() as c:
-            row = c.execute("SELECT epoch FROM epochs WHERE device_id=?", (device_id,)).fetchone()
-            epoch = max(floor, (int(row[0]) + 1) if row else 1)
-            c.execute("INSERT OR REPLACE INTO epochs (device_id, epoch) VALUES (?,?)",
-                      (device_id, epoch))
+        """A new epoch for a device that cannot keep one: always higher than the last
+        (kept in memory, and written later, when the disk refuses it)."""
+        with self.db.lock:
+            mem = self._mem_epochs.get(device_id)
+            try:
+                with self.db.tx() as c:
+                    row = c.execute("SELECT epoch FROM epochs WHERE device_id=?",
+                                    (device_id,)).fetchone()
+                    last = max(int(row[0]) if row else 0, mem or 0)
+                    epoch = max(floor, last + 1)
+                    c.execute("INSERT OR REPLACE INTO epochs (device_id, epoch) VALUES (?,?)",
+                              (device_id, epoch))
+            except StorageError:
+                row = self.db.query("SELECT epoch FROM epochs WHERE device_id=?",
+                                    (device_id,))
+                last = max(int(row[0][0]) if row else 0, mem or 0)
+                epoch = max(floor, last + 1)
+                self._mem_epochs[device_id] = epoch
+                return epoch
+            self._mem_epochs.pop(device_id, None)
             return epoch
 
     def has_epoch(self, device_id: str) -> bool:
+        with self.db.lock:
+            if device_id in self._mem_epochs:
+                return True
         return bool(self.db.query("SELECT 1 FROM epochs WHERE device_id=?", (device_id,)))
 
     def close(self) -> None:
+        left = self.memory_frames
+        if left and not self.flush_memory():
+            log.warning("ledger closed with frames recorded in memory only (disk still refuses)",
+                        extra={"frames": left})
         self.db.close()

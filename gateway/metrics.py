@@ -34,6 +34,9 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "spool_dropped": ("Spooled frames dropped, by reason", ("reason",)),
     "edge_errors": ("Edge model failures", ()),
     "publish_failed": ("Result publishes the client refused (retried from the ledger)", ()),
+    "storage_errors": ("Writes the state disk refused (each a frame's ledger entry, spooled "
+                       "escalation or cache entry not kept on disk), by store and reason",
+                       ("store", "reason")),
 }
 GAUGES: dict[str, str] = {
     "edge_queue_depth": "Edge batcher queue depth",
@@ -43,6 +46,8 @@ GAUGES: dict[str, str] = {
     "spool_bytes": "Accounted bytes in the spool",
     "pending_frames": "Frames waiting for a cloud answer",
     "budget_spent": "Billed cloud messages in the current budget window",
+    "storage_degraded": "1 while a store cannot write to the state disk (full or failing)",
+    "ledger_memory_frames": "Frames recorded in memory only because the disk refused them",
 }
 
 

@@ -16,6 +16,12 @@ A report's path (one frame):
    answers or, at its deadline, a degraded/stale local answer; a later cloud answer is
    then published as a correction (revision + 1). Each frame has at most one revision-0
    result and at most one cloud correction.
+
+When the state disk refuses writes (full or failing) the stores take their
+storage-error path (:mod:`.db`): the gateway still answers and acknowledges every
+report, the ledger records frames in memory, escalations that cannot be spooled are
+counted drops, ``/readyz`` says the storage is degraded, and everything resumes by
+itself when the disk takes writes again.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from .breaker import BreakerState
 from .cache import Answer, LastGoodCache, frame_hash
 from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
 from .config import GatewayConfig
+from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, FrameRejected, TFLiteEdgeModel
 from .framestore import FrameStore
 from .http import ObserveServer
@@ -118,6 +125,7 @@ class Gateway:
         self.cfg = config
         self.topics = config.topics
         self.metrics = GatewayMetrics()
+        self.storage = StorageHealth(on_error=self._storage_error)
         self.frame_store = frame_store
         self._edge_model = edge_model
         self._lock = threading.RLock()
@@ -151,9 +159,13 @@ class Gateway:
         cfg = self.cfg
         state = Path(cfg.storage.state_dir)
         state.mkdir(parents=True, exist_ok=True)
-        self.ledger = Ledger(state / "ledger.sqlite", keep=cfg.storage.dedupe_keep)
-        self.cache = LastGoodCache(state / "cache.sqlite", cfg.storage.cache_entries)
-        spool = self.spool = Spool(state / "spool.sqlite", cfg.storage.spool_max_bytes)
+        health = self.storage
+        self.ledger = Ledger(state / "ledger.sqlite", keep=cfg.storage.dedupe_keep,
+                             memory_keep=cfg.storage.memory_keep, health=health)
+        self.cache = LastGoodCache(state / "cache.sqlite", cfg.storage.cache_entries,
+                                   health=health)
+        spool = self.spool = Spool(state / "spool.sqlite", cfg.storage.spool_max_bytes,
+                                   health=health)
         self.edge = self._edge_model
         if self.edge is None and cfg.edge.model:
             self.edge = TFLiteEdgeModel(cfg.edge.model, num_threads=cfg.edge.num_threads,
@@ -232,11 +244,22 @@ class Gateway:
         log.info("gateway stopped", extra={"gateway_id": self.cfg.gateway_id})
 
     def readiness(self) -> tuple[bool, str]:
+        """``/readyz``. A state disk that refuses writes keeps the gateway ready (200):
+        it still answers and acknowledges every report, and taking it out of service
+        would neither free the disk nor leave the site's reports anywhere better; the
+        text says ``degraded storage`` (alert on ``ec_gateway_storage_degraded``)."""
         if self._stopping.is_set():
             return False, "stopping"
         if not self._ready.is_set():
             return False, "not connected to the site broker"
+        failing = self.storage.degraded()
+        if failing:
+            stores = ", ".join(f"{name}: {why}" for name, why in sorted(failing.items()))
+            return True, f"ready, degraded storage ({stores})"
         return True, "ready"
+
+    def _storage_error(self, store: str, reason: str) -> None:
+        self.metrics.inc("storage_errors", store=store, reason=reason)
 
     @property
     def ready(self) -> bool:
@@ -471,8 +494,8 @@ class Gateway:
             self.metrics.inc("cache_hits", kind="stale")
         return answer, stale
 
-    def _spool(self, job: Job, answer: Answer) -> bool:
-        """Hand the frame to the cloud client (spooled); False when it could not be kept."""
+    def _spool(self, job: Job, answer: Answer) -> str | None:
+        """Hand the frame to the cloud client (spooled); None when kept, else why not."""
         assert self.cloud is not None and job.report.frame is not None
         value = (job.report.priority or 0) + 1.0 - answer.confidence
         try:
@@ -480,12 +503,13 @@ class Gateway:
         except PrivacyViolation:
             log.error("private frame refused at the cloud boundary",
                       extra={"frame": frame_id(job.key)})
-            return False
+            return "privacy"
         for key in res.dropped:
-            reason = "too_large" if res.too_large else "full"
-            self.metrics.inc("spool_dropped", reason=reason)
-            log.warning("spooled frame dropped", extra={"frame": frame_id(key), "reason": reason})
-        return res.stored
+            self.metrics.inc("spool_dropped", reason=res.reason)
+            if res.reason not in ("disk_full", "io_error"):  # those: one rate-limited ERROR
+                log.warning("spooled frame dropped",
+                            extra={"frame": frame_id(key), "reason": res.reason})
+        return None if res.stored else (res.reason or "not_stored")
 
     def _escalate(self, job: Job, decision: Decision) -> None:
         answer, stale = self._local_answer(job)
@@ -497,7 +521,8 @@ class Gateway:
         # find its waiter (else it would be taken for a stray and the frame degraded).
         with self._wake:
             self._waiters[job.key] = _Waiter(job, answer, stale, time.monotonic())
-        if not self._spool(job, answer):
+        unspooled = self._spool(job, answer)
+        if unspooled is not None:
             with self._wake:
                 mine = self._waiters.pop(job.key, None)
             if mine is not None:
@@ -712,7 +737,18 @@ class Gateway:
                     next_checkpoint = now + 1.0
                     for store in (self.ledger, self.cache, self.spool):
                         if store is not None:
-                            store.db.checkpoint()
+                            store.db.checkpoint()  # False (reported) when the disk refuses
+                            store.db.probe()  # a failing store: does it write again?
+                    # What the disk refused earlier goes to disk once it takes writes again.
+                    if self.ledger is not None and self.ledger.owes_writes:
+                        stored = self.ledger.flush_memory()
+                        if stored:
+                            log.info("ledger frames kept in memory now stored",
+                                     extra={"frames": stored})
+                    if self.spool is not None:
+                        self.spool.flush_owed()
+                    self.storage.tick()
+                    self._storage_gauges()
                 if now >= next_prune and self.ledger is not None:
                     next_prune = now + 30
                     self.ledger.prune()
@@ -743,6 +779,11 @@ class Gateway:
             if self.site is None or not self.site.is_connected():
                 return
             time.sleep(0.02)
+
+    def _storage_gauges(self) -> None:
+        self.metrics.set("storage_degraded", float(bool(self.storage.degraded())))
+        if self.ledger is not None:
+            self.metrics.set("ledger_memory_frames", self.ledger.memory_frames)
 
     def _publish_metrics(self) -> None:
         if self.batcher is not None:

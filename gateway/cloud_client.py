@@ -15,6 +15,10 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
   to the spool to be sent again (replayed in order when the link returns).
 * a spool write the state disk refuses (:class:`~.db.StorageError`) never breaks the
   loop: items are not sent until they can be marked in flight.
+
+The connection's MQTT client id is ``client_id`` (config ``[cloud_broker] client_id``,
+default the gateway id): AWS IoT Core's policy from ``edgecascade provision-aws``
+requires it to equal the thing name.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class CloudClient:
         on_answer: Callable[[CloudOutcome], None],
         frame_store: FrameStore | None = None,
         clock: Callable[[], float] = time.time,
+        client_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.topics = topics
@@ -113,7 +118,8 @@ class CloudClient:
         self._stopping = False
         self._first_waiting: float | None = None
         self._thread = threading.Thread(target=self._loop, name="gw-cloud", daemon=True)
-        self.client = make_client(settings, f"ec-gw-{gateway_id}-cloud", clean_start=True)
+        self.client_id = client_id or gateway_id
+        self.client = make_client(settings, self.client_id, clean_start=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

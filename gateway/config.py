@@ -22,6 +22,7 @@ from typing import Any
 
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
+from edgecascade.protocol.limits import MAX_CLIENT_ID_BYTES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,7 +69,9 @@ class EdgeConfig:
 class CloudConfig:
     enabled: bool = True
     deadline_ms: int = 1500  # default per-request deadline when a report gives none
-    max_items: int = 32  # most frames per request (also bounded by the 128 KB payload)
+    # Most frames per request (also bounded by the 128 KB payload): 64 frames of 784 B
+    # are ~50 KB, and bill under 0.1x the messages of one request per frame.
+    max_items: int = 64
     max_delay_ms: float = 5.0  # how long to wait for more frames before sending a request
     max_publish_per_s: float = 100.0  # AWS IoT Core per-connection publish quota
     max_in_flight: int = 64  # most unanswered requests at once
@@ -110,6 +113,9 @@ class GatewayConfig:
     cloud_broker: BrokerSettings | None = None  # None: the site broker also carries cloud traffic
     shared_group: str | None = None
     client_id: str = ""  # stable id for the persistent session; default "ec-gw-<gateway_id>"
+    # MQTT client id of the cloud connection ([cloud_broker] client_id); default the
+    # gateway_id: AWS IoT Core's provisioned policy requires it to equal the thing name.
+    cloud_client_id: str = ""
     thresholds: Thresholds = field(default_factory=Thresholds)
     thresholds_file: str = ""  # models/thresholds.json, read at start when present
     edge: EdgeConfig = field(default_factory=EdgeConfig)
@@ -125,6 +131,10 @@ class GatewayConfig:
     @property
     def session_client_id(self) -> str:
         return self.client_id or f"ec-gw-{self.gateway_id}"
+
+    @property
+    def cloud_session_client_id(self) -> str:
+        return self.cloud_client_id or self.gateway_id
 
 
 # -- validation ---------------------------------------------------------------------
@@ -224,6 +234,17 @@ def _check_ranges(cfg: GatewayConfig, problems: _Problems) -> None:
     need("storage.cache_entries", s.cache_entries >= 1, "must be >= 1")
     need("storage.stale_max_age_s", s.stale_max_age_s >= 0, "must be >= 0")
     need("storage.memory_keep", 100 <= s.memory_keep <= 1_000_000, "must be 100..1000000")
+    for path, cid in (("client_id", cfg.session_client_id),
+                      ("cloud_broker.client_id", cfg.cloud_session_client_id)):
+        need(path, 1 <= len(cid.encode()) <= MAX_CLIENT_ID_BYTES,
+             f"must be 1..{MAX_CLIENT_ID_BYTES} bytes")
+    same_broker = cfg.cloud_broker is None or (
+        (cfg.cloud_broker.host, cfg.cloud_broker.port) == (cfg.site.host, cfg.site.port))
+    need("cloud_broker.client_id",
+         not (cfg.cloud.enabled and same_broker
+              and cfg.cloud_session_client_id == cfg.session_client_id),
+         f"{cfg.cloud_session_client_id!r} is also the site connection's client id on the "
+         "same broker: the two connections would keep disconnecting each other")
     o = cfg.observe
     need("observe.http_port", -1 <= o.http_port <= 65535, "must be -1..65535")
     need("observe.metrics_interval_s", 0.1 <= o.metrics_interval_s <= 3600, "must be 0.1..3600 s")
@@ -235,7 +256,8 @@ def _check_ranges(cfg: GatewayConfig, problems: _Problems) -> None:
 
 
 def _broker(raw: Any, path: str, env_prefix: str, env: Mapping[str, str],
-            problems: _Problems) -> BrokerSettings | None:
+            problems: _Problems, extra: tuple[str, ...] = ()) -> BrokerSettings | None:
+    """Broker settings from a table; keys in ``extra`` are the caller's (skipped here)."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -244,9 +266,12 @@ def _broker(raw: Any, path: str, env_prefix: str, env: Mapping[str, str],
     known = {f.name: f for f in fields(BrokerSettings)}
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
+        if key in extra:
+            continue
         f = known.get(key)
         if f is None:
-            problems.add(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+            names = sorted([*known, *extra])
+            problems.add(f"{path}.{key}", f"unknown key (known: {', '.join(names)})")
             continue
         want = _SCALARS[str(f.type).split(" |")[0].strip()]
         checked = _typed(value, want, f"{path}.{key}", problems)
@@ -326,7 +351,13 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
     site = _broker(raw.get("site"), "site", "EC_SITE", env, problems)
     cloud_broker = None
     if "cloud_broker" in raw:
-        cloud_broker = _broker(raw.get("cloud_broker"), "cloud_broker", "EC_CLOUD", env, problems)
+        table = raw.get("cloud_broker")
+        cloud_broker = _broker(table, "cloud_broker", "EC_CLOUD", env, problems,
+                               extra=("client_id",))
+        if isinstance(table, Mapping) and "client_id" in table:
+            cid = _typed(table["client_id"], str, "cloud_broker.client_id", problems)
+            if cid is not None:
+                cfg = replace(cfg, cloud_client_id=cid)
     thresholds = cfg.thresholds
     if cfg.thresholds_file:
         tpath = Path(cfg.thresholds_file)

@@ -181,7 +181,8 @@ class Gateway:
             self.cloud = CloudClient(
                 settings=cfg.cloud_broker or cfg.site, topics=self.topics,
                 gateway_id=cfg.gateway_id, cfg=cfg.cloud, spool=spool, metrics=self.metrics,
-                on_answer=self._on_cloud_answer, frame_store=self.frame_store)
+                on_answer=self._on_cloud_answer, frame_store=self.frame_store,
+                client_id=cfg.cloud_session_client_id)
         if cfg.observe.http_port >= 0:
             self.http = ObserveServer(cfg.observe.http_host, cfg.observe.http_port,
                                       self.metrics.registry, self.readiness)

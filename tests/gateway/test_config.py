@@ -73,3 +73,26 @@ def test_cli_check_reports_errors_and_exits_2(tmp_path):
                          str(REPO / "gateway.example.toml"), "--check"], capture_output=True,
                         text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_cloud_connection_client_id_defaults_to_the_gateway_id():
+    cfg = parse_config({"gateway_id": "thing-1", "cloud_broker": {"url": "mqtts://x:8883"}},
+                       env={})
+    assert cfg.cloud_session_client_id == "thing-1"  # AWS IoT: client id == thing name
+    assert cfg.session_client_id == "ec-gw-thing-1"  # the site session stays distinct
+    cfg = parse_config({"gateway_id": "gw1", "cloud_broker": {
+        "url": "mqtts://x:8883", "client_id": "edge-thing"}}, env={})
+    assert cfg.cloud_session_client_id == "edge-thing"
+    assert cfg.cloud_broker is not None and cfg.cloud_broker.url == "mqtts://x:8883"
+    assert cfg.cloud.max_items == 64
+
+
+def test_cloud_client_id_is_checked():
+    found = problems({"client_id": "same", "cloud_broker": {
+        "url": "mqtt://127.0.0.1:1883", "client_id": "same", "colour": 1}})
+    assert "also the site connection's client id" in found["cloud_broker.client_id"]
+    assert "cloud_broker.colour" in found
+    found = problems({"cloud_broker": {"client_id": 5}})
+    assert "expected str" in found["cloud_broker.client_id"]
+    found = problems({"cloud_broker": {"client_id": "x" * 200}})
+    assert "bytes" in found["cloud_broker.client_id"]

@@ -13,6 +13,14 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
   corrections.
 * a timeout or a lost connection feeds the circuit breaker; unanswered frames go back
   to the spool to be sent again (replayed in order when the link returns).
+* a frame too large for a request goes by claim check (``frame_store.put``). A
+  :class:`~edgecascade.cloud.claimcheck.ClaimCheckError` there is a failed escalation:
+  ``enqueue`` reports the frame not stored (the gateway answers it locally), counts it
+  (``claimcheck_errors{kind}``) and, when the error is transient, retries the put from
+  the sender thread (at most :data:`CLAIM_RETRY_ATTEMPTS` times, :data:`CLAIM_RETRY_MAX`
+  frames at once); once stored, the cloud's answer arrives as a correction. A permanent
+  error, or a transient one out of retries, is a counted drop
+  (``spool_dropped{reason="claimcheck"}``).
 * a spool write the state disk refuses (:class:`~.db.StorageError`) never breaks the
   loop: items are not sent until they can be marked in flight.
 
@@ -33,6 +41,7 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
+from edgecascade.cloud.claimcheck import ClaimCheckError
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
 from edgecascade.protocol import (
     CloudAnswer,
@@ -59,6 +68,8 @@ from .spool import Key, PutResult, Spool
 log = logging.getLogger("edgecascade.gateway.cloud")
 
 RECENT_REQUESTS = 4096  # correlation ids remembered after they left flight (late answers)
+CLAIM_RETRY_ATTEMPTS = 5  # claim-check puts tried per frame after a transient error
+CLAIM_RETRY_MAX = 256  # frames waiting for a claim-check retry at once
 
 
 class PrivacyViolation(RuntimeError):
@@ -82,6 +93,15 @@ class _Request:
     items: dict[Key, CloudItem]
     request_bytes: int
     deadline: float
+
+
+@dataclass
+class _ClaimRetry:
+    key: Key
+    frame: Frame
+    value: float
+    attempts: int
+    due: float
 
 
 class CloudClient:
@@ -117,6 +137,7 @@ class CloudClient:
         self._connected = False
         self._stopping = False
         self._first_waiting: float | None = None
+        self._claim_retries: list[_ClaimRetry] = []
         self._thread = threading.Thread(target=self._loop, name="gw-cloud", daemon=True)
         self.client_id = client_id or gateway_id
         self.client = make_client(settings, self.client_id, clean_start=True)
@@ -178,15 +199,65 @@ class CloudClient:
         if not data or len(data) > ITEMS_BUDGET:
             if self.frame_store is None:
                 return PutResult(False, dropped=[key], too_large=True)
-            ref = self.frame_store.put(f"{self.gateway_id}/{key[0]}/{key[1]}/{key[2]}",
-                                       encode(frame))
-            data = encode(CloudItem(device_id=key[0], epoch=key[1], seq=key[2], frame_ref=ref))
+            try:
+                data = self._claim_check(key, frame)
+            except ClaimCheckError as exc:
+                return self._claim_failed(key, frame, value, exc, attempts=1)
         result = self.spool.put(key, data, value)
         with self._cond:
             if self._first_waiting is None:
                 self._first_waiting = self.clock()
             self._cond.notify_all()
         return result
+
+    def _claim_check(self, key: Key, frame: Frame) -> bytes:
+        """Put the frame in the claim-check store; the spooled item carries its ref."""
+        assert self.frame_store is not None
+        ref = self.frame_store.put(f"{self.gateway_id}/{key[0]}/{key[1]}/{key[2]}",
+                                   encode(frame))
+        return encode(CloudItem(device_id=key[0], epoch=key[1], seq=key[2], frame_ref=ref))
+
+    def _claim_failed(self, key: Key, frame: Frame, value: float, exc: ClaimCheckError,
+                      attempts: int) -> PutResult:
+        """A failed claim-check put: counted; retried later when transient (not stored
+        now either way: the gateway answers the frame locally)."""
+        kind = "transient" if exc.transient else "permanent"
+        self.metrics.inc("claimcheck_errors", kind=kind)
+        with self._cond:
+            retry = (exc.transient and attempts < CLAIM_RETRY_ATTEMPTS
+                     and len(self._claim_retries) < CLAIM_RETRY_MAX)
+            if retry:
+                self._claim_retries.append(_ClaimRetry(
+                    key, frame, value, attempts, self.clock() + self.cfg.retry_s * attempts))
+                self._cond.notify_all()
+        log.warning("claim-check put failed", extra={
+            "frame": f"{key[0]}/{key[1]}/{key[2]}", "kind": kind, "why": exc.why[:200],
+            "attempts": attempts, "retry": retry})
+        if retry:
+            return PutResult(False, reason="claimcheck_retry")
+        self.metrics.inc("spool_dropped", reason="claimcheck")
+        return PutResult(False, reason="claimcheck")
+
+    def _retry_claim_checks(self, now: float) -> None:
+        """Runs on the sender thread, outside the lock (the put is network I/O)."""
+        with self._cond:
+            due = [r for r in self._claim_retries if r.due <= now]
+            self._claim_retries = [r for r in self._claim_retries if r.due > now]
+        for r in due:
+            try:
+                data = self._claim_check(r.key, r.frame)
+            except ClaimCheckError as exc:
+                self._claim_failed(r.key, r.frame, r.value, exc, r.attempts + 1)
+                continue
+            res = self.spool.put(r.key, data, r.value)
+            for key in res.dropped:
+                self.metrics.inc("spool_dropped", reason=res.reason)
+                log.warning("spooled frame dropped", extra={
+                    "frame": f"{key[0]}/{key[1]}/{key[2]}", "reason": res.reason})
+            if res.stored:
+                with self._cond:
+                    if self._first_waiting is None:
+                        self._first_waiting = self.clock()
 
     def wake(self) -> None:
         with self._cond:
@@ -282,6 +353,8 @@ class CloudClient:
             try:
                 now = self.clock()
                 self._expire(now)
+                if self._claim_retries:
+                    self._retry_claim_checks(now)
                 self._send_ready()
                 self.metrics.set("cloud_in_flight", len(self._in_flight))
                 self.metrics.set("circuit_state", STATE_VALUE[self.state()])
@@ -299,6 +372,8 @@ class CloudClient:
             waits.append(min(r.deadline for r in self._in_flight.values()) - now)
         if self._first_waiting is not None:
             waits.append(self._first_waiting + self.cfg.max_delay_ms / 1000 - now)
+        if self._claim_retries:
+            waits.append(min(r.due for r in self._claim_retries) - now)
         return max(0.0, min(waits))
 
     def _expire(self, now: float) -> None:

@@ -37,6 +37,8 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "storage_errors": ("Writes the state disk refused (each a frame's ledger entry, spooled "
                        "escalation or cache entry not kept on disk), by store and reason",
                        ("store", "reason")),
+    "claimcheck_errors": ("Claim-check puts that failed, by kind (transient: retried)",
+                          ("kind",)),
 }
 GAUGES: dict[str, str] = {
     "edge_queue_depth": "Edge batcher queue depth",

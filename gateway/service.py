@@ -528,6 +528,8 @@ class Gateway:
                 mine = self._waiters.pop(job.key, None)
             if mine is not None:
                 reason = Reason.PRIVACY if job.report.private else Reason.CLOUD_DOWN
+                if unspooled.startswith("claimcheck"):
+                    reason = Reason.CLOUD_ERROR  # the claim-check store failed the frame
                 self._finalize(job, answer, reason, escalation=decision.escalation,
                                degraded=True, stale=stale)
             return

@@ -62,3 +62,61 @@ def test_oversized_frames_go_by_claim_check_or_are_counted(tmp_path):
     assert not res.stored and res.too_large and res.dropped == [("d", 1, 2)]
     small = no_store.enqueue(("d", 1, 3), Frame(data=bytes(784), shape=(28, 28)), False, 1.0)
     assert small.stored and len(encode(big)) > 130_000
+
+
+class FailingFrameStoreSeam(InMemoryFrameStoreSeam):
+    """The claim-check seam failing as S3 does: ``failures`` ClaimCheckErrors first."""
+
+    def __init__(self, failures: int, transient: bool) -> None:
+        super().__init__()
+        self.failures = failures
+        self.transient = transient
+
+    def put(self, key: str, data: bytes) -> str:
+        from edgecascade.cloud.claimcheck import ClaimCheckError
+
+        if self.failures:
+            self.failures -= 1
+            raise ClaimCheckError(f"mem://{key}", "503 slow down", transient=self.transient)
+        return super().put(key, data)
+
+
+def test_a_failed_claim_check_is_a_failed_escalation_retried_when_transient(tmp_path):
+    from edgecascade.gateway.cloud_client import CLAIM_RETRY_ATTEMPTS
+
+    big = Frame(data=bytes(130_872), shape=(4, 32718))
+    now = [1000.0]
+    metrics = GatewayMetrics()
+
+    def client(store: InMemoryFrameStoreSeam, name: str) -> CloudClient:
+        return CloudClient(settings=BrokerSettings(), topics=Topics("t/v1"), gateway_id="gw",
+                           cfg=CloudConfig(retry_s=1.0), spool=Spool(tmp_path / name, 1 << 22),
+                           metrics=metrics, on_answer=lambda o: None, frame_store=store,
+                           clock=lambda: now[0])
+
+    flaky = client(FailingFrameStoreSeam(2, transient=True), "a.sqlite")
+    res = flaky.enqueue(("d", 1, 1), big, private=False, value=1.0)
+    assert not res.stored and res.reason == "claimcheck_retry" and not res.dropped
+    assert metrics.value("claimcheck_errors", kind="transient") == 1
+    flaky._retry_claim_checks(now[0])  # not due yet
+    assert flaky.spool.depth == 0
+    now[0] += 1.0
+    flaky._retry_claim_checks(now[0])  # fails again: retried later still
+    assert metrics.value("claimcheck_errors", kind="transient") == 2
+    now[0] += 2.0
+    flaky._retry_claim_checks(now[0])
+    assert flaky.spool.stored_keys() == [("d", 1, 1)]  # stored: a correction will follow
+    assert metrics.value("spool_dropped") == 0
+
+    broken = client(FailingFrameStoreSeam(1, transient=False), "b.sqlite")
+    res = broken.enqueue(("d", 1, 2), big, private=False, value=1.0)
+    assert not res.stored and res.reason == "claimcheck"
+    assert metrics.value("spool_dropped", reason="claimcheck") == 1
+
+    hopeless = client(FailingFrameStoreSeam(100, transient=True), "c.sqlite")
+    hopeless.enqueue(("d", 1, 3), big, private=False, value=1.0)
+    for _ in range(CLAIM_RETRY_ATTEMPTS):
+        now[0] += 10.0
+        hopeless._retry_claim_checks(now[0])
+    assert metrics.value("spool_dropped", reason="claimcheck") == 2  # out of retries
+    assert hopeless.spool.depth == 0 and not hopeless._claim_retries

@@ -113,7 +113,7 @@ class MosquittoBroker:
         lines = [
             # Started as root, mosquitto drops to user "mosquitto", which cannot write
             # the log or the persistence file in our (private) work directory.
-            *(["user root"] if os.geteuid() == 0 else []),
+            *(["user root"] if os.geteuid() == 0 and not self._sets("user") else []),
             "per_listener_settings false",
             "allow_anonymous true",
             f"listener {self.port} {self.host}",
@@ -134,30 +134,48 @@ class MosquittoBroker:
             ]
         return "\n".join(lines) + "\n" + self.extra_config + "\n"
 
-    def start(self, timeout: float = 10.0) -> None:
+    def _sets(self, option: str) -> bool:
+        """Whether ``extra_config`` sets ``option`` itself."""
+        return any(line.split()[:1] == [option] for line in self.extra_config.splitlines())
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start and wait until it answers a CONNECT.
+
+        A fresh port is tried again when the process exits at once (another process
+        took the port); a fixed port (a restart) is retried for a few seconds while the
+        previous process's socket is released.
+        """
         if self.running:
             return
         if shutil.which(self.binary) is None:
             raise BrokerUnavailable(INSTALL_HINT)
         self.workdir.mkdir(parents=True, exist_ok=True)
         fixed_port = self.port != 0
-        for _attempt in range(5):
+        why = ""
+        for _attempt in range(10 if fixed_port else 5):
             if not fixed_port:
                 self.port = free_port(self.host)
             conf = self.workdir / "mosquitto.conf"
             conf.write_text(self.config_text())
-            self._proc = subprocess.Popen(
+            proc = self._proc = subprocess.Popen(
                 [self.binary, "-c", str(conf)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-            if wait_ready(self.host, self.port, timeout):
-                return
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and proc.poll() is None:
+                if probe_mqtt(self.host, self.port):
+                    return
+                time.sleep(0.05)
+            exited = proc.poll() is not None
+            why = self.log_tail()
             self._terminate(signal.SIGKILL)
+            if not exited:
+                break  # running but never answered: retrying will not help
             if fixed_port:
-                break
-        raise BrokerFailed(f"mosquitto did not become ready on port {self.port}: {self.log_tail()}")
+                time.sleep(0.5)
+        raise BrokerFailed(f"mosquitto did not become ready on port {self.port}: {why}")
 
     def log_tail(self, lines: int = 20) -> str:
         err = b""

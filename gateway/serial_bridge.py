@@ -81,7 +81,6 @@ class SerialBridge:
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._mids: set[int] = set()
         self._own_client = client is None
         if client is None:
             from edgecascade.mqtt import make_client
@@ -94,10 +93,11 @@ class SerialBridge:
 
     # -- MQTT ---------------------------------------------------------------------------
     def _on_publish(self, client: Any, userdata: Any, mid: int, *rest: Any) -> None:
+        # Our own client publishes reports only, so every PUBACK is a report's. Never
+        # take a lock here that is held around publish(): paho holds its own lock
+        # while calling back, and publish() needs it (lock-order inversion).
         with self._lock:
-            if mid in self._mids:
-                self._mids.discard(mid)
-                self.stats.acked += 1
+            self.stats.acked += 1
 
     def _publish(self, payload: bytes) -> None:
         from edgecascade.protocol import ProtocolError, Report, decode
@@ -111,12 +111,10 @@ class SerialBridge:
             log.warning("bad report on serial", extra={"port": self.port, "error": exc.reason,
                                                        "why": exc.why})
             return
-        with self._lock:
-            info = self.client.publish(topic, payload, qos=1)
-            if info.rc == MQTT_ERR_QUEUE_SIZE:  # paho's bounded queue is full
-                self.stats.dropped += 1
-                return
-            self._mids.add(info.mid)
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc == MQTT_ERR_QUEUE_SIZE:  # paho's bounded queue is full
+            self.stats.dropped += 1
+            return
         self.stats.published += 1
 
     # -- serial ---------------------------------------------------------------------------

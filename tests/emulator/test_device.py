@@ -117,8 +117,7 @@ def test_config_changes_attach_decisions_and_bad_config_is_counted(broker, topic
     assert all(r.frame is not None for r in new)  # conf 1.0: every frame attached
 
 
-def test_ring_buffers_while_broker_away_and_drains_in_order(persistent_broker, topics, source):
-    broker = persistent_broker
+def test_ring_buffers_while_broker_away_and_drains_in_order(broker, topics, source):
     sub = PersistentSubscriber(broker.host, broker.port, topics.filter(TopicKind.DEVICE_REPORT))
     fleet = Fleet(BrokerSettings(broker.url), topics, 1, rate=40, source=source,
                   ring_capacity=8).start()

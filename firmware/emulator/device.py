@@ -32,7 +32,7 @@ from edgecascade.protocol import DeviceConfig, DeviceState, ProtocolError, Topic
 
 from .core import ConfigOutcome, DeviceCore, Made
 from .ledger import GroundTruth
-from .ring import ReportRing
+from .ring import DEFAULT_SLOTS, ReportRing
 from .state import StateStore
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 FW_VERSION = "0.1.0-emu"
 #: Reports awaiting PUBACK at once (esp-mqtt's outbox plays this role on the board).
 DEFAULT_WINDOW = 20
-DEFAULT_RING_CAPACITY = 64
+#: Ring slots: the firmware's Kconfig default (EC_RING_SLOTS), kept in ring.py.
+DEFAULT_RING_CAPACITY = DEFAULT_SLOTS
 
 
 @dataclass

@@ -96,3 +96,16 @@ def test_cloud_client_id_is_checked():
     assert "expected str" in found["cloud_broker.client_id"]
     found = problems({"cloud_broker": {"client_id": "x" * 200}})
     assert "bytes" in found["cloud_broker.client_id"]
+
+
+def test_a_config_built_in_code_gets_the_calibrated_thresholds_file() -> None:
+    """Library users (the demo) pass thresholds_file without TOML: the gateway reads it."""
+    from edgecascade.gateway.config import GatewayConfig
+    from edgecascade.gateway.service import Gateway
+    from edgecascade.models.cascade import DEFAULT_THRESHOLDS, load_settings
+
+    calibrated = load_settings(DEFAULT_THRESHOLDS).thresholds
+    gw = Gateway(GatewayConfig(thresholds_file=str(DEFAULT_THRESHOLDS)))
+    assert gw.cfg.thresholds.device_confidence == calibrated.device_conf
+    assert gw.cfg.thresholds.edge_confidence == calibrated.edge_conf
+    assert GatewayConfig().thresholds.edge_confidence != calibrated.edge_conf

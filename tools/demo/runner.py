@@ -185,7 +185,6 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         GatewayConfig,
         ObserveConfig,
         StorageConfig,
-        read_thresholds,
     )
     from edgecascade.gateway.service import Gateway
     from edgecascade.models.cascade import DEFAULT_THRESHOLDS
@@ -247,7 +246,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             prefix=opts.prefix,
             site=BrokerSettings(site_url),
             cloud_broker=BrokerSettings(wan.url),
-            thresholds=read_thresholds(DEFAULT_THRESHOLDS, GatewayConfig().thresholds),
+            thresholds_file=str(DEFAULT_THRESHOLDS),
             edge=EdgeConfig(model=str(edge_model.path)),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
             observe=ObserveConfig(http_port=0, metrics_interval_s=2.0),

@@ -33,13 +33,19 @@ class SlidingWindow:
         self.window = window
         self._stamps: deque[float] = deque()
 
-    def take(self, now: float) -> float:
+    def peek(self, now: float) -> float:
+        """Seconds until one more event is allowed (0.0: now), recording nothing."""
         while self._stamps and self._stamps[0] <= now - self.window:
             self._stamps.popleft()
         if len(self._stamps) < self.limit:
-            self._stamps.append(now)
             return 0.0
         return max(self._stamps[0] + self.window - now, 1e-6)
+
+    def take(self, now: float) -> float:
+        wait = self.peek(now)
+        if wait == 0.0:
+            self._stamps.append(now)
+        return wait
 
 
 class RateLimiter:

@@ -61,7 +61,7 @@ from .config import CloudConfig
 from .db import StorageError
 from .framestore import FrameStore
 from .metrics import GatewayMetrics
-from .pacing import BudgetMeter, Pacer
+from .pacing import BudgetMeter, publish_window
 from .packing import ITEMS_BUDGET, cost_per_item, pack
 from .spool import Key, PutResult, Spool
 
@@ -130,7 +130,7 @@ class CloudClient:
         self.clock = clock
         self.breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_reset_s)
         self.budget = BudgetMeter(cfg.budget_window_s)
-        self.pacer = Pacer(cfg.max_publish_per_s, burst=max(1.0, cfg.max_publish_per_s / 10))
+        self.pacer = publish_window(cfg.max_publish_per_s)
         self._cond = threading.Condition()
         self._in_flight: dict[str, _Request] = {}
         self._recent: OrderedDict[str, _Request] = OrderedDict()
@@ -404,7 +404,7 @@ class CloudClient:
                 if not batch:
                     self._first_waiting = None
                     return
-                wait = self.pacer.wait_s(now)
+                wait = self.pacer.peek(now)
                 if wait > 0:
                     self._cond.wait(wait)
                     continue

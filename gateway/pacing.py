@@ -1,7 +1,7 @@
 """Pure rate and spend accounting, time passed in.
 
-* :class:`Pacer`: a token bucket keeping publishes under AWS IoT Core's per-connection
-  quota (100 publishes/s).
+* :func:`publish_window`: keeps publishes under AWS IoT Core's per-connection quota
+  (100 publishes/s) with the cloud worker's exact sliding window.
 * :class:`BudgetMeter`: billed cloud messages spent in a rolling window, for the policy's
   budget rule.
 """
@@ -11,29 +11,20 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from edgecascade.cloud.ratelimit import SlidingWindow
 
-@dataclass
-class Pacer:
-    rate: float  # publishes per second
-    burst: float = 1.0
-    _tokens: float = field(default=-1.0)
-    _at: float = 0.0
 
-    def wait_s(self, now: float) -> float:
-        """Seconds until one publish is allowed (0 when allowed now)."""
-        self._refill(now)
-        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+def publish_window(rate: float) -> SlidingWindow:
+    """AWS IoT Core's per-connection publish quota as an exact sliding window.
 
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self._tokens -= 1.0
-
-    def _refill(self, now: float) -> None:
-        if self._tokens < 0 and self._at == 0.0:
-            self._tokens, self._at = self.burst, now
-            return
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
+    The same limiter the cloud worker uses (``cloud/ratelimit.py``): never more than
+    ``rate`` publishes in any one-second window (a token bucket with a burst lets
+    ``rate + burst`` through in some windows, over the quota).
+    """
+    if not rate > 0:
+        raise ValueError("rate must be positive")
+    limit = max(1, round(rate))
+    return SlidingWindow(limit, limit / rate)
 
 
 @dataclass

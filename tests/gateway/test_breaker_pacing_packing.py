@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgecascade.gateway.breaker import BreakerState, CircuitBreaker
-from edgecascade.gateway.pacing import BudgetMeter, Pacer
+from edgecascade.gateway.pacing import BudgetMeter, publish_window
 from edgecascade.gateway.packing import ITEMS_BUDGET, cost_per_item, pack
 from edgecascade.protocol import CloudItem, CloudRequest, Frame, encode
 from edgecascade.protocol.limits import MAX_PAYLOAD_BYTES
@@ -43,15 +43,25 @@ def test_success_resets_the_failure_count():
     assert b.state(0) is BreakerState.CLOSED
 
 
-def test_pacer_limits_rate():
-    p = Pacer(rate=100, burst=1)
-    sent, t = 0, 0.0
-    while t < 1.0:
-        if p.wait_s(t) == 0:
-            p.take(t)
-            sent += 1
-        t += 0.001
-    assert 99 <= sent <= 101
+def test_publish_window_never_exceeds_the_quota_in_any_second():
+    w = publish_window(100)
+    sent: list[float] = []
+    t = 0.0
+    while t < 3.0:
+        if w.peek(t) == 0:
+            w.take(t)
+            sent.append(t)
+        t += 0.0005
+    assert len(sent) >= 290  # the quota is used, not wasted
+    for i, start in enumerate(sent):  # no window of one second holds more than 100
+        assert sum(1 for x in sent[i:] if x < start + 1.0) <= 100
+
+
+def test_publish_window_handles_slow_rates():
+    w = publish_window(0.5)
+    assert w.take(0.0) == 0.0
+    assert w.peek(1.0) > 0
+    assert w.peek(2.0) == 0.0
 
 
 def test_budget_meter_rolls_over():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
+
+from edgecascade.lifecycle import stop_signals
 
 log = logging.getLogger("edgecascade.cloud")
 
@@ -64,23 +64,17 @@ def run_worker(args: argparse.Namespace) -> int:
     from .aws import AwsError
     from .worker import WorkerError, build_worker
 
-    try:
-        worker = build_worker(config)
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: object) -> None:
-            log.info("signal received, draining", extra={"signal": signum})
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        worker.start()
-    except (ModelError, AwsError, WorkerError, OSError, ValueError) as exc:
-        log.error("worker failed to start", extra={"error": str(exc)})
-        print(f"cloud-worker: {exc}", file=sys.stderr)
-        return 1
-    stop.wait()
-    return 0 if worker.stop(args.drain_timeout) else 1
+    with stop_signals() as stop:
+        try:
+            worker = build_worker(config)
+            worker.start()
+        except (ModelError, AwsError, WorkerError, OSError, ValueError) as exc:
+            log.error("worker failed to start", extra={"error": str(exc)})
+            print(f"cloud-worker: {exc}", file=sys.stderr)
+            return 1
+        stop.wait()
+        log.info("signal received, draining", extra={"signal": getattr(stop, "signum", None)})
+        return 0 if worker.stop(args.drain_timeout) else 1
 
 
 def run_provision(args: argparse.Namespace) -> int:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from typing import Any
+
+from edgecascade.lifecycle import stop_signals
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,18 +31,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from .service import Gateway
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    gateway = Gateway(cfg).start()
-    try:
-        stop.wait()
-    finally:
-        gateway.stop()
+    with stop_signals() as stop:
+        gateway = Gateway(cfg).start()
+        try:
+            stop.wait()
+        finally:
+            gateway.stop()
     return 0
 
 

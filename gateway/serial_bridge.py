@@ -32,6 +32,7 @@ from typing import Any
 from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE
 
 from edgecascade.emulator.framing import Deframer
+from edgecascade.lifecycle import stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import signal
 
     from edgecascade.mqtt import BrokerSettings, SettingsError
     from edgecascade.protocol import ProtocolError, Topics
@@ -199,11 +199,8 @@ def run(args: argparse.Namespace) -> int:
     except (SettingsError, ProtocolError, ValueError) as exc:
         print(f"serial-bridge: {exc}")
         return 2
-    done = threading.Event()
-    if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
-    bridge.start()
-    with contextlib.suppress(KeyboardInterrupt):
+    with stop_signals() as done:
+        bridge.start()
         done.wait(args.duration)
     s = bridge.stop()
     print(f"frames={s.frames} published={s.published} acked={s.acked} bad_frames={s.bad_frames} "

@@ -7,12 +7,11 @@ gateway install; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
-import threading
 from typing import Any
+
+from edgecascade.lifecycle import stop_signals
 
 
 def add_parser(sub: Any) -> None:
@@ -65,11 +64,8 @@ def run_devices(args: argparse.Namespace) -> int:
     except (SettingsError, ProtocolError, EmulatorModelError, ValueError) as exc:
         print(f"edgecascade devices: {exc}", file=sys.stderr)
         return 2
-    done = threading.Event()
-    if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
-    fleet.start()
-    with contextlib.suppress(KeyboardInterrupt):
+    with stop_signals() as done:
+        fleet.start()
         done.wait(args.duration)
     stats = fleet.stop()
     fleet.ledger.close()

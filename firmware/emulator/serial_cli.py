@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
+
+from edgecascade.lifecycle import stop_signals
 
 
 def add_parsers(sub: Any) -> None:
@@ -119,10 +118,7 @@ def run_serial_device(args: argparse.Namespace) -> int:
     device = SerialDevice(pty.master, FrameSource(), rate=args.rate, storage=args.storage,
                           default_device_id=args.device_id).start()
     print(f"serial device on {pty.path}", flush=True)
-    done = threading.Event()
-    if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with contextlib.suppress(KeyboardInterrupt):
+    with stop_signals() as done:
         done.wait()
     device.stop()
     pty.unplug()

@@ -1,7 +1,7 @@
 """Serial bridge: framed reports from USB-attached boards -> the broker.
 
 Boards without a network write each report as a COBS frame with a CRC
-(``edgecascade.emulator.framing``, twin of ``firmware/core/ec_framing.c``). The bridge
+(``edgecascade.protocol.framing``, twin of ``firmware/core/ec_framing.c``). The bridge
 reads the port with pyserial, resyncs on the next 0x00 after garbage, decodes each
 frame as a ``Report`` and publishes the exact bytes on ``device_report(id)`` at QoS 1,
 as if the device had. It runs alone (``edgecascade serial-bridge``) or inside the
@@ -31,8 +31,8 @@ from typing import Any
 
 from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE
 
-from edgecascade.emulator.framing import Deframer
 from edgecascade.lifecycle import stop_signals
+from edgecascade.protocol.framing import Deframer
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE
 
 from edgecascade.lifecycle import stop_signals
 from edgecascade.protocol.framing import Deframer
+from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def add_parser(sub: Any) -> None:
                        help="publish framed reports from USB serial boards to the broker")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883")
-    p.add_argument("--prefix", default="ec/v1")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX)
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--duration", type=float, default=None, help="seconds (default: forever)")
     p.set_defaults(func=run)

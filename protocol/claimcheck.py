@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .limits import MAX_REF_LENGTH
 from .topics import validate_id
 
-#: S3 keys are at most 1024 bytes; a CloudItem.frame_ref at most 1024 characters.
-MAX_REF_LENGTH = 1024
+__all__ = ["MAX_REF_LENGTH", "ClaimCheckError", "FrameStore", "frame_key"]
 
 
 class ClaimCheckError(Exception):

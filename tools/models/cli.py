@@ -47,8 +47,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export_c(args: argparse.Namespace) -> int:
     from .export_c import write
+    from .limits_header import write_limits_header
 
     write()
+    write_limits_header()
     return 0
 
 
@@ -91,7 +93,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("export-c", help="write firmware/generated/mcu_model_data.{h,c}")
+    p = sub.add_parser("export-c",
+                       help="write firmware/generated/mcu_model_data.{h,c} and ec_limits.h")
     p.set_defaults(func=_export_c)
 
     p = sub.add_parser("registry", help="rebuild models/registry.json from the model files")

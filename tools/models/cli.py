@@ -47,10 +47,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export_c(args: argparse.Namespace) -> int:
     from .export_c import write
-    from .limits_header import write_limits_header
 
     write()
-    write_limits_header()
     return 0
 
 

@@ -123,10 +123,13 @@ class SerialBridge:
     def feed(self, data: bytes) -> None:
         """Bytes from the line -> reports published (also usable without a port)."""
         self.stats.bytes_read += len(data)
-        for payload in self._deframer.feed(data):
+        payloads = self._deframer.feed(data)
+        # Count the chunk's bad frames before publishing its reports, so a reader that sees
+        # a report's effect (published, bad_reports) also sees every bad frame before it.
+        self.stats.bad_frames = self._deframer.bad_frames
+        for payload in payloads:
             self.stats.frames += 1
             self._publish(payload)
-        self.stats.bad_frames = self._deframer.bad_frames
 
     def _run(self) -> None:
         import serial

@@ -46,3 +46,14 @@ def test_render_takes_comments_and_skips_non_integers() -> None:
     assert "sha256 " in limits_header.render(source, module, "ab/v2")
     assert '#define EC_TOPIC_PREFIX_DEFAULT "ab/v2"' in limits_header.render(
         source, module, "ab/v2")
+
+
+def test_prefix_copies_that_cannot_include_the_header_agree() -> None:
+    """Kconfig (menuconfig) and the app-check defines cannot include ec_limits.h."""
+    firmware = CORE.parent
+    kconfig = (firmware / "esp32" / "main" / "Kconfig.projbuild").read_text()
+    m = re.search(r'config EC_TOPIC_PREFIX\n(?:.*\n)*?\s+default "([^"]*)"', kconfig)
+    assert m and m.group(1) == DEFAULT_PREFIX
+    make = re.search(r"-DCONFIG_EC_TOPIC_PREFIX='\"([^\"]*)\"'",
+                     (firmware / "Makefile").read_text())
+    assert make and make.group(1) == DEFAULT_PREFIX

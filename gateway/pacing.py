@@ -1,7 +1,8 @@
 """Pure rate and spend accounting, time passed in.
 
 * :func:`publish_window`: keeps publishes under AWS IoT Core's per-connection quota
-  (100 publishes/s) with the cloud worker's exact sliding window.
+  (``protocol.limits.MAX_PUBLISH_PER_SECOND``) with the exact sliding window of
+  ``protocol/ratelimit.py`` that the cloud worker uses too.
 * :class:`BudgetMeter`: billed cloud messages spent in a rolling window, for the policy's
   budget rule.
 """

@@ -4,16 +4,18 @@ The gateway puts an encoded :class:`~edgecascade.protocol.Frame` (``encode(frame
 so the shape, dtype and quantization travel with the bytes) into S3 and sends a
 :class:`~edgecascade.protocol.CloudItem` with ``frame_ref = "s3://bucket/key"``; the
 worker fetches and decodes it. Keys are deterministic per frame
-(:func:`frame_key`), so a retried put overwrites rather than duplicates; expire
-the prefix with an S3 lifecycle rule (frames are only needed until answered).
+(:func:`edgecascade.protocol.claimcheck.frame_key`), so a retried put overwrites rather
+than duplicates; expire the prefix with an S3 lifecycle rule (frames are only needed
+until answered).
 
-``S3FrameStore`` implements the gateway's ``FrameStore`` seam (``put(key, bytes) -> ref``)
-plus ``get(ref) -> bytes``. It only reads refs in its own bucket and under its own
-prefix: a request can never make a worker fetch an arbitrary object.
+``S3FrameStore`` implements the ``FrameStore`` seam of ``edgecascade.protocol.claimcheck``
+(``put(key, bytes) -> ref``) plus ``get(ref) -> bytes``. It only reads refs in its own
+bucket and under its own prefix: a request can never make a worker fetch an arbitrary
+object.
 
-Errors are :class:`ClaimCheckError` (``ref``, ``why``, ``transient``): ``transient``
-is true when retrying later may succeed (network, throttling, 5xx), false for a
-missing object, a foreign ref or an oversized object.
+Errors are :class:`~edgecascade.protocol.claimcheck.ClaimCheckError` (``ref``, ``why``,
+``transient``), defined with the seam so the gateway can catch them without importing the
+cloud tier.
 """
 
 from __future__ import annotations
@@ -22,36 +24,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from edgecascade.protocol import Frame, ProtocolError, decode, encode, validate_id
+from edgecascade.protocol import Frame, ProtocolError, decode, encode
+from edgecascade.protocol.claimcheck import MAX_REF_LENGTH, ClaimCheckError
 
-#: S3 keys are at most 1024 bytes; a CloudItem.frame_ref at most 1024 characters.
-MAX_REF_LENGTH = 1024
+# ClaimCheckError is defined with the seam; it is named here too for the worker's import.
+__all__ = ["DEFAULT_MAX_OBJECT_BYTES", "ClaimCheckError", "S3FrameStore"]
+
 #: Largest object a worker will read into memory.
 DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024
 
 _PERMANENT_CODES = {"NoSuchKey", "NoSuchBucket", "AccessDenied", "404", "403", "InvalidObjectState"}
-
-
-class ClaimCheckError(Exception):
-    """A claim-check put or get failed; ``transient`` says whether a retry may help."""
-
-    def __init__(self, ref: str, why: str, *, transient: bool = False) -> None:
-        self.ref = ref
-        self.why = why
-        self.transient = transient
-        super().__init__(f"{ref}: {why}")
-
-    @property
-    def reason(self) -> str:
-        """Bounded metrics label."""
-        return "claimcheck:transient" if self.transient else "claimcheck:permanent"
-
-
-def frame_key(gateway_id: str, device_id: str, epoch: int, seq: int) -> str:
-    """The object key (below the store's prefix) for one frame: one place for the layout."""
-    validate_id(gateway_id, "gateway_id")
-    validate_id(device_id, "device_id")
-    return f"{gateway_id}/{device_id}/{int(epoch)}/{int(seq)}"
 
 
 @dataclass

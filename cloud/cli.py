@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edgecascade.lifecycle import stop_signals
+from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 log = logging.getLogger("edgecascade.cloud")
 
@@ -34,7 +35,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--role", choices=("gateway", "worker"), default="gateway")
     p.add_argument("--region", default=None, help="AWS region (default: boto3's)")
     p.add_argument("--policy-name", default=None, help="default edgecascade-<role>")
-    p.add_argument("--prefix", default="ec/v1", help="topic prefix (default ec/v1)")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX,
+                   help=f"topic prefix (default {DEFAULT_PREFIX})")
     p.add_argument("--out", default=".", help="directory for the files (default .)")
     p.add_argument("--endpoint-url", default=None, help=argparse.SUPPRESS)  # tests: moto
     p.set_defaults(func=run_provision)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgecascade.protocol import ProtocolError, TopicKind, Topics, validate_id
+from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, TopicKind, Topics, validate_id
 
 from .aws import AwsError, discover_endpoint
 
@@ -38,7 +38,7 @@ def _arn(region: str, account: str, kind: str, name: str) -> str:
     return f"arn:aws:iot:{region}:{account}:{kind}/{name}"
 
 
-def policy_document(role: str, *, prefix: str = "ec/v1", region: str = "*",
+def policy_document(role: str, *, prefix: str = DEFAULT_PREFIX, region: str = "*",
                     account: str = "*") -> dict[str, Any]:
     """The IoT policy for ``role``; topic shapes come from :class:`Topics` (one place)."""
     if role not in ROLES:
@@ -117,7 +117,7 @@ def _code(exc: Exception) -> str:
 
 
 def provision(client: Any, thing: str, *, role: str = "gateway", policy_name: str | None = None,
-              prefix: str = "ec/v1", discover: bool = True) -> Provisioned:
+              prefix: str = DEFAULT_PREFIX, discover: bool = True) -> Provisioned:
     """Create (or reuse) the thing and the role's policy, make a certificate, attach both."""
     try:
         validate_id(thing, "thing")

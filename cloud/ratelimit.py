@@ -1,51 +1,17 @@
-"""Publish-rate limiting: at most ``limit`` events in any ``window`` seconds.
+"""The cloud worker's publish limiter: a thin thread-safe shell that sleeps until the
+pure :class:`~edgecascade.protocol.ratelimit.SlidingWindow` allows one more publish.
 
-AWS IoT Core allows 100 publishes per second per connection. A token bucket with a
-burst lets up to ``burst + rate`` through in some one-second windows; this sliding
-window is exact (never more than ``limit`` in *any* window) and still lets a burst
-of ``limit`` go out at once. Memory: ``limit`` timestamps.
-
-:class:`SlidingWindow` is the pure core (time passed in, nothing sleeps);
-:class:`RateLimiter` is the thin thread-safe shell that sleeps until a slot is free.
-The cloud worker wraps every publish of its connection in one; the gateway can too.
+The worker wraps every publish of its connection in one.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from edgecascade.protocol.limits import MAX_PUBLISH_PER_SECOND
-
-
-class SlidingWindow:
-    """``take(now)`` returns 0.0 and records an event when one is allowed, otherwise the
-    seconds until one will be (recording nothing)."""
-
-    def __init__(self, limit: int = MAX_PUBLISH_PER_SECOND, window: float = 1.0) -> None:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        if not window > 0:
-            raise ValueError("window must be positive")
-        self.limit = limit
-        self.window = window
-        self._stamps: deque[float] = deque()
-
-    def peek(self, now: float) -> float:
-        """Seconds until one more event is allowed (0.0: now), recording nothing."""
-        while self._stamps and self._stamps[0] <= now - self.window:
-            self._stamps.popleft()
-        if len(self._stamps) < self.limit:
-            return 0.0
-        return max(self._stamps[0] + self.window - now, 1e-6)
-
-    def take(self, now: float) -> float:
-        wait = self.peek(now)
-        if wait == 0.0:
-            self._stamps.append(now)
-        return wait
+from edgecascade.protocol.ratelimit import SlidingWindow
 
 
 class RateLimiter:

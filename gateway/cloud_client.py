@@ -14,7 +14,7 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
 * a timeout or a lost connection feeds the circuit breaker; unanswered frames go back
   to the spool to be sent again (replayed in order when the link returns).
 * a frame too large for a request goes by claim check (``frame_store.put``). A
-  :class:`~edgecascade.cloud.claimcheck.ClaimCheckError` there is a failed escalation:
+  :class:`~edgecascade.protocol.claimcheck.ClaimCheckError` there is a failed escalation:
   ``enqueue`` reports the frame not stored (the gateway answers it locally), counts it
   (``claimcheck_errors{kind}``) and, when the error is transient, retries the put from
   the sender thread (at most :data:`CLAIM_RETRY_ATTEMPTS` times, :data:`CLAIM_RETRY_MAX`
@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
-from edgecascade.cloud.claimcheck import ClaimCheckError
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
 from edgecascade.protocol import (
     CloudAnswer,
@@ -55,11 +54,11 @@ from edgecascade.protocol import (
     decode,
     encode,
 )
+from edgecascade.protocol.claimcheck import ClaimCheckError, FrameStore
 
 from .breaker import STATE_VALUE, BreakerState, CircuitBreaker
 from .config import CloudConfig
 from .db import StorageError
-from .framestore import FrameStore
 from .metrics import GatewayMetrics
 from .pacing import BudgetMeter, publish_window
 from .packing import ITEMS_BUDGET, cost_per_item, pack

@@ -12,6 +12,8 @@ from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from edgecascade.protocol.limits import MAX_METRICS
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -97,7 +99,7 @@ class GatewayMetrics:
             return self._plain.get(_key(name, labels), 0.0)
 
     def summary(self) -> dict[str, float]:
-        """Totals for the retained Metrics message (bounded: <= 256 entries)."""
+        """Totals for the retained Metrics message (bounded: <= MAX_METRICS entries)."""
         with self._lock:
             items = sorted(self._plain.items())
-        return dict(items[:256])
+        return dict(items[:MAX_METRICS])

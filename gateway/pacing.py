@@ -1,7 +1,8 @@
 """Pure rate and spend accounting, time passed in.
 
 * :func:`publish_window`: keeps publishes under AWS IoT Core's per-connection quota
-  (100 publishes/s) with the cloud worker's exact sliding window.
+  (``protocol.limits.MAX_PUBLISH_PER_SECOND``) with the exact sliding window of
+  ``protocol/ratelimit.py`` that the cloud worker uses too.
 * :class:`BudgetMeter`: billed cloud messages spent in a rolling window, for the policy's
   budget rule.
 """
@@ -11,13 +12,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from edgecascade.cloud.ratelimit import SlidingWindow
+from edgecascade.protocol.ratelimit import SlidingWindow
 
 
 def publish_window(rate: float) -> SlidingWindow:
     """AWS IoT Core's per-connection publish quota as an exact sliding window.
 
-    The same limiter the cloud worker uses (``cloud/ratelimit.py``): never more than
+    The same limiter the cloud worker uses (``protocol/ratelimit.py``): never more than
     ``rate`` publishes in any one-second window (a token bucket with a burst lets
     ``rate + burst`` through in some windows, over the quota).
     """

@@ -24,7 +24,7 @@ def pack(sizes: Sequence[int], max_items: int = MAX_ITEMS_PER_REQUEST,
     """Split item indices, in order, into groups within ``max_items`` and ``budget`` bytes.
 
     An item larger than ``budget`` by itself cannot be sent inline: it is left out and
-    must go by claim check (see :mod:`.framestore`).
+    must go by claim check (see :mod:`edgecascade.protocol.claimcheck`).
     """
     groups: list[list[int]] = []
     cur: list[int] = []

@@ -1,7 +1,7 @@
 """Serial bridge: framed reports from USB-attached boards -> the broker.
 
 Boards without a network write each report as a COBS frame with a CRC
-(``edgecascade.emulator.framing``, twin of ``firmware/core/ec_framing.c``). The bridge
+(``edgecascade.protocol.framing``, twin of ``firmware/core/ec_framing.c``). The bridge
 reads the port with pyserial, resyncs on the next 0x00 after garbage, decodes each
 frame as a ``Report`` and publishes the exact bytes on ``device_report(id)`` at QoS 1,
 as if the device had. It runs alone (``edgecascade serial-bridge``) or inside the
@@ -31,8 +31,9 @@ from typing import Any
 
 from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE
 
-from edgecascade.emulator.framing import Deframer
 from edgecascade.lifecycle import stop_signals
+from edgecascade.protocol.framing import Deframer
+from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,13 @@ class SerialBridge:
     def feed(self, data: bytes) -> None:
         """Bytes from the line -> reports published (also usable without a port)."""
         self.stats.bytes_read += len(data)
-        for payload in self._deframer.feed(data):
+        payloads = self._deframer.feed(data)
+        # Count the chunk's bad frames before publishing its reports, so a reader that sees
+        # a report's effect (published, bad_reports) also sees every bad frame before it.
+        self.stats.bad_frames = self._deframer.bad_frames
+        for payload in payloads:
             self.stats.frames += 1
             self._publish(payload)
-        self.stats.bad_frames = self._deframer.bad_frames
 
     def _run(self) -> None:
         import serial
@@ -182,7 +186,7 @@ def add_parser(sub: Any) -> None:
                        help="publish framed reports from USB serial boards to the broker")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883")
-    p.add_argument("--prefix", default="ec/v1")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX)
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--duration", type=float, default=None, help="seconds (default: forever)")
     p.set_defaults(func=run)

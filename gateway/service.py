@@ -53,6 +53,7 @@ from edgecascade.protocol import (
     decode,
     encode,
 )
+from edgecascade.protocol.claimcheck import FrameStore
 
 from . import policy
 from .answers import device_answer, fallback, make_result
@@ -63,7 +64,6 @@ from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
 from .config import GatewayConfig, read_thresholds
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, FrameRejected, TFLiteEdgeModel
-from .framestore import FrameStore
 from .http import ObserveServer
 from .ledger import Key, Ledger, Status
 from .metrics import GatewayMetrics

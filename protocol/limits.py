@@ -21,6 +21,7 @@ MAX_CLIENT_ID_BYTES = 128
 
 #: Device, gateway and worker ids: ``[A-Za-z0-9_-]{1,64}``.
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+#: Longest device, gateway, worker or model id (``ID_PATTERN``).
 MAX_ID_LENGTH = 64
 #: Topic prefix root segment (before the version segment).
 MAX_PREFIX_ROOT_LENGTH = 32
@@ -31,8 +32,12 @@ MAX_TOPK = 10
 MAX_ITEMS_PER_REQUEST = 256
 #: Most dimensions a frame shape may have.
 MAX_FRAME_DIMS = 4
-#: Longest free-text field (reasons, errors, versions) in characters.
+#: Longest free-text field (reasons, errors) in characters.
 MAX_TEXT_LENGTH = 256
+#: Longest version string (firmware, service) in characters.
+MAX_VERSION_LENGTH = 32
+#: Longest claim-check reference (``CloudItem.frame_ref``); S3 keys are at most 1024 bytes.
+MAX_REF_LENGTH = 1024
 #: Most counters a metrics message may carry.
 MAX_METRICS = 256
 

@@ -1,14 +1,16 @@
-"""Payload dataclasses: every message of the wire contract.
+"""Payload dataclasses of the device job: frames, reports and the results they get.
 
 Each class lists its fields as ``(key, name, kind)``. The key is the integer used in
 the msgpack map; key 0 is always the schema version and is written by the codec.
 PROTOCOL.md documents every key; ``tests/protocol/test_docs.py`` keeps it honest.
+The cloud job's messages are in ``cloud_messages.py``, the retained state, config and
+metrics in ``status_messages.py``; ``catalog.MESSAGE_TYPES`` lists them all.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
 
@@ -23,7 +25,6 @@ from .fields import (
     Int,
     Nested,
     OneOf,
-    StrMap,
     Text,
     UInt,
     WireMessage,
@@ -32,10 +33,7 @@ from .limits import (
     CONFIDENCE_SCALE,
     MAX_FRAME_DIMS,
     MAX_ID_LENGTH,
-    MAX_ITEMS_PER_REQUEST,
-    MAX_METRICS,
     MAX_PAYLOAD_BYTES,
-    MAX_TEXT_LENGTH,
     MAX_TOPK,
 )
 
@@ -222,220 +220,3 @@ class Result(WireMessage):
     @property
     def key(self) -> tuple[str, int, int]:
         return (self.device_id, self.epoch, self.seq)
-
-
-@dataclass(frozen=True)
-class CloudItem(WireMessage):
-    """One frame inside a cloud request: inline bytes, or an S3 claim-check reference."""
-
-    KIND: ClassVar[str] = "cloud_item"
-    TOP_LEVEL: ClassVar[bool] = False
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "device_id", Ident()),
-        Field(2, "epoch", UInt(32)),
-        Field(3, "seq", UInt(32)),
-        Field(4, "frame", Nested(Frame), required=False),
-        Field(5, "frame_ref", Text(1024, 1), required=False),
-    )
-
-    device_id: str
-    epoch: int
-    seq: int
-    frame: Frame | None = None
-    frame_ref: str | None = None
-
-    def check(self) -> None:
-        if (self.frame is None) == (self.frame_ref is None):
-            raise ProtocolError(self.KIND, "frame", "exactly one of frame and frame_ref is needed")
-
-    @property
-    def key(self) -> tuple[str, int, int]:
-        return (self.device_id, self.epoch, self.seq)
-
-
-@dataclass(frozen=True)
-class CloudRequest(WireMessage):
-    """Gateway -> cloud workers: frames to classify, one correlation id for all."""
-
-    KIND: ClassVar[str] = "cloud_request"
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "correlation_id", Ident()),
-        Field(2, "gateway_id", Ident()),
-        Field(3, "ts_ms", UInt(64)),
-        Field(4, "deadline_ms", UInt(32)),
-        Field(5, "items", Array(Nested(CloudItem), MAX_ITEMS_PER_REQUEST, 1)),
-    )
-
-    correlation_id: str
-    gateway_id: str
-    ts_ms: int
-    deadline_ms: int
-    items: tuple[CloudItem, ...]
-
-
-@dataclass(frozen=True)
-class CloudAnswer(WireMessage):
-    """One frame's answer inside a cloud response; ``error`` set when it failed."""
-
-    KIND: ClassVar[str] = "cloud_answer"
-    TOP_LEVEL: ClassVar[bool] = False
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "device_id", Ident()),
-        Field(2, "epoch", UInt(32)),
-        Field(3, "seq", UInt(32)),
-        Field(4, "label", UInt(16), required=False),
-        Field(5, "confidence", Float(0.0, 1.0), required=False),
-        Field(6, "error", Text(MAX_TEXT_LENGTH, 1), required=False),
-    )
-
-    device_id: str
-    epoch: int
-    seq: int
-    label: int | None = None
-    confidence: float | None = None
-    error: str | None = None
-
-    def check(self) -> None:
-        answered = self.label is not None and self.confidence is not None
-        if answered == (self.error is not None):
-            raise ProtocolError(self.KIND, "error", "needs label and confidence, or an error")
-
-    @property
-    def key(self) -> tuple[str, int, int]:
-        return (self.device_id, self.epoch, self.seq)
-
-
-STATUSES = ("ok", "error")
-
-
-@dataclass(frozen=True)
-class CloudResponse(WireMessage):
-    """Cloud worker -> gateway: one envelope per request, matched by correlation id."""
-
-    KIND: ClassVar[str] = "cloud_response"
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "correlation_id", Ident()),
-        Field(2, "status", OneOf(STATUSES)),
-        Field(3, "worker_id", Ident()),
-        Field(4, "model_id", Text(MAX_ID_LENGTH, 1)),
-        Field(5, "model_version", UInt(32)),
-        Field(6, "worker_ms", Float(0.0, math.inf)),
-        Field(7, "ts_ms", UInt(64)),
-        Field(8, "items", Array(Nested(CloudAnswer), MAX_ITEMS_PER_REQUEST)),
-        Field(9, "error", Text(MAX_TEXT_LENGTH, 1), required=False),
-    )
-
-    correlation_id: str
-    status: str
-    worker_id: str
-    model_id: str
-    model_version: int
-    worker_ms: float
-    ts_ms: int
-    items: tuple[CloudAnswer, ...] = field(default_factory=tuple)
-    error: str | None = None
-
-    def check(self) -> None:
-        if self.status == "error" and self.error is None:
-            raise ProtocolError(self.KIND, "error", "an error response must say why")
-
-
-@dataclass(frozen=True)
-class DeviceState(WireMessage):
-    """Device birth (online) and last will (offline); retained."""
-
-    KIND: ClassVar[str] = "device_state"
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "device_id", Ident()),
-        Field(2, "online", Bool()),
-        Field(3, "ts_ms", UInt(64)),
-        Field(4, "epoch", UInt(32), required=False),
-        Field(5, "model_id", Text(MAX_ID_LENGTH, 1), required=False),
-        Field(6, "model_version", UInt(32), required=False),
-        Field(7, "fw_version", Text(32, 1), required=False),
-        Field(8, "dropped", UInt(32), required=False),
-    )
-
-    device_id: str
-    online: bool
-    ts_ms: int
-    epoch: int | None = None
-    model_id: str | None = None
-    model_version: int | None = None
-    fw_version: str | None = None
-    dropped: int | None = None
-
-
-@dataclass(frozen=True)
-class DeviceConfig(WireMessage):
-    """Gateway -> device, retained: attach-frame thresholds and an assigned epoch."""
-
-    KIND: ClassVar[str] = "device_config"
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "revision", UInt(32)),
-        Field(2, "conf_threshold", Float(0.0, 1.0)),
-        Field(3, "margin_threshold", Float(0.0, 1.0)),
-        Field(4, "complexity_limit", Float(0.0, math.inf)),
-        Field(5, "epoch", UInt(32), required=False),
-    )
-
-    revision: int
-    conf_threshold: float
-    margin_threshold: float
-    complexity_limit: float
-    epoch: int | None = None
-
-
-@dataclass(frozen=True)
-class ServiceState(WireMessage):
-    """Gateway or worker birth (online) and last will (offline); retained."""
-
-    KIND: ClassVar[str] = "service_state"
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "service_id", Ident()),
-        Field(2, "online", Bool()),
-        Field(3, "ts_ms", UInt(64)),
-        Field(4, "version", Text(32, 1), required=False),
-        Field(5, "model_id", Text(MAX_ID_LENGTH, 1), required=False),
-    )
-
-    service_id: str
-    online: bool
-    ts_ms: int
-    version: str | None = None
-    model_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Metrics(WireMessage):
-    """Gateway metrics summary, retained: counter name -> value."""
-
-    KIND: ClassVar[str] = "metrics"
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "service_id", Ident()),
-        Field(2, "ts_ms", UInt(64)),
-        Field(3, "values", StrMap(MAX_METRICS, Float())),
-    )
-
-    service_id: str
-    ts_ms: int
-    values: dict[str, float]
-
-
-#: Every message type, by the name used in errors, vectors and PROTOCOL.md.
-MESSAGE_TYPES: dict[str, type[WireMessage]] = {
-    cls.KIND: cls
-    for cls in (
-        Frame,
-        Report,
-        Result,
-        CloudItem,
-        CloudRequest,
-        CloudAnswer,
-        CloudResponse,
-        DeviceState,
-        DeviceConfig,
-        ServiceState,
-        Metrics,
-    )
-}

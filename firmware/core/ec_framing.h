@@ -8,7 +8,7 @@
  * The decoder is streaming: feed bytes as they arrive. A complete, valid frame is
  * returned; garbage, bad COBS, a wrong CRC or an over-long frame is counted as one
  * bad frame and decoding restarts after the next 0x00. Empty frames (0x00 0x00) are
- * idle fill, not errors. The Python twin is edgecascade.emulator.framing.
+ * idle fill, not errors. The Python twin is edgecascade.protocol.framing.
  */
 #ifndef EC_FRAMING_H
 #define EC_FRAMING_H

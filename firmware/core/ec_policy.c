@@ -22,7 +22,7 @@ uint16_t ec_confidence_to_wire(float confidence)
     if (c > 1.0f) {
         c = 1.0f;
     }
-    scaled = c * 65535.0f;
+    scaled = c * (float)EC_CONFIDENCE_SCALE;
     rounded = scaled + 0.5f;
     return (uint16_t)rounded;
 }

@@ -186,8 +186,8 @@ int ec_state_encode(const ec_state_t *st, uint8_t *buf, size_t cap, size_t *out_
         }
     }
     if (st->fw_version != NULL) {
-        size_t n = bounded_len(st->fw_version, 32);
-        if (n < 1 || n > 32) {
+        size_t n = bounded_len(st->fw_version, EC_MAX_VERSION_LENGTH);
+        if (n < 1 || n > EC_MAX_VERSION_LENGTH) {
             return EC_ERR_ARG;
         }
     }

@@ -12,13 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../generated/ec_limits.h" /* EC_MAX_*, EC_SCHEMA_VERSION: from protocol/limits.py */
 #include "ec_err.h"
-
-#define EC_SCHEMA_VERSION 1u
-#define EC_MAX_TOPK 10u          /* protocol/limits.py MAX_TOPK */
-#define EC_MAX_FRAME_DIMS 4u     /* protocol/limits.py MAX_FRAME_DIMS */
-#define EC_MAX_ID_LENGTH 64u     /* protocol/limits.py MAX_ID_LENGTH */
-#define EC_MAX_PAYLOAD_BYTES (128u * 1024u)
 
 typedef enum { EC_DTYPE_UINT8 = 0, EC_DTYPE_INT8 = 1 } ec_dtype_t;
 

@@ -6,10 +6,11 @@
 
 #include <stddef.h>
 
+#include "../generated/ec_limits.h" /* EC_MAX_TOPIC_BYTES, EC_TOPIC_PREFIX_DEFAULT */
 #include "ec_err.h"
 
-#define EC_TOPIC_PREFIX_DEFAULT "ec/v1"
-#define EC_TOPIC_MAX 256u /* protocol/limits.py MAX_TOPIC_BYTES */
+/* Longest topic (bytes, without the NUL): the AWS limit, protocol/limits.py. */
+#define EC_TOPIC_MAX EC_MAX_TOPIC_BYTES
 
 typedef enum { EC_TOPIC_REPORT = 0, EC_TOPIC_STATE = 1, EC_TOPIC_CONFIG = 2 } ec_topic_kind_t;
 

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from edgecascade.lifecycle import stop_signals
+from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 
 def add_parser(sub: Any) -> None:
@@ -26,7 +27,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
     p.add_argument("--duration", type=float, default=None,
                    help="seconds to run (default: until Ctrl-C)")
-    p.add_argument("--prefix", default="ec/v1", help="topic prefix <root>/v<N>")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix <root>/v<N>")
     p.add_argument("--id-prefix", default="emu", help="device ids are <id-prefix>-NNNN")
     p.add_argument("--first", type=int, default=0, help="number of the first device")
     p.add_argument("--ledger", default=None,

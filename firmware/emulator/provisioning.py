@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edgecascade.protocol.limits import ID_PATTERN
+from edgecascade.protocol.limits import ID_PATTERN, MAX_ID_LENGTH
 
 from .policy import parse_threshold
 
@@ -74,7 +74,7 @@ def check_setting(key: str, value: str) -> str | None:
         ok = (n > 7 and value.startswith("mqtt://")) or (n > 8 and value.startswith("mqtts://"))
         return None if ok else "bad_value"
     if key == "device_id":
-        if n > 64:
+        if n > MAX_ID_LENGTH:
             return "too_long"
         return None if _ID.fullmatch(value) else "bad_value"
     if key in ("conf_threshold", "margin_threshold", "complexity_limit"):

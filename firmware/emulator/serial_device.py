@@ -22,9 +22,10 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecascade.protocol.framing import encode_frame
+
 from .core import DeviceCore
 from .device import FW_VERSION, now_ms
-from .framing import encode_frame
 from .ledger import GroundTruth
 from .model import FrameSource, device_thresholds
 from .policy import Thresholds

@@ -11,9 +11,10 @@ import pytest
 
 from edgecascade.cli import main
 from edgecascade.cloud.aws import AwsError, discover_endpoint
-from edgecascade.cloud.claimcheck import ClaimCheckError, S3FrameStore, frame_key
+from edgecascade.cloud.claimcheck import S3FrameStore
 from edgecascade.cloud.provision import THING, policy_document
 from edgecascade.protocol import CloudItem, CloudRequest
+from edgecascade.protocol.claimcheck import ClaimCheckError, frame_key
 from edgecascade.tools.broker import free_port
 from tests.cloud.helpers import frame_of, sample_images
 

@@ -10,9 +10,10 @@ import pytest
 from edgecascade.cloud import core
 from edgecascade.cloud.batcher import BatcherClosed, Job, MicroBatcher
 from edgecascade.cloud.dedupe import ResponseCache
-from edgecascade.cloud.ratelimit import RateLimiter, SlidingWindow
+from edgecascade.cloud.ratelimit import RateLimiter
 from edgecascade.protocol import CloudItem, CloudRequest, Frame, decode, encode
 from edgecascade.protocol.limits import MAX_TEXT_LENGTH
+from edgecascade.protocol.ratelimit import SlidingWindow
 
 
 # -- rate limit ---------------------------------------------------------------------------

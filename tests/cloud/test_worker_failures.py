@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from edgecascade.cloud.claimcheck import ClaimCheckError
 from edgecascade.protocol import CloudItem, CloudRequest, decode
+from edgecascade.protocol.claimcheck import ClaimCheckError
 from tests.cloud.helpers import frame_of, make_request, sample_images
 from tests.cloud.test_worker import GatedClassifier, wait_until
 

@@ -8,12 +8,12 @@ import time
 import pytest
 
 from edgecascade.emulator.core import DeviceCore
-from edgecascade.emulator.framing import encode_frame
 from edgecascade.emulator.model import device_thresholds
 from edgecascade.emulator.serial_device import PtyPair
 from edgecascade.gateway.serial_bridge import SerialBridge
 from edgecascade.mqtt import BrokerSettings
 from edgecascade.protocol import DeviceState, Report, TopicKind, decode, encode
+from edgecascade.protocol.framing import encode_frame
 from tests.emulator.helpers import wait_until
 from tests.support import Collector
 

@@ -9,12 +9,12 @@ import time
 import pytest
 import serial
 
-from edgecascade.emulator.framing import Deframer
 from edgecascade.emulator.ledger import GroundTruth
 from edgecascade.emulator.provision import Provisioner, ProvisionError, provision
 from edgecascade.emulator.provisioning import Provisioning, Settings, check_setting
 from edgecascade.emulator.serial_device import PtyPair, SerialDevice
 from edgecascade.protocol import Report, decode
+from edgecascade.protocol.framing import Deframer
 from tests.emulator.helpers import wait_until
 
 

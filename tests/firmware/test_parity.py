@@ -15,8 +15,8 @@ import msgpack
 import numpy as np
 import pytest
 
-from edgecascade.emulator import framing, policy, ring
-from edgecascade.protocol import DeviceConfig, Frame, ProtocolError, Report, decode, encode
+from edgecascade.emulator import policy, ring
+from edgecascade.protocol import DeviceConfig, Frame, ProtocolError, Report, decode, encode, framing
 
 from .cbuild import run_parity
 

@@ -32,7 +32,7 @@ def test_stale_result_carries_its_age():
 
 
 class InMemoryFrameStoreSeam:
-    """Test seam for the S3 claim-check store (cloud/claimcheck.py): a dict."""
+    """Test seam for the S3 claim-check store (protocol/claimcheck.py): a dict."""
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
@@ -73,7 +73,7 @@ class FailingFrameStoreSeam(InMemoryFrameStoreSeam):
         self.transient = transient
 
     def put(self, key: str, data: bytes) -> str:
-        from edgecascade.cloud.claimcheck import ClaimCheckError
+        from edgecascade.protocol.claimcheck import ClaimCheckError
 
         if self.failures:
             self.failures -= 1

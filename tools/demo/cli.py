@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from edgecascade.protocol.topics import DEFAULT_PREFIX
+
 
 def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
@@ -30,7 +32,7 @@ def add_parser(sub: Any) -> None:
                    help="cut the cloud link for this long in the middle of the run")
     p.add_argument("--out", type=Path, default=Path("edgecascade-demo"),
                    help="folder for report.json and report.html")
-    p.add_argument("--prefix", default="ec/v1", help="topic prefix")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
     p.add_argument("--dump", type=Path, default=None,
                    help="also write every frame's ground truth and results (JSON lines)")
     p.add_argument("--no-live", action="store_true", help="print progress lines, no live view")

@@ -31,6 +31,7 @@ from edgecascade.protocol import (
     billed_messages,
     encode,
 )
+from edgecascade.protocol.topics import DEFAULT_PREFIX
 from edgecascade.tools.demo.observer import Observer
 from edgecascade.tools.demo.report import (
     DemoReport,
@@ -55,7 +56,7 @@ class DemoOptions:
     wan_delay_ms: float = 30.0
     outage: float = 0.0  # seconds of cloud outage in the middle of the run
     out: Path = Path("edgecascade-demo")
-    prefix: str = "ec/v1"
+    prefix: str = DEFAULT_PREFIX
     settle_timeout: float = 60.0  # how long to wait for answers after the last report
     live: bool = True
     dump: Path | None = None  # write every frame's truth and answers here (JSON lines)

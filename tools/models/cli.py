@@ -91,7 +91,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("export-c", help="write firmware/generated/mcu_model_data.{h,c}")
+    p = sub.add_parser("export-c",
+                       help="write firmware/generated/mcu_model_data.{h,c} and ec_limits.h")
     p.set_defaults(func=_export_c)
 
     p = sub.add_parser("registry", help="rebuild models/registry.json from the model files")

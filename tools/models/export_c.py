@@ -1,4 +1,5 @@
-"""``edgecascade models export-c``: the mcu model as an aligned C array (pure render + writer)."""
+"""``edgecascade models export-c``: the mcu model as an aligned C array (pure render + writer),
+and the wire limits as ``ec_limits.h`` (:mod:`.limits_header`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import MODEL_DATA_C, MODEL_DATA_H, MODELS_DIR
+from .limits_header import write_limits_header
+from .paths import LIMITS_H, MODEL_DATA_C, MODEL_DATA_H, MODELS_DIR
 
 MCU_MODEL = MODELS_DIR / "mnist-mcu.tflite"
 BYTES_PER_LINE = 12
@@ -71,9 +73,11 @@ def render_current(model_path: Path = MCU_MODEL) -> CArray:
 
 
 def write(header_path: Path = MODEL_DATA_H, source_path: Path = MODEL_DATA_C,
-          model_path: Path = MCU_MODEL, log: Callable[[str], None] = print) -> None:
+          model_path: Path = MCU_MODEL, log: Callable[[str], None] = print,
+          limits_path: Path = LIMITS_H) -> None:
     arr = render_current(model_path)
     header_path.parent.mkdir(parents=True, exist_ok=True)
     header_path.write_text(arr.header)
     source_path.write_text(arr.source)
     log(f"wrote {header_path} and {source_path} ({model_path.stat().st_size} bytes)")
+    write_limits_header(limits_path, log)

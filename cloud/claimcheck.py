@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from edgecascade.errors import EdgecascadeError
 from edgecascade.protocol import Frame, ProtocolError, decode, encode, validate_id
 
 #: S3 keys are at most 1024 bytes; a CloudItem.frame_ref at most 1024 characters.
@@ -32,7 +33,7 @@ DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024
 _PERMANENT_CODES = {"NoSuchKey", "NoSuchBucket", "AccessDenied", "404", "403", "InvalidObjectState"}
 
 
-class ClaimCheckError(Exception):
+class ClaimCheckError(EdgecascadeError):
     """A claim-check put or get failed; ``transient`` says whether a retry may help."""
 
     def __init__(self, ref: str, why: str, *, transient: bool = False) -> None:

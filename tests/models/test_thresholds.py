@@ -59,7 +59,7 @@ def test_header_integer_thresholds_match_float_semantics(settings: CascadeSettin
     q = np.arange(-128, 128)
     real = (q.astype(np.float32) - out.zero_point) * np.float32(out.scale)
     th = settings.thresholds
-    assert np.array_equal(q >= conf_q, real >= th.device_conf)
+    assert np.array_equal(q >= conf_q, real >= th.device_confidence)
     diff = np.arange(0, 256)
     assert np.array_equal(diff >= margin_q, diff * np.float32(out.scale) >= th.device_margin)
     mean = re.search(r"ec_mean_image\[784\] = \{(.*?)\};", text, re.S).group(1)  # type: ignore[union-attr]
@@ -89,7 +89,7 @@ def test_operating_point_meets_targets(doc: dict) -> None:
 def test_evaluation_json_matches_current_settings(settings: CascadeSettings,
                                                   registry: Registry) -> None:
     ev = json.loads(EVALUATION_JSON.read_text())
-    assert ev["thresholds"] == settings.thresholds.__dict__, \
+    assert ev["thresholds"] == settings.thresholds.as_file(), \
         "evaluation.json is stale: run `edgecascade models evaluate`"
     assert {t: v["sha256"] for t, v in ev["models"].items()} == \
         {m.tier: m.sha256 for m in registry.models}

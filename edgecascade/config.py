@@ -234,8 +234,9 @@ def read_broker(raw: Any, path: str, env: Mapping[str, str], problems: Problems,
                 secrets[key] = env[name]
                 break
     b = replace(b, **secrets)
-    b = replace(b, **{k: resolve_path(base_dir, getattr(b, k))
-                      for k in ("ca_file", "cert_file", "key_file")})
+    b = replace(b, ca_file=resolve_path(base_dir, b.ca_file),
+                cert_file=resolve_path(base_dir, b.cert_file),
+                key_file=resolve_path(base_dir, b.key_file))
     for key in ("ca_file", "cert_file", "key_file"):
         file = getattr(b, key)
         if file and not Path(file).is_file():

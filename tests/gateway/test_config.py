@@ -118,7 +118,7 @@ def test_a_config_built_in_code_takes_resolved_thresholds_and_the_gateway_reads_
     from edgecascade.models.cascade import DEFAULT_THRESHOLDS, resolve_thresholds
 
     with pytest.raises(TypeError):
-        GatewayConfig(thresholds_file=str(DEFAULT_THRESHOLDS))  # type: ignore[call-arg]
+        GatewayConfig(**{"thresholds_file": str(DEFAULT_THRESHOLDS)})  # the field is gone
     found = Problems()
     th = resolve_thresholds(found, file=DEFAULT_THRESHOLDS, table={"edge_confidence": 0.95})
     assert found.items == []

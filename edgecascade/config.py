@@ -212,11 +212,12 @@ def env_name(path: str, key: str) -> str:
 
 def read_broker(raw: Any, path: str, env: Mapping[str, str], problems: Problems,
                 base_dir: Path | None, *, extra: tuple[str, ...] = (),
-                url: str | None = DEFAULT_URL,
+                url: str | None = DEFAULT_URL, env_as: str = "",
                 legacy_env: tuple[str, ...] = ()) -> BrokerSection:
     """A broker section; ``extra`` names the service's own keys (``client_id`` ...).
 
-    Secrets come from ``EC_<PATH>_<KEY>`` first, then the legacy prefixes (``EC_SITE``).
+    Secrets come from ``EC_<SECTION>_<KEY>`` first (``env_as``: the section's current name
+    when ``path`` is a deprecated one), then the legacy prefixes (``EC_SITE``).
     """
     base = BrokerSection(url=url)
     known = (*BASE_BROKER_KEYS, *extra)
@@ -229,7 +230,8 @@ def read_broker(raw: Any, path: str, env: Mapping[str, str], problems: Problems,
     b = section(BrokerSection, raw, path, problems, base)
     secrets: dict[str, Any] = {}
     for key in SECRET_KEYS:
-        for name in (env_name(path, key), *(f"{p}_{key.upper()}" for p in legacy_env)):
+        for name in (env_name(env_as or path, key),
+                     *(f"{p}_{key.upper()}" for p in legacy_env)):
             if env.get(name):
                 secrets[key] = env[name]
                 break

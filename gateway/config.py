@@ -267,8 +267,8 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
         except ProtocolError as exc:
             problems.add(key, exc.why)
     at = legacy_table(doc, "broker", "site", problems)
-    site = read_broker(doc.get(at), at, env, problems, base_dir,
-                       extra=("client_id",), legacy_env=("EC_SITE",))
+    site = read_broker(doc.get(at), at, env, problems, base_dir, extra=("client_id",),
+                       env_as="broker", legacy_env=("EC_SITE",))
     if "client_id" in doc:
         warnings.warn("config: top-level client_id is deprecated, use [broker] client_id",
                       FutureWarning, stacklevel=2)

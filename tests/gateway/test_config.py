@@ -134,6 +134,9 @@ def test_old_section_names_are_read_with_a_warning():
     said = " ".join(str(w.message) for w in caught)
     assert "[site]" in said and "client_id" in said and "[observe]" in said
     assert (cfg.broker.port, cfg.session_client_id) == (1884, "gw-session")
+    with pytest.warns(FutureWarning):  # the new variable names work under the old table
+        cfg2 = parse_config(old, env={"EC_BROKER_PASSWORD": "p"})
+    assert cfg2.broker.password == "p"
     assert (cfg.http.enabled, cfg.metrics_interval_s) == (False, 2.0)
     assert cfg.observe.http_port == -1 and cfg.site is cfg.broker  # old attribute names
     new = parse_config({"broker": {"url": "mqtt://h:1884", "keepalive": 5,

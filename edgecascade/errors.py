@@ -6,32 +6,37 @@ so a caller can catch one package's failures. Classes that were ``ValueError`` /
 ``RuntimeError`` before keep that base too (``except ValueError`` still catches them).
 This module imports nothing of ours: ``protocol`` and every tier may import it.
 
-The tree (module where each class is defined on the right)::
+The tree (the module defining each class on the right)::
 
-    EdgecascadeError                       edgecascade.errors
-    ├── ConfigError (ValueError)           edgecascade.config        every problem, with its path
-    ├── SettingsError (ValueError)         edgecascade.mqtt          one broker setting
-    ├── ProtocolError (ValueError)         edgecascade.protocol      bad bytes, field or topic
-    ├── ClaimCheckError                    claim-check seam          S3 put/get failed
-    ├── ModelError                         edgecascade.models        a model file, split or input
-    │   ├── DatasetError                   edgecascade.models.dataset  (alias of ModelError)
-    │   └── ThresholdsError (ValueError)   edgecascade.models.cascade  a threshold out of range
-    ├── GatewayError                       edgecascade.errors
-    │   ├── FrameRejected (ValueError)     edgecascade.gateway.edge
-    │   ├── PrivacyViolation (RuntimeError) edgecascade.gateway.cloud_client
-    │   └── StorageError                   edgecascade.gateway.db
-    ├── CloudError                         edgecascade.errors
-    │   ├── WorkerError (RuntimeError)     edgecascade.cloud.worker
-    │   ├── InputError (ValueError)        edgecascade.cloud.model
-    │   ├── BatcherClosed (RuntimeError)   edgecascade.cloud.batcher
-    │   └── AwsError (RuntimeError)        edgecascade.cloud.aws
-    ├── EmulatorError                      edgecascade.errors
-    │   ├── EmulatorModelError (ValueError) edgecascade.emulator.model
-    │   ├── FlashError (ValueError)        edgecascade.emulator.flash
-    │   └── ProvisionError                 edgecascade.emulator.provision
-    └── ToolError                          edgecascade.errors
+    EdgecascadeError                         edgecascade.errors
+    ├── ConfigError (ValueError)             edgecascade.config
+    ├── SettingsError (ValueError)           edgecascade.mqtt
+    ├── ProtocolError (ValueError)           edgecascade.protocol.errors
+    ├── ClaimCheckError                      edgecascade.cloud.claimcheck
+    ├── ModelError                           edgecascade.models.errors
+    │   └── ThresholdsError (ValueError)     edgecascade.models.cascade
+    ├── GatewayError                         edgecascade.errors
+    │   ├── FrameRejected (ValueError)       edgecascade.gateway.edge
+    │   ├── PrivacyViolation (RuntimeError)  edgecascade.gateway.cloud_client
+    │   └── StorageError                     edgecascade.gateway.db
+    ├── CloudError                           edgecascade.errors
+    │   ├── WorkerError (RuntimeError)       edgecascade.cloud.worker
+    │   ├── InputError (ValueError)          edgecascade.cloud.model
+    │   ├── BatcherClosed (RuntimeError)     edgecascade.cloud.batcher
+    │   └── AwsError (RuntimeError)          edgecascade.cloud.aws
+    ├── EmulatorError                        edgecascade.errors
+    │   ├── EmulatorModelError (ValueError)  edgecascade.emulator.model
+    │   ├── FlashError (ValueError)          edgecascade.emulator.flash
+    │   └── ProvisionError                   edgecascade.emulator.provision
+    └── ToolError                            edgecascade.errors
         ├── BrokerUnavailable (RuntimeError) edgecascade.tools.broker
-        └── BrokerFailed (RuntimeError)    edgecascade.tools.broker
+        └── BrokerFailed (RuntimeError)      edgecascade.tools.broker
+
+``edgecascade.models.dataset.DatasetError`` is another name of ``ModelError`` (the models
+package has one exception). ``ConfigError`` is the gateway's and the worker's (both
+``config`` modules re-export it). When a class moves (the claim-check seam is bound for
+the shared room), update its module here: ``tests/test_errors.py`` checks this drawing
+against the code.
 
 Each class keeps its own fields (``ProtocolError.what/where/why``, ``ConfigError.problems``,
 ``ModelError.path/problem`` ...); the bases below carry none.

@@ -148,10 +148,6 @@ class _Reader:
         return value
 
 
-def _path(base: Path, value: str | None) -> str | None:
-    return resolve_path(base, value)
-
-
 def parse_config(doc: Mapping[str, Any], base_dir: Path = Path("."), *,
                  env: Mapping[str, str] | None = None, source: str = "") -> WorkerConfig:
     """Validate a parsed TOML document; raise :class:`ConfigError` listing every problem."""
@@ -190,7 +186,7 @@ def parse_config(doc: Mapping[str, Any], base_dir: Path = Path("."), *,
     if "model" not in doc:
         problems.add("model", "is required (at least model.path)")
     model = ModelConfig(
-        path=_path(base_dir, r.get(m, "model.path", str, "", required="model" in doc)) or "",
+        path=resolve_path(base_dir, r.get(m, "model.path", str, "", required="model" in doc)) or "",
         num_threads=r.get(m, "model.num_threads", int, 1, lo=1, hi=64),
         max_batch=r.get(m, "model.max_batch", int, 64, lo=1, hi=4096),
         max_delay_ms=r.get(m, "model.max_delay_ms", float, 5.0, lo=0.0, hi=10_000.0),

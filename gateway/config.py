@@ -236,12 +236,11 @@ TOP_KEYS = {"version", "gateway_id", "prefix", "shared_group", "thresholds_file"
             "site", "client_id", "observe"}  # deprecated, still read
 
 
-def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
+def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
                  base_dir: Path | None = None, source: str = "") -> GatewayConfig:
     """Validate a parsed TOML document; raise :class:`ConfigError` with every problem."""
     env = os.environ if env is None else env
     problems = Problems()
-    doc = raw
     unknown_keys(doc, TOP_KEYS, "", problems)
     version = doc.get("version", CONFIG_VERSION)
     if version != CONFIG_VERSION:

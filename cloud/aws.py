@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgecascade.errors import CloudError
 from edgecascade.mqtt import BrokerSettings
 
 from .claimcheck import S3FrameStore
@@ -18,7 +19,7 @@ IOT_MQTTS_PORT = 8883
 ENDPOINT_TYPE = "iot:Data-ATS"
 
 
-class AwsError(RuntimeError):
+class AwsError(CloudError, RuntimeError):
     """An AWS call the worker or provisioning needs failed; ``what`` names the call."""
 
     def __init__(self, what: str, why: str) -> None:

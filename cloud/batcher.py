@@ -20,11 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgecascade.errors import CloudError
+
 Predict = Callable[[np.ndarray], np.ndarray]
 Done = Callable[[np.ndarray | None, BaseException | None], None]
 
 
-class BatcherClosed(RuntimeError):
+class BatcherClosed(CloudError, RuntimeError):
     """``submit`` after ``close``."""
 
 

@@ -13,10 +13,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edgecascade.errors import CloudError
 from edgecascade.protocol import Frame
 
 
-class InputError(ValueError):
+class InputError(CloudError, ValueError):
     """A frame cannot be turned into model input (wrong shape, dtype...). Per-item."""
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from edgecascade import __version__
+from edgecascade.errors import CloudError
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
 from edgecascade.mqtt import set_nodelay as nodelay
 from edgecascade.protocol import (
@@ -66,7 +67,7 @@ class FrameFetcher(Protocol):
     def get_frame(self, ref: str) -> Frame: ...
 
 
-class WorkerError(RuntimeError):
+class WorkerError(CloudError, RuntimeError):
     """The worker could not start (broker refused, subscription refused, timeout)."""
 
 

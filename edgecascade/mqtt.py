@@ -18,12 +18,13 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgecascade.errors import EdgecascadeError
 from edgecascade.protocol.limits import MAX_CLIENT_ID_BYTES
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 
 
-class SettingsError(ValueError):
+class SettingsError(EdgecascadeError, ValueError):
     """A broker setting is wrong; ``path`` names it."""
 
     def __init__(self, path: str, why: str) -> None:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
+from edgecascade.errors import GatewayError
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
 from edgecascade.protocol import (
     CloudAnswer,
@@ -71,7 +72,7 @@ CLAIM_RETRY_ATTEMPTS = 5  # claim-check puts tried per frame after a transient e
 CLAIM_RETRY_MAX = 256  # frames waiting for a claim-check retry at once
 
 
-class PrivacyViolation(RuntimeError):
+class PrivacyViolation(GatewayError, RuntimeError):
     """A private frame reached the cloud boundary. It is refused, never sent."""
 
 

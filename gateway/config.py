@@ -1,58 +1,65 @@
 """Gateway configuration: TOML, validated once at start, every error reported with its path.
 
-``load_config(path)`` reads the file, applies environment overrides for secrets, and
-returns a frozen :class:`GatewayConfig` or raises :class:`ConfigError` listing *every*
-problem found (``site.url: scheme must be ...``), not only the first.
+``load_config(path)`` reads the file and returns a frozen :class:`GatewayConfig` or raises
+:class:`~edgecascade.config.ConfigError` listing *every* problem found
+(``broker.url: scheme must be ...``), not only the first. The framework (problem
+collector, ``[broker]`` and ``[http]`` sections shared with the worker) is
+:mod:`edgecascade.config`.
 
-Environment overrides (secrets never need to live in the file)::
+Thresholds are resolved here, once, with the one precedence (later wins)::
 
-    EC_SITE_USERNAME, EC_SITE_PASSWORD, EC_SITE_CA_FILE, EC_SITE_CERT_FILE, EC_SITE_KEY_FILE
-    EC_CLOUD_USERNAME, EC_CLOUD_PASSWORD, EC_CLOUD_CA_FILE, EC_CLOUD_CERT_FILE, EC_CLOUD_KEY_FILE
+    defaults < thresholds_file (models/thresholds.json) < [thresholds] < EC_THRESHOLD_<KEY>
+
+Environment overrides for secrets (they never need to live in the file)::
+
+    EC_BROKER_{USERNAME,PASSWORD,CA_FILE,CERT_FILE,KEY_FILE}        ([broker]; EC_SITE_* too)
+    EC_CLOUD_BROKER_{USERNAME,PASSWORD,CA_FILE,CERT_FILE,KEY_FILE}  ([cloud_broker]; EC_CLOUD_*)
+
+Deprecated, still read with a FutureWarning: ``[site]`` (now ``[broker]``), top-level
+``client_id`` (now ``[broker] client_id``), ``[observe]`` (now ``[http]`` and top-level
+``metrics_interval_s``).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import sys
+import typing
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from edgecascade.config import (
+    GATEWAY_HTTP_PORT,
+    BrokerSection,
+    ConfigError,
+    HttpSection,
+    Problems,
+    legacy_table,
+    read_broker,
+    read_http,
+    read_toml,
+    redacted,
+    resolve_path,
+    scalar,
+    section,
+    unknown_keys,
+)
+from edgecascade.models.cascade import Thresholds, resolve_thresholds
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
-from edgecascade.protocol.limits import MAX_CLIENT_ID_BYTES
+from edgecascade.protocol.limits import (
+    MAX_CLIENT_ID_BYTES,
+    MAX_ITEMS_PER_REQUEST,
+    MAX_PUBLISH_PER_SECOND,
+)
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+__all__ = ["ConfigError", "GatewayConfig", "Thresholds", "load_config", "parse_config",
+           "redacted"]
 
 CONFIG_VERSION = 1
-SECRET_FIELDS = ("username", "password", "ca_file", "cert_file", "key_file")
-
-
-class ConfigError(ValueError):
-    """One or more configuration problems; ``problems`` holds ``(path, why)`` pairs."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"  {p}: {w}" for p, w in problems)
-        super().__init__(f"invalid gateway config:\n{lines}")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When a device (or edge) answer is good enough. Calibrated values live in
-    ``models/thresholds.json``; these defaults are used when it is absent."""
-
-    device_confidence: float = 0.90
-    device_margin: float = 0.50
-    complexity_limit: float = math.inf
-    edge_confidence: float = 0.80
-    edge_margin: float = 0.0
-    edge_temperature: float = 1.0  # edge probabilities are temperature-scaled before the test
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class CloudConfig:
     # are ~50 KB, and bill under 0.1x the messages of one request per frame.
     max_items: int = 64
     max_delay_ms: float = 5.0  # how long to wait for more frames before sending a request
-    max_publish_per_s: float = 100.0  # AWS IoT Core per-connection publish quota
+    max_publish_per_s: float = float(MAX_PUBLISH_PER_SECOND)  # AWS IoT Core's quota
     max_in_flight: int = 64  # most unanswered requests at once
     budget_messages: float = math.inf  # billed messages allowed per budget window
     budget_window_s: float = 3600.0
@@ -94,9 +101,12 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class ObserveConfig:
-    http_host: str = "127.0.0.1"
-    http_port: int = 9108  # 0: pick a free port; -1: no HTTP server
-    metrics_interval_s: float = 5.0
+    """Read-only view with the pre-[http] names (``cfg.observe.http_port``, -1: no HTTP
+    server), kept for callers not yet moved to ``cfg.http``; never parsed from TOML."""
+
+    http_host: str
+    http_port: int
+    metrics_interval_s: float
 
 
 @dataclass(frozen=True)
@@ -109,19 +119,21 @@ class DevicesConfig:
 class GatewayConfig:
     gateway_id: str = "gw1"
     prefix: str = DEFAULT_PREFIX
-    site: BrokerSettings = field(default_factory=BrokerSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)  # the site broker
     cloud_broker: BrokerSettings | None = None  # None: the site broker also carries cloud traffic
     shared_group: str | None = None
-    client_id: str = ""  # stable id for the persistent session; default "ec-gw-<gateway_id>"
+    client_id: str = ""  # [broker] client_id: persistent session id; default "ec-gw-<gateway_id>"
     # MQTT client id of the cloud connection ([cloud_broker] client_id); default the
     # gateway_id: AWS IoT Core's provisioned policy requires it to equal the thing name.
     cloud_client_id: str = ""
+    # Resolved once (defaults < thresholds_file < [thresholds] < EC_THRESHOLD_*) by
+    # parse_config; a config built in code passes the result of resolve_thresholds().
     thresholds: Thresholds = field(default_factory=Thresholds)
-    thresholds_file: str = ""  # models/thresholds.json, read at start when present
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     cloud: CloudConfig = field(default_factory=CloudConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
-    observe: ObserveConfig = field(default_factory=ObserveConfig)
+    http: HttpSection = field(default_factory=lambda: HttpSection(port=GATEWAY_HTTP_PORT))
+    metrics_interval_s: float = 5.0  # how often the metrics message is published
     devices: DevicesConfig = field(default_factory=DevicesConfig)
 
     @property
@@ -136,81 +148,23 @@ class GatewayConfig:
     def cloud_session_client_id(self) -> str:
         return self.cloud_client_id or self.gateway_id
 
+    @property
+    def site(self) -> BrokerSettings:
+        """The old name of :attr:`broker` (``[site]`` before ``[broker]``)."""
+        return self.broker
+
+    @property
+    def observe(self) -> ObserveConfig:
+        """The old names of :attr:`http` and :attr:`metrics_interval_s`."""
+        return ObserveConfig(self.http.host, self.http.port if self.http.enabled else -1,
+                             self.metrics_interval_s)
+
 
 # -- validation ---------------------------------------------------------------------
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, path: str, why: str) -> None:
-        self.items.append((path, why))
-
-
-def _typed(value: Any, want: type, path: str, problems: _Problems) -> Any:
-    """Check one scalar against the dataclass field's type (ints accepted for floats)."""
-    if want is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif want is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif want is bool:
-        if isinstance(value, bool):
-            return value
-    elif want is str and isinstance(value, str):
-        return value
-    problems.add(path, f"expected {want.__name__}, got {type(value).__name__}")
-    return None
-
-
-_SCALARS: dict[str, type] = {"float": float, "int": int, "bool": bool, "str": str}
-
-
-def _section(cls: type, raw: Any, path: str, problems: _Problems, base: Any = None) -> Any:
-    """Build dataclass ``cls`` from a TOML table, reporting unknown keys and bad types."""
-    instance = base if base is not None else cls()
-    if raw is None:
-        return instance
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"expected a table, got {type(raw).__name__}")
-        return instance
-    known = {f.name: f for f in fields(cls)}
-    changes: dict[str, Any] = {}
-    for key, value in raw.items():
-        p = f"{path}.{key}"
-        f = known.get(key)
-        if f is None:
-            problems.add(p, f"unknown key (known: {', '.join(sorted(known))})")
-            continue
-        type_name = str(f.type).split(" |")[0].strip()
-        if type_name.startswith("tuple"):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                problems.add(p, "expected a list of strings")
-                continue
-            changes[key] = tuple(value)
-            continue
-        want = _SCALARS.get(type_name)
-        if want is None:  # pragma: no cover - a nested table handled by the caller
-            continue
-        checked = _typed(value, want, p, problems)
-        if checked is not None:
-            changes[key] = checked
-    return replace(instance, **changes)
-
-
-def _check_ranges(cfg: GatewayConfig, problems: _Problems) -> None:
-    def need(path: str, ok: bool, why: str) -> None:
-        if not ok:
-            problems.add(path, why)
-
-    t = cfg.thresholds
-    for name in ("device_confidence", "device_margin", "edge_confidence", "edge_margin"):
-        v = getattr(t, name)
-        need(f"thresholds.{name}", 0.0 <= v <= 1.0, f"must be within 0..1, got {v}")
-    need("thresholds.complexity_limit", t.complexity_limit >= 0, "must be >= 0")
-    need("thresholds.edge_temperature", t.edge_temperature > 0, "must be > 0")
+def _check_ranges(cfg: GatewayConfig, problems: Problems) -> None:
+    need = problems.need
     e = cfg.edge
     need("edge.num_threads", 1 <= e.num_threads <= 64, "must be 1..64")
     need("edge.max_batch", 1 <= e.max_batch <= 1024, "must be 1..1024")
@@ -218,9 +172,11 @@ def _check_ranges(cfg: GatewayConfig, problems: _Problems) -> None:
     need("edge.queue_size", 1 <= e.queue_size <= 1_000_000, "must be 1..1000000")
     c = cfg.cloud
     need("cloud.deadline_ms", 1 <= c.deadline_ms <= 600_000, "must be 1..600000 ms")
-    need("cloud.max_items", 1 <= c.max_items <= 256, "must be 1..256")
+    need("cloud.max_items", 1 <= c.max_items <= MAX_ITEMS_PER_REQUEST,
+         f"must be 1..{MAX_ITEMS_PER_REQUEST}")
     need("cloud.max_delay_ms", 0 <= c.max_delay_ms <= 10_000, "must be 0..10000 ms")
-    need("cloud.max_publish_per_s", 0 < c.max_publish_per_s <= 100, "must be in (0, 100]")
+    need("cloud.max_publish_per_s", 0 < c.max_publish_per_s <= MAX_PUBLISH_PER_SECOND,
+         f"must be in (0, {MAX_PUBLISH_PER_SECOND}]")
     need("cloud.max_in_flight", 1 <= c.max_in_flight <= 10_000, "must be 1..10000")
     need("cloud.budget_messages", c.budget_messages >= 0, "must be >= 0")
     need("cloud.budget_window_s", c.budget_window_s > 0, "must be > 0")
@@ -234,20 +190,18 @@ def _check_ranges(cfg: GatewayConfig, problems: _Problems) -> None:
     need("storage.cache_entries", s.cache_entries >= 1, "must be >= 1")
     need("storage.stale_max_age_s", s.stale_max_age_s >= 0, "must be >= 0")
     need("storage.memory_keep", 100 <= s.memory_keep <= 1_000_000, "must be 100..1000000")
-    for path, cid in (("client_id", cfg.session_client_id),
+    for path, cid in (("broker.client_id", cfg.session_client_id),
                       ("cloud_broker.client_id", cfg.cloud_session_client_id)):
         need(path, 1 <= len(cid.encode()) <= MAX_CLIENT_ID_BYTES,
              f"must be 1..{MAX_CLIENT_ID_BYTES} bytes")
     same_broker = cfg.cloud_broker is None or (
-        (cfg.cloud_broker.host, cfg.cloud_broker.port) == (cfg.site.host, cfg.site.port))
+        (cfg.cloud_broker.host, cfg.cloud_broker.port) == (cfg.broker.host, cfg.broker.port))
     need("cloud_broker.client_id",
          not (cfg.cloud.enabled and same_broker
               and cfg.cloud_session_client_id == cfg.session_client_id),
          f"{cfg.cloud_session_client_id!r} is also the site connection's client id on the "
          "same broker: the two connections would keep disconnecting each other")
-    o = cfg.observe
-    need("observe.http_port", -1 <= o.http_port <= 65535, "must be -1..65535")
-    need("observe.metrics_interval_s", 0.1 <= o.metrics_interval_s <= 3600, "must be 0.1..3600 s")
+    need("metrics_interval_s", 0.1 <= cfg.metrics_interval_s <= 3600, "must be 0.1..3600 s")
     for i, dev in enumerate(cfg.devices.allowlist):
         try:
             validate_id(dev)
@@ -255,167 +209,123 @@ def _check_ranges(cfg: GatewayConfig, problems: _Problems) -> None:
             problems.add(f"devices.allowlist[{i}]", exc.why)
 
 
-def _broker(raw: Any, path: str, env_prefix: str, env: Mapping[str, str],
-            problems: _Problems, extra: tuple[str, ...] = ()) -> BrokerSettings | None:
-    """Broker settings from a table; keys in ``extra`` are the caller's (skipped here)."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"expected a table, got {type(raw).__name__}")
-        return None
-    known = {f.name: f for f in fields(BrokerSettings)}
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in extra:
-            continue
-        f = known.get(key)
-        if f is None:
-            names = sorted([*known, *extra])
-            problems.add(f"{path}.{key}", f"unknown key (known: {', '.join(names)})")
-            continue
-        want = _SCALARS[str(f.type).split(" |")[0].strip()]
-        checked = _typed(value, want, f"{path}.{key}", problems)
-        if checked is not None:
-            kwargs[key] = checked
-    for name in SECRET_FIELDS:
-        override = env.get(f"{env_prefix}_{name.upper()}")
-        if override:
-            kwargs[name] = override
-    for name in ("ca_file", "cert_file", "key_file"):
-        file = kwargs.get(name)
-        if file and not Path(file).is_file():
-            problems.add(f"{path}.{name}", f"file {file!r} does not exist")
-    try:
-        return BrokerSettings(**kwargs)
-    except SettingsError as exc:
-        problems.add(f"{path}.{exc.path}", exc.why)
-    except TypeError as exc:  # pragma: no cover
-        problems.add(path, str(exc))
-    return None
+@dataclass(frozen=True)
+class _OldObserve:  # the pre-[http] table, still read
+    http_host: str = "127.0.0.1"
+    http_port: int = GATEWAY_HTTP_PORT  # -1: no HTTP server
+    metrics_interval_s: float = 5.0
 
 
-def read_thresholds(path: str | Path, base: Thresholds) -> Thresholds:
-    """Calibrated thresholds from ``models/thresholds.json`` (read by the models package,
-    the one reader of that file), overlaid on ``base``."""
-    from edgecascade.models.cascade import load_settings
+def _old_observe(doc: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
+    """``[observe]`` read as ``[http]`` and ``metrics_interval_s``, with a FutureWarning."""
+    if "observe" not in doc:
+        return {}
+    warnings.warn("config: [observe] is deprecated: its http_host/http_port are [http] "
+                  "host/port (-1: enabled = false), metrics_interval_s is top-level",
+                  FutureWarning, stacklevel=3)
+    raw = doc["observe"]
+    o = section(_OldObserve, raw, "observe", problems)
+    problems.need("observe.http_port", -1 <= o.http_port <= 65535, "must be -1..65535")
+    if "http" in doc and isinstance(raw, Mapping) and {"http_host", "http_port"} & set(raw):
+        problems.add("observe", "its http keys are also in [http]: remove them from [observe]")
+    out: dict[str, Any] = {"metrics_interval_s": o.metrics_interval_s}
+    if "http" not in doc:
+        out["http"] = HttpSection(enabled=o.http_port != -1, host=o.http_host,
+                                  port=max(o.http_port, 0) if o.http_port != -1
+                                  else GATEWAY_HTTP_PORT)
+    return out
 
-    settings = load_settings(path)
-    th = settings.thresholds
-    return replace(
-        base,
-        device_confidence=th.device_conf,
-        device_margin=th.device_margin,
-        complexity_limit=th.complexity_limit,
-        edge_confidence=th.edge_conf,
-        edge_margin=0.0,
-        edge_temperature=float(settings.temperatures.get("edge", 1.0)),
-    )
+
+TOP_KEYS = {"version", "gateway_id", "prefix", "shared_group", "thresholds_file",
+            "metrics_interval_s", "broker", "cloud_broker", "thresholds", "edge", "cloud",
+            "storage", "http", "devices",
+            "site", "client_id", "observe"}  # deprecated, still read
 
 
-def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
-                 base_dir: Path | None = None) -> GatewayConfig:
+def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
+                 base_dir: Path | None = None, source: str = "") -> GatewayConfig:
     """Validate a parsed TOML document; raise :class:`ConfigError` with every problem."""
     env = os.environ if env is None else env
-    problems = _Problems()
-    top_known = {"version", "gateway_id", "prefix", "shared_group", "client_id",
-                 "thresholds_file", "site", "cloud_broker", "thresholds", "edge", "cloud",
-                 "storage", "observe", "devices"}
-    for key in raw:
-        if key not in top_known:
-            problems.add(key, f"unknown key (known: {', '.join(sorted(top_known))})")
-    version = raw.get("version", CONFIG_VERSION)
+    problems = Problems()
+    unknown_keys(doc, TOP_KEYS, "", problems)
+    version = doc.get("version", CONFIG_VERSION)
     if version != CONFIG_VERSION:
         problems.add("version", f"this gateway reads config version {CONFIG_VERSION}, "
                                 f"got {version!r}")
-    cfg = GatewayConfig()
+    hints = typing.get_type_hints(GatewayConfig)
     scalars: dict[str, Any] = {}
-    for key in ("gateway_id", "prefix", "shared_group", "client_id", "thresholds_file"):
-        if key in raw:
-            v = _typed(raw[key], str, key, problems)
+    for key in ("gateway_id", "prefix", "shared_group", "metrics_interval_s"):
+        if key in doc:
+            v = scalar(doc[key], hints[key], key, problems)
             if v is not None:
                 scalars[key] = v
-    cfg = replace(cfg, **scalars)
-    try:
-        validate_id(cfg.gateway_id)
-    except ProtocolError as exc:
-        problems.add("gateway_id", exc.why)
-    try:
-        Topics(cfg.prefix)
-    except ProtocolError as exc:
-        problems.add("prefix", exc.why)
-    if cfg.shared_group is not None:
+    old = _old_observe(doc, problems)
+    if "metrics_interval_s" not in scalars and "metrics_interval_s" in old:
+        scalars["metrics_interval_s"] = old["metrics_interval_s"]
+    cfg = replace(GatewayConfig(), **scalars)
+    for key, check in (("gateway_id", validate_id), ("prefix", Topics),
+                       ("shared_group", validate_id)):
+        value = getattr(cfg, key)
         try:
-            validate_id(cfg.shared_group)
+            if value is not None:
+                check(value)
         except ProtocolError as exc:
-            problems.add("shared_group", exc.why)
-    site = _broker(raw.get("site"), "site", "EC_SITE", env, problems)
+            problems.add(key, exc.why)
+    at = legacy_table(doc, "broker", "site", problems)
+    site = read_broker(doc.get(at), at, env, problems, base_dir, extra=("client_id",),
+                       env_as="broker", legacy_env=("EC_SITE",))
+    if "client_id" in doc:
+        warnings.warn("config: top-level client_id is deprecated, use [broker] client_id",
+                      FutureWarning, stacklevel=2)
+        cid = scalar(doc["client_id"], str, "client_id", problems)
+        site = replace(site, client_id=site.client_id or cid or "")
     cloud_broker = None
-    if "cloud_broker" in raw:
-        table = raw.get("cloud_broker")
-        cloud_broker = _broker(table, "cloud_broker", "EC_CLOUD", env, problems,
-                               extra=("client_id",))
-        if isinstance(table, Mapping) and "client_id" in table:
-            cid = _typed(table["client_id"], str, "cloud_broker.client_id", problems)
-            if cid is not None:
-                cfg = replace(cfg, cloud_client_id=cid)
-    thresholds = cfg.thresholds
-    if cfg.thresholds_file:
-        tpath = Path(cfg.thresholds_file)
-        if base_dir is not None and not tpath.is_absolute():
-            tpath = base_dir / tpath
-        if tpath.is_file():
-            try:
-                thresholds = read_thresholds(tpath, thresholds)
-            except Exception as exc:  # ModelError, OSError, ValueError: all reported
-                problems.add("thresholds_file", f"cannot read {tpath}: {exc}")
-        else:
-            problems.add("thresholds_file", f"file {str(tpath)!r} does not exist")
-    thresholds = _section(Thresholds, raw.get("thresholds"), "thresholds", problems, thresholds)
-    edge = _section(EdgeConfig, raw.get("edge"), "edge", problems)
+    if "cloud_broker" in doc:
+        cb = read_broker(doc.get("cloud_broker"), "cloud_broker", env, problems, base_dir,
+                         extra=("client_id",), legacy_env=("EC_CLOUD",))
+        cfg = replace(cfg, cloud_client_id=cb.client_id)
+        cloud_broker = _settings(cb, "cloud_broker", problems)
+    tfile = None
+    if "thresholds_file" in doc:
+        name = scalar(doc["thresholds_file"], str, "thresholds_file", problems)
+        tfile = resolve_path(base_dir, name) if name else None
+    thresholds = resolve_thresholds(problems, file=tfile, table=doc.get("thresholds"),
+                                    env=env)
+    edge = section(EdgeConfig, doc.get("edge"), "edge", problems)
     if edge.model:
-        mpath = Path(edge.model)
-        if base_dir is not None and not mpath.is_absolute():
-            mpath = base_dir / mpath
-        if not mpath.is_file():
-            problems.add("edge.model", f"file {str(mpath)!r} does not exist")
-        edge = replace(edge, model=str(mpath))
-    storage = _section(StorageConfig, raw.get("storage"), "storage", problems)
-    if base_dir is not None and not Path(storage.state_dir).is_absolute():
-        storage = replace(storage, state_dir=str(base_dir / storage.state_dir))
+        edge = replace(edge, model=resolve_path(base_dir, edge.model) or "")
+        problems.need("edge.model", Path(edge.model).is_file(),
+                      f"file {edge.model!r} does not exist")
+    storage = section(StorageConfig, doc.get("storage"), "storage", problems)
+    storage = replace(storage, state_dir=resolve_path(base_dir, storage.state_dir) or "")
     cfg = replace(
         cfg,
-        site=site or cfg.site,
+        broker=_settings(site, at, problems) or cfg.broker,
+        client_id=site.client_id,
         cloud_broker=cloud_broker,
         thresholds=thresholds,
         edge=edge,
-        cloud=_section(CloudConfig, raw.get("cloud"), "cloud", problems),
+        cloud=section(CloudConfig, doc.get("cloud"), "cloud", problems),
         storage=storage,
-        observe=_section(ObserveConfig, raw.get("observe"), "observe", problems),
-        devices=_section(DevicesConfig, raw.get("devices"), "devices", problems),
+        http=old.get("http") or read_http(doc.get("http"), problems,
+                                          HttpSection(port=GATEWAY_HTTP_PORT)),
+        devices=section(DevicesConfig, doc.get("devices"), "devices", problems),
     )
     _check_ranges(cfg, problems)
-    if problems.items:
-        raise ConfigError(problems.items)
+    problems.check(source)
     return cfg
+
+
+def _settings(b: BrokerSection, path: str, problems: Problems) -> BrokerSettings | None:
+    try:
+        return b.settings()
+    except SettingsError as exc:
+        if not any(p.startswith(f"{path}.") for p, _ in problems.items):
+            problems.add(f"{path}.{exc.path}", exc.why)
+        return None
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Read and validate a TOML config file."""
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text())
-    except OSError as exc:
-        raise ConfigError([("<file>", f"cannot read {p}: {exc.strerror}")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([("<file>", f"{p} is not valid TOML: {exc}")]) from None
-    return parse_config(raw, env=env, base_dir=p.resolve().parent)
-
-
-def redacted(settings: BrokerSettings) -> dict[str, Any]:
-    """Broker settings safe to log: secrets replaced by a marker."""
-    out: dict[str, Any] = {}
-    for f in fields(settings):
-        v = getattr(settings, f.name)
-        out[f.name] = "***" if (f.name == "password" and v) else v
-    return out
-
+    doc, base_dir = read_toml(path)
+    return parse_config(doc, env=env, base_dir=base_dir, source=str(path))

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgecascade.errors import GatewayError
+
 log = logging.getLogger("edgecascade.gateway.storage")
 
 # SQLite primary result codes that mean "the disk cannot take this write".
@@ -38,7 +40,7 @@ _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13
 _CAP_SLACK_PAGES = 32
 
 
-class StorageError(Exception):
+class StorageError(GatewayError):
     """A write the state disk refused: ``reason`` is ``disk_full``, ``io_error`` or
     ``file_cap`` (the store's own size cap, not the disk)."""
 

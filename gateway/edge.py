@@ -13,10 +13,11 @@ from typing import Protocol
 
 import numpy as np
 
+from edgecascade.errors import GatewayError
 from edgecascade.protocol import Frame
 
 
-class FrameRejected(ValueError):
+class FrameRejected(GatewayError, ValueError):
     """A frame the edge model cannot take (shape, dtype, quantization); ``why`` says why."""
 
     def __init__(self, why: str) -> None:

@@ -61,7 +61,7 @@ from .batcher import DynamicBatcher
 from .breaker import BreakerState
 from .cache import Answer, LastGoodCache, frame_hash
 from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
-from .config import GatewayConfig, read_thresholds
+from .config import GatewayConfig
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, FrameRejected, TFLiteEdgeModel
 from .http import ObserveServer
@@ -122,11 +122,6 @@ class _Waiter:
 class Gateway:
     def __init__(self, config: GatewayConfig, *, edge_model: EdgeModel | None = None,
                  frame_store: FrameStore | None = None) -> None:
-        if config.thresholds_file:
-            # The calibrated file wins over [thresholds], as in parse_config; doing it here
-            # too means a GatewayConfig built in code gets the same thresholds as TOML.
-            config = replace(config, thresholds=read_thresholds(config.thresholds_file,
-                                                                config.thresholds))
         self.cfg = config
         self.topics = config.topics
         self.metrics = GatewayMetrics()

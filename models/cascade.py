@@ -9,14 +9,22 @@
   the frame is escalated to the cloud.
 
 Thresholds live in the generated ``models/thresholds.json`` (``edgecascade models
-calibrate``); :func:`load_settings` reads it.
+calibrate``); :func:`load_settings` is the one reader of that file, and :class:`Thresholds`
+the one thresholds type of the project (gateway, emulator and tools), with one set of
+defaults for when the file is absent. Where a process takes thresholds from more than the
+file, :func:`resolve_thresholds` applies the one precedence, later layers winning::
+
+    defaults < thresholds file < config table ([thresholds] in gateway.toml)
+             < environment (EC_THRESHOLD_<FIELD>, e.g. EC_THRESHOLD_EDGE_CONFIDENCE)
 """
 
 from __future__ import annotations
 
 import json
+import math
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +33,66 @@ import numpy as np
 from .calibration import apply_temperature
 from .errors import ModelError
 
+if typing.TYPE_CHECKING:
+    from edgecascade.config import Problems
+
 DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
 TIER_DEVICE, TIER_EDGE, TIER_CLOUD = 0, 1, 2
 TIER_NAMES = ("device", "edge", "cloud")
 
 
+ENV_PREFIX = "EC_THRESHOLD_"
+#: Field -> key in the file's ``thresholds`` table (the file format predates the field
+#: names; edge_temperature is the file's ``temperatures.edge``, edge_margin is not in it).
+FILE_KEYS = {"device_confidence": "device_conf", "device_margin": "device_margin",
+             "complexity_limit": "complexity_limit", "edge_confidence": "edge_conf"}
+
+
+class ThresholdsError(ModelError, ValueError):
+    """Thresholds out of range; ``problems`` lists ``(field, why)`` for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("thresholds", "; ".join(f"{k}: {w}" for k, w in problems))
+
+
+def _f32(value: float) -> float:
+    return float(np.float32(value))  # compared as the MCU stores them
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    device_conf: float
-    device_margin: float
-    complexity_limit: float
-    edge_conf: float
+    """When a device (or edge) answer is good enough; the only thresholds type.
+
+    The defaults apply when no calibrated file is present. ``device_margin`` 0.25 is
+    never the binding test next to ``device_confidence`` 0.90 (softmax: top1 >= 0.9
+    leaves top2 <= 0.1). Positional order (device_confidence, device_margin,
+    complexity_limit) is what the device uses, so ``Thresholds(c, m, x)`` works there.
+    """
+
+    device_confidence: float = 0.90
+    device_margin: float = 0.25
+    complexity_limit: float = math.inf  # inf: no complexity test
+    edge_confidence: float = 0.80
+    edge_margin: float = 0.0
+    edge_temperature: float = 1.0  # edge probabilities are temperature-scaled first
+
+    def __post_init__(self) -> None:
+        bad = []
+        for name in ("device_confidence", "device_margin", "edge_confidence", "edge_margin"):
+            v = getattr(self, name)
+            if not 0.0 <= _f32(v) <= 1.0:
+                bad.append((name, f"must be within 0..1, got {v!r}"))
+        if not _f32(self.complexity_limit) >= 0.0:
+            bad.append(("complexity_limit", f"must be >= 0, got {self.complexity_limit!r}"))
+        if not self.edge_temperature > 0.0:
+            bad.append(("edge_temperature", f"must be > 0, got {self.edge_temperature!r}"))
+        if bad:
+            raise ThresholdsError(bad)
+
+    def as_file(self) -> dict[str, float]:
+        """The file's ``thresholds`` table (what ``models calibrate`` writes)."""
+        return {key: float(getattr(self, name)) for name, key in FILE_KEYS.items()}
 
 
 def top2(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,7 +104,8 @@ def top2(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def device_accepts(top1: np.ndarray, margin: np.ndarray, complexity: np.ndarray,
                    th: Thresholds) -> np.ndarray:
-    return ((np.asarray(top1) >= th.device_conf) & (np.asarray(margin) >= th.device_margin)
+    return ((np.asarray(top1) >= th.device_confidence)
+            & (np.asarray(margin) >= th.device_margin)
             & (np.asarray(complexity) <= np.float32(th.complexity_limit)))
 
 
@@ -75,7 +133,7 @@ def run_cascade(device_probs: np.ndarray, complexity: np.ndarray, edge_probs_cal
     e_cls, e_top, _ = top2(edge_probs_cal)
     c_cls = np.asarray(cloud_probs).argmax(axis=1)
     on_device = device_accepts(d_top, d_margin, complexity, th)
-    on_edge = ~on_device & (e_top >= th.edge_conf)
+    on_edge = ~on_device & (e_top >= th.edge_confidence)
     tier = np.where(on_device, TIER_DEVICE, np.where(on_edge, TIER_EDGE, TIER_CLOUD))
     pred = np.where(on_device, d_cls, np.where(on_edge, e_cls, c_cls))
     return CascadeOutcome(pred, tier)
@@ -96,7 +154,7 @@ class CascadeSettings:
 
     def edge_accepts(self, edge_probs: np.ndarray) -> np.ndarray:
         """Raw edge probabilities (N, C) -> bool (N,): keep the edge answer?"""
-        return self.edge_calibrated(edge_probs).max(axis=1) >= self.thresholds.edge_conf
+        return self.edge_calibrated(edge_probs).max(axis=1) >= self.thresholds.edge_confidence
 
     def device_accepts(self, device_probs: np.ndarray, complexity: np.ndarray) -> np.ndarray:
         _, top, margin = top2(np.atleast_2d(device_probs))
@@ -105,9 +163,10 @@ class CascadeSettings:
 
 def parse_settings(doc: Mapping[str, Any], path: Path) -> CascadeSettings:
     try:
-        th = Thresholds(**{k: float(doc["thresholds"][k]) for k in
-                           ("device_conf", "device_margin", "complexity_limit", "edge_conf")})
+        t = doc["thresholds"]
         temps = {str(k): float(v) for k, v in doc["temperatures"].items()}
+        th = Thresholds(**{name: float(t[key]) for name, key in FILE_KEYS.items()},
+                        edge_temperature=float(temps.get("edge", 1.0)))
         mean = np.asarray(doc["mean_image"], dtype=np.uint8).reshape(doc["mean_image_shape"])
         objective = dict(doc["objective"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -125,3 +184,49 @@ def load_settings(path: str | Path | None = None) -> CascadeSettings:
     except (OSError, ValueError) as exc:
         raise ModelError(p, f"thresholds file is not valid JSON: {exc}") from exc
     return parse_settings(doc, p)
+
+
+
+def resolve_thresholds(problems: Problems, *, file: str | Path | None = None,
+                       table: Any = None, table_path: str = "thresholds",
+                       env: Mapping[str, str] | None = None) -> Thresholds:
+    """The thresholds a process runs with: defaults < ``file`` < ``table`` < ``env``.
+
+    Every bad value is added to ``problems`` under the path it came from (the file's
+    path, ``thresholds.edge_confidence``, ``EC_THRESHOLD_EDGE_CONFIDENCE``); the
+    defaults are returned then.
+    """
+    from edgecascade.config import from_text, scalar, unknown_keys
+
+    values = asdict(Thresholds())
+    origin = {k: f"{table_path}.{k}" for k in values}
+    if file is not None:
+        try:
+            from_file = asdict(load_settings(file).thresholds)
+            from_file.pop("edge_margin")  # not calibrated: the file has no edge margin
+            values.update(from_file)
+        except ModelError as exc:
+            problems.add(str(file), exc.problem)
+    hints = typing.get_type_hints(Thresholds)
+    if isinstance(table, Mapping):
+        unknown_keys(table, set(values), table_path, problems)
+        for key, value in table.items():
+            if key in values:
+                checked = scalar(value, hints[key], f"{table_path}.{key}", problems)
+                if checked is not None:
+                    values[key] = checked
+    elif table is not None:
+        problems.add(table_path, f"expected a table, got {type(table).__name__}")
+    for key in list(values):
+        name = ENV_PREFIX + key.upper()
+        if env is not None and env.get(name):
+            checked = from_text(env[name], hints[key], name, problems)
+            if checked is not None:
+                values[key] = checked
+                origin[key] = name
+    try:
+        return Thresholds(**values)
+    except ThresholdsError as exc:
+        for key, why in exc.problems:
+            problems.add(origin[key], why)
+        return Thresholds()

@@ -21,18 +21,17 @@ from typing import Protocol
 
 import numpy as np
 
+from .errors import ModelError
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SPLIT_NAMES = ("train", "calib", "test")
 SHIPPED_SPLITS = ("calib", "test")
 
 
-class DatasetError(Exception):
-    """A split is missing, unknown or malformed."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = str(path)
-        self.problem = problem
+#: A split is missing, unknown or malformed: the models package's one exception,
+#: :class:`ModelError` (``path`` names the split or file, ``problem`` says what is wrong).
+#: The old name stays so ``except DatasetError`` keeps working.
+DatasetError = ModelError
 
 
 @dataclass(frozen=True)

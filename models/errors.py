@@ -1,11 +1,16 @@
-"""The one exception of the model run time."""
+"""The models package's one exception (datasets, model files, registry, thresholds).
+
+Its place in the project's tree is drawn in :mod:`edgecascade.errors`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from edgecascade.errors import EdgecascadeError
 
-class ModelError(Exception):
+
+class ModelError(EdgecascadeError):
     """A model file, registry entry or input is unusable.
 
     ``path`` names the file concerned, ``problem`` says what is wrong with it.

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from edgecascade.errors import EdgecascadeError
+
 from .limits import MAX_REF_LENGTH
 from .topics import validate_id
 
 __all__ = ["MAX_REF_LENGTH", "ClaimCheckError", "FrameStore", "frame_key"]
 
 
-class ClaimCheckError(Exception):
+class ClaimCheckError(EdgecascadeError):
     """A claim-check put or get failed; ``transient`` says whether a retry may help."""
 
     def __init__(self, ref: str, why: str, *, transient: bool = False) -> None:

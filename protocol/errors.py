@@ -10,8 +10,10 @@ reason and log them without payload bytes:
 
 from __future__ import annotations
 
+from edgecascade.errors import EdgecascadeError
 
-class ProtocolError(ValueError):
+
+class ProtocolError(EdgecascadeError, ValueError):
     """Bad bytes, a bad field, or a bad topic. Never anything else escapes decoding."""
 
     def __init__(self, what: str, where: str, why: str) -> None:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from edgecascade.errors import ToolError
+
 # MQTT 3.1.1 CONNECT with clean session, keepalive 5 s, client id "ec-probe".
 _PROBE_CONNECT = bytes.fromhex("101400044d5154540402000500086563 2d70726f6265".replace(" ", ""))
 _CONNACK_OK = bytes.fromhex("20020000")
@@ -32,11 +34,11 @@ INSTALL_HINT = (
 )
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailable(ToolError, RuntimeError):
     """Neither a mosquitto binary nor a Docker engine is available."""
 
 
-class BrokerFailed(RuntimeError):
+class BrokerFailed(ToolError, RuntimeError):
     """The broker process exited or never became ready; the message holds its log tail."""
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edgecascade.protocol import DeviceConfig, Reason, Report, encode
 
@@ -76,9 +76,9 @@ class DeviceCore:
         if config.revision < self.config_revision:
             return ConfigOutcome.STALE
         newer = config.revision > self.config_revision
-        self.thresholds = Thresholds(
-            config.conf_threshold, config.margin_threshold, config.complexity_limit
-        )
+        self.thresholds = replace(self.thresholds, device_confidence=config.conf_threshold,
+                                  device_margin=config.margin_threshold,
+                                  complexity_limit=config.complexity_limit)
         self.config_revision = config.revision
         if newer and config.epoch is not None and config.epoch != self.epoch:
             self.epoch = config.epoch

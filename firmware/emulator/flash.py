@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgecascade.errors import EmulatorError
+
 #: Second-stage bootloader offset per chip (ESP-IDF defaults).
 BOOTLOADER_OFFSETS = {
     "esp32": 0x1000,
@@ -38,7 +40,7 @@ APP_OFFSET = 0x10000
 FLASH_MODES = ("qio", "qout", "dio", "dout", "keep")
 
 
-class FlashError(ValueError):
+class FlashError(EmulatorError, ValueError):
     """A flash input is missing or wrong; ``what`` names it."""
 
     def __init__(self, what: str, why: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from edgecascade.errors import EmulatorError
 from edgecascade.models.errors import ModelError
 from edgecascade.models.micro import MicroRunner
 from edgecascade.models.registry import MODELS_DIR
@@ -28,12 +29,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = MODELS_DIR / "mnist-mcu.tflite"
 #: How many classes a report lists.
 TOP_K = 3
-#: Thresholds used when no calibrated ``thresholds.json`` exists.
-DEFAULT_CONF = 0.9
-DEFAULT_MARGIN = 0.25
 
 
-class EmulatorModelError(ValueError):
+class EmulatorModelError(EmulatorError, ValueError):
     """The model cannot run on this frame source; ``path`` names the model."""
 
     def __init__(self, path: str | Path, why: str) -> None:
@@ -75,12 +73,11 @@ def device_mean_image(path: Path | None = None) -> np.ndarray:
 
 
 def device_thresholds(path: Path | None = None) -> Thresholds:
-    """The calibrated device thresholds (``models/thresholds.json``), else defaults."""
+    """The calibrated thresholds (``models/thresholds.json``, through the one reader),
+    else the one set of defaults: what the firmware boots with, before the gateway's
+    DeviceConfig arrives."""
     settings = _cascade_settings(path)
-    if settings is None:
-        return Thresholds(DEFAULT_CONF, DEFAULT_MARGIN)
-    th = settings.thresholds
-    return Thresholds(th.device_conf, th.device_margin, th.complexity_limit)
+    return Thresholds() if settings is None else settings.thresholds
 
 
 class FrameSource:

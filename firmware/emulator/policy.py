@@ -12,7 +12,9 @@ The rules (float32 arithmetic throughout, as the MCU computes them):
   confidence *sent*, 0 when k == 1: the margin the gateway computes, ``Report.margin``),
   else ``complex_input`` when complexity > limit, else ``None`` (keep the answer).
   Thresholds are compared in fixed point: each is converted once with
-  ``confidence_to_wire``.
+  ``confidence_to_wire``. :class:`Thresholds` is the project's one thresholds type
+  (:mod:`edgecascade.models.cascade`); the device reads its ``device_*`` fields and
+  ``complexity_limit``.
 
 Typical use (what :func:`decide` bundles)::
 
@@ -23,12 +25,12 @@ Typical use (what :func:`decide` bundles)::
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from edgecascade.models.cascade import Thresholds
 from edgecascade.protocol import Reason, confidence_to_wire
 from edgecascade.protocol.limits import MAX_TOPK
 
@@ -46,33 +48,13 @@ def parse_threshold(text: str) -> float:
     return float(np.float32(float(text)))
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Attach-frame thresholds. ``complexity_limit`` may be ``inf`` (no complexity test)."""
+def conf_u16(thresholds: Thresholds) -> int:
+    """The confidence threshold in wire fixed point, as the firmware compares it."""
+    return confidence_to_wire(thresholds.device_confidence)
 
-    conf_threshold: float
-    margin_threshold: float
-    complexity_limit: float = math.inf
 
-    def __post_init__(self) -> None:
-        for name in ("conf_threshold", "margin_threshold"):
-            value = getattr(self, name)
-            if not 0.0 <= float(np.float32(value)) <= 1.0:
-                raise ValueError(f"{name}: {value!r} is outside 0..1")
-        if not float(np.float32(self.complexity_limit)) >= 0.0:
-            raise ValueError(f"complexity_limit: {self.complexity_limit!r} must be >= 0")
-
-    @property
-    def conf_u16(self) -> int:
-        return confidence_to_wire(self.conf_threshold)
-
-    @property
-    def margin_u16(self) -> int:
-        return confidence_to_wire(self.margin_threshold)
-
-    @property
-    def limit_f32(self) -> np.float32:
-        return np.float32(self.complexity_limit)
+def margin_u16(thresholds: Thresholds) -> int:
+    return confidence_to_wire(thresholds.device_margin)
 
 
 def confidence_from_q(q: int, scale: float, zero_point: int) -> int:
@@ -111,11 +93,11 @@ def attach_reason(
     """Why the device attaches its frame, or ``None`` when it keeps its answer."""
     top1 = int(confidences[0])
     top2 = int(confidences[1]) if len(confidences) > 1 else 0
-    if top1 < thresholds.conf_u16:
+    if top1 < conf_u16(thresholds):
         return Reason.LOW_CONFIDENCE
-    if top1 - top2 < thresholds.margin_u16:
+    if top1 - top2 < margin_u16(thresholds):
         return Reason.SMALL_MARGIN
-    if np.float32(complexity_score) > thresholds.limit_f32:
+    if np.float32(complexity_score) > np.float32(thresholds.complexity_limit):
         return Reason.COMPLEX_INPUT
     return None
 

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from edgecascade.errors import EmulatorError
+
 from .provisioning import KEYS, LINE_MAX
 
 _SPLIT = re.compile(rb"[\n\x00]")
@@ -27,7 +29,7 @@ class Port(Protocol):
     def read(self, size: int = 1, /) -> bytes: ...
 
 
-class ProvisionError(Exception):
+class ProvisionError(EmulatorError):
     """The device did not answer, or answered an error: ``step``, ``key``, ``why``."""
 
     def __init__(self, step: str, key: str, why: str) -> None:

@@ -36,14 +36,14 @@ def test_every_problem_is_reported_with_its_path():
         "broker": {"url": "http://x", "keepalive": 1, "colour": "red"},
         "model": {"path": "/does/not/exist.tflite", "max_batch": 0, "max_delay_ms": "5"},
         "limits": {"publish_per_second": 500},
-        "metrics": {"port": True},
+        "http": {"port": True},
     }
     with pytest.raises(ConfigError) as err:
         parse_config(doc, env={})
     paths = {p for p, _ in err.value.problems}
     assert paths >= {"version", "worker_id", "prefix", "typo", "broker.url", "broker.keepalive",
                      "broker.colour", "model.path", "model.max_batch", "model.max_delay_ms",
-                     "limits.publish_per_second", "metrics.port"}
+                     "limits.publish_per_second", "http.port"}
 
 
 def test_missing_model_and_broker_are_reported():
@@ -68,17 +68,25 @@ def test_environment_overrides_secrets(tmp_path):
     key.write_text("k")
     doc = config_dict("mqtts://x:8883", Topics())
     doc["broker"]["password"] = "from-file"
-    cfg = parse_config(doc, env={"EC_WORKER_PASSWORD": "from-env",
-                                 "EC_WORKER_CERT_FILE": str(cert),
-                                 "EC_WORKER_KEY_FILE": str(key)})
+    cfg = parse_config(doc, env={"EC_BROKER_PASSWORD": "from-env",
+                                 "EC_BROKER_CERT_FILE": str(cert),
+                                 "EC_BROKER_KEY_FILE": str(key)})
     assert cfg.broker.password == "from-env"
     assert (cfg.broker.cert_file, cfg.broker.key_file) == (str(cert), str(key))
     assert "from-env" not in repr(cfg)
+    old = parse_config(doc, env={"EC_WORKER_PASSWORD": "old-name",  # still read
+                                 "EC_WORKER_CERT_FILE": str(cert),
+                                 "EC_WORKER_KEY_FILE": str(key)})
+    assert old.broker.password == "old-name"
 
 
 def test_unreadable_and_invalid_toml_are_config_errors(tmp_path, capsys):
-    with pytest.raises(ConfigError):
-        load_config(tmp_path / "missing.toml")
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(ConfigError) as err:
+        load_config(missing)
+    assert [p for p, _ in err.value.problems] == [str(missing)]  # never an empty path
+    assert main(["cloud-worker", "--config", str(missing)]) == 2
+    assert f"{missing}: cannot read" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text("worker_id = \n")
     with pytest.raises(ConfigError) as err:
@@ -102,3 +110,18 @@ def test_check_loads_the_model_and_reports_a_broken_one(tmp_path, capsys):
     (tmp_path / "c.toml").write_text(to_toml(doc))
     assert main(["cloud-worker", "--config", str(tmp_path / "c.toml"), "--check"]) == 2
     assert "model.path" in capsys.readouterr().err
+
+
+def test_http_section_and_the_old_metrics_table():
+    cfg = parse_config(config_dict("mqtt://x:1", Topics()), env={})
+    assert (cfg.http.enabled, cfg.http.port) == (False, 9109)  # off unless asked; not 9108
+    cfg = parse_config(config_dict("mqtt://x:1", Topics(), http={"enabled": True}), env={})
+    assert (cfg.http.enabled, cfg.http.port, cfg.metrics.port) == (True, 9109, 9109)
+    for port, enabled in ((0, False), (9200, True)):
+        with pytest.warns(FutureWarning, match=r"\[metrics\] is deprecated"):
+            old = parse_config(config_dict("mqtt://x:1", Topics(), metrics={"port": port}),
+                               env={})
+        assert old.http.enabled is enabled and old.metrics.port == port
+    with pytest.warns(FutureWarning), pytest.raises(ConfigError) as err:
+        parse_config(config_dict("mqtt://x:1", Topics(), metrics={"port": -1}), env={})
+    assert [p for p, _ in err.value.problems] == ["metrics.port"]

@@ -223,7 +223,7 @@ def test_metrics_are_served_over_http(broker, topics, worker_factory, requester_
     from edgecascade.tools.broker import free_port
 
     port = free_port()
-    worker_factory(broker, topics, metrics={"port": port})
+    worker_factory(broker, topics, http={"enabled": True, "port": port})
     images, _ = sample_images(2)
     req = requester_factory(broker.host, broker.port, topics)
     r = make_request("gw1", images)

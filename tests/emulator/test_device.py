@@ -42,8 +42,8 @@ def expected_report(source: FrameSource, got: Report, index: int, th: Thresholds
     conf = [wire[i] for i in order]
     comp = float(np.float32(np.abs(pixels.astype(int) - source.mean.astype(int)).sum())
                  / np.float32(784 * 255))
-    unsure = (conf[0] < confidence_to_wire(th.conf_threshold)
-              or conf[0] - conf[1] < confidence_to_wire(th.margin_threshold)
+    unsure = (conf[0] < confidence_to_wire(th.device_confidence)
+              or conf[0] - conf[1] < confidence_to_wire(th.device_margin)
               or comp > th.complexity_limit)
     frame = Frame((pixels.astype(np.int16) - 128).astype(np.int8).tobytes(), (28, 28, 1),
                   "int8", 1 / 255, -128) if unsure else None

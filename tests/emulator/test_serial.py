@@ -67,7 +67,7 @@ def test_provision_commits_and_takes_effect_after_reboot(line, tmp_path):
     wait_until(lambda: device.stats.boots == 2, what="reboot")
     later = read_reports(port, 30)
     assert later[-1].device_id == "board-7"
-    assert device.core.thresholds.conf_threshold == pytest.approx(0.8)
+    assert device.core.thresholds.device_confidence == pytest.approx(0.8)
 
 
 def test_out_of_range_threshold_is_rejected_and_nothing_committed(line, tmp_path):

@@ -121,7 +121,8 @@ version = 1
 gateway_id = "gw-faults"
 prefix = "{self.topics.prefix}"
 thresholds_file = "{self.thresholds}"
-[site]
+metrics_interval_s = 0.5
+[broker]
 url = "{self.site.url}"
 keepalive = 5
 [cloud_broker]
@@ -137,9 +138,8 @@ retry_s = 0.5
 [storage]
 state_dir = "{self.state}"
 spool_max_bytes = {self.spool_max_bytes}
-[observe]
-http_port = {self.http_port}
-metrics_interval_s = 0.5
+[http]
+port = {self.http_port}
 [devices]
 allowlist = [{allow}]
 """)
@@ -180,8 +180,8 @@ url = "{self.cloud.url}"
 keepalive = 5
 [model]
 path = "{REGISTRY.for_tier('cloud').path}"
-[metrics]
-port = 0
+[http]
+enabled = false
 """)
         proc = subprocess.Popen([sys.executable, "-m", "edgecascade.cli", "cloud-worker",
                                  "--config", str(config)],

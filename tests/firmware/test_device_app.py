@@ -100,7 +100,7 @@ def test_device_decisions_on_real_tflm_outputs() -> None:
         want.append(f"ok {len(d.classes)} {' '.join(map(str, d.classes))} "
                     f"{' '.join(map(str, d.confidences))} {bits(d.complexity)} {d.reason_name}")
         lines.append(
-            f"policy {bits(thresholds.conf_threshold)} {bits(thresholds.margin_threshold)} "
+            f"policy {bits(thresholds.device_confidence)} {bits(thresholds.device_margin)} "
             f"{bits(thresholds.complexity_limit)} {bits(out_q.scale)} {out_q.zero_point} 3 "
             f"{out.size} {' '.join(str(int(v)) for v in out)} {px.tobytes().hex()} "
             f"{mean.tobytes().hex()}"

@@ -19,14 +19,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgecascade.config import HttpSection
 from edgecascade.gateway.config import (
     CloudConfig,
     EdgeConfig,
     GatewayConfig,
-    ObserveConfig,
     StorageConfig,
-    read_thresholds,
 )
+from edgecascade.models.cascade import load_settings
 from edgecascade.mqtt import BrokerSettings
 from edgecascade.protocol import (
     CloudAnswer,
@@ -49,18 +49,16 @@ THRESHOLDS = REPO / "models" / "thresholds.json"
 def make_config(tmp: Path, site_url: str, topics: Topics, *, cloud_url: str | None = None,
                 gateway_id: str = "gw1", with_edge: bool = True,
                 **sections: object) -> GatewayConfig:
-    from edgecascade.gateway.config import Thresholds
-
     cfg = GatewayConfig(
         gateway_id=gateway_id,
         prefix=topics.prefix,
-        site=BrokerSettings(url=site_url, keepalive=5),
+        broker=BrokerSettings(url=site_url, keepalive=5),
         cloud_broker=BrokerSettings(url=cloud_url, keepalive=5) if cloud_url else None,
-        thresholds=read_thresholds(THRESHOLDS, Thresholds()),
+        thresholds=load_settings(THRESHOLDS).thresholds,
         edge=EdgeConfig(model=str(EDGE_MODEL) if with_edge else ""),
         cloud=CloudConfig(deadline_ms=3000, breaker_reset_s=0.5, retry_s=0.3),
         storage=StorageConfig(state_dir=str(tmp / f"state-{gateway_id}")),
-        observe=ObserveConfig(http_port=0, metrics_interval_s=0.5),
+        http=HttpSection(port=0), metrics_interval_s=0.5,
     )
     return replace(cfg, **sections)
 
@@ -78,8 +76,7 @@ def edge_split() -> tuple[list[int], list[int]]:
     """Indices of test images the real edge model is confident on, and unsure on."""
     from edgecascade.gateway.edge import TFLiteEdgeModel
 
-    t = read_thresholds(THRESHOLDS, __import__("edgecascade.gateway.config",
-                                               fromlist=["Thresholds"]).Thresholds())
+    t = load_settings(THRESHOLDS).thresholds
     model = TFLiteEdgeModel(str(EDGE_MODEL), temperature=t.edge_temperature)
     imgs, _ = images()
     answers = model.classify(imgs)

@@ -24,7 +24,8 @@ version = 1
 gateway_id = "gwk"
 prefix = "{prefix}"
 thresholds_file = "{THRESHOLDS}"
-[site]
+metrics_interval_s = 0.5
+[broker]
 url = "{site_url}"
 keepalive = 5
 [edge]
@@ -35,9 +36,8 @@ breaker_reset_s = 0.5
 retry_s = 0.3
 [storage]
 state_dir = "{state}"
-[observe]
-http_port = {http_port}
-metrics_interval_s = 0.5
+[http]
+port = {http_port}
 """)
 
 

@@ -280,7 +280,7 @@ def test_mqtt5_sessions_work_too(broker, topics, start_gateway, responder, resul
 
     _, unsure = edge_split()
     site = BrokerSettings(url=broker.url, keepalive=5, mqtt5=True)
-    gw = start_gateway(broker.url, topics, site=site, cloud_broker=dc_replace(site))
+    gw = start_gateway(broker.url, topics, broker=site, cloud_broker=dc_replace(site))
     send(broker, topics, [report("d1", 1, confident=True),
                           report("d1", 2, confident=False, image=unsure[0])])
     results.wait_for(2, 30)

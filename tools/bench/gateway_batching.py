@@ -78,9 +78,9 @@ def raw_per_frame_us(model: TFLiteEdgeModel, pixels: np.ndarray, n: int, loops: 
 
 
 def run(quick: bool = False) -> list[Row]:
-    from edgecascade.gateway.config import Thresholds, read_thresholds
+    from edgecascade.models.cascade import load_settings
 
-    t = read_thresholds(h.THRESHOLDS, Thresholds())
+    t = load_settings(h.THRESHOLDS).thresholds
     model = TFLiteEdgeModel(str(h.EDGE_MODEL), temperature=t.edge_temperature)
     pixels = h.images(CONCURRENCY * 64)  # distinct items: index == client slot
     total = 800 if quick else 2400

@@ -23,15 +23,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgecascade.config import HttpSection
 from edgecascade.gateway.config import (
     CloudConfig,
     EdgeConfig,
     GatewayConfig,
-    ObserveConfig,
     StorageConfig,
-    Thresholds,
-    read_thresholds,
 )
+from edgecascade.models.cascade import load_settings
 from edgecascade.mqtt import BrokerSettings
 from edgecascade.protocol import (
     Frame,
@@ -91,13 +90,13 @@ def gateway_config(tmp: Path, site: str, topics: Topics, *, cloud_url: str | Non
     cfg = GatewayConfig(
         gateway_id="gwbench",
         prefix=topics.prefix,
-        site=BrokerSettings(url=site),
+        broker=BrokerSettings(url=site),
         cloud_broker=BrokerSettings(url=cloud_url) if cloud_url else None,
-        thresholds=read_thresholds(THRESHOLDS, Thresholds()),
+        thresholds=load_settings(THRESHOLDS).thresholds,
         edge=EdgeConfig(model=str(EDGE_MODEL) if edge else ""),
         cloud=CloudConfig(enabled=False),
         storage=StorageConfig(state_dir=str(tmp / f"gw-{uuid.uuid4().hex[:6]}")),
-        observe=ObserveConfig(http_port=-1, metrics_interval_s=5),
+        http=HttpSection(enabled=False), metrics_interval_s=5,
     )
     return replace(cfg, **sections)
 
@@ -212,7 +211,8 @@ version = 1
 gateway_id = "gwbench"
 prefix = "{topics.prefix}"
 thresholds_file = "{THRESHOLDS}"
-[site]
+metrics_interval_s = 5.0
+[broker]
 url = "{site}"
 [edge]
 model = "{EDGE_MODEL if edge else ''}"
@@ -220,9 +220,8 @@ model = "{EDGE_MODEL if edge else ''}"
 enabled = {str(cloud_enabled).lower()}
 [storage]
 state_dir = "{state}"
-[observe]
-http_port = -1
-metrics_interval_s = 5.0
+[http]
+enabled = false
 """
     if cloud_url:
         text += f'[cloud_broker]\nurl = "{cloud_url}"\n'

@@ -141,7 +141,7 @@ def offline_cascade() -> Offline:
         return (outcome.cloud_share, outcome.accuracy(out.labels)), outcome.pred
 
     chosen, pred = point(settings.thresholds)
-    sweep = [point(replace(settings.thresholds, edge_conf=float(c)))[0]
+    sweep = [point(replace(settings.thresholds, edge_confidence=float(c)))[0]
              for c in np.linspace(0.0, 1.0, 41)]
     return Offline([int(p) for p in pred], sweep, chosen)
 
@@ -179,16 +179,12 @@ def progress_line(elapsed: float, sent: int, total: int, seen: list[SeenResult],
 def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoReport | None:
     from edgecascade.cloud.config import BrokerConfig, ModelConfig, WorkerConfig
     from edgecascade.cloud.worker import build_worker
+    from edgecascade.config import HttpSection
     from edgecascade.emulator.fleet import Fleet
     from edgecascade.emulator.ledger import GroundTruth
-    from edgecascade.gateway.config import (
-        EdgeConfig,
-        GatewayConfig,
-        ObserveConfig,
-        StorageConfig,
-    )
+    from edgecascade.gateway.config import EdgeConfig, GatewayConfig, StorageConfig
     from edgecascade.gateway.service import Gateway
-    from edgecascade.models.cascade import DEFAULT_THRESHOLDS
+    from edgecascade.models.cascade import DEFAULT_THRESHOLDS, load_settings
     from edgecascade.models.registry import load_registry
     from edgecascade.tools.demo.wanlink import WanLink
 
@@ -245,12 +241,12 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         gateway = Gateway(GatewayConfig(
             gateway_id="demo-gw",
             prefix=opts.prefix,
-            site=BrokerSettings(site_url),
+            broker=BrokerSettings(site_url),
             cloud_broker=BrokerSettings(wan.url),
-            thresholds_file=str(DEFAULT_THRESHOLDS),
+            thresholds=load_settings(DEFAULT_THRESHOLDS).thresholds,
             edge=EdgeConfig(model=str(edge_model.path)),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
-            observe=ObserveConfig(http_port=0, metrics_interval_s=2.0),
+            http=HttpSection(port=0), metrics_interval_s=2.0,
         ))
         gateway.start()
         stack.add("gateway", gateway.stop)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +65,7 @@ def calibrate(objective: Objective, log: Callable[[str], None] = print,
             "edge": "accept when edge top1 after temperature scaling >= edge_conf, "
                     "else escalate to the cloud",
         },
-        "thresholds": asdict(point.thresholds),
+        "thresholds": point.thresholds.as_file(),
         "temperatures": temps,
         "objective": objective.to_json(),
         "operating_point": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,6 @@ import numpy as np
 from edgecascade.models.calibration import apply_temperature, ece
 from edgecascade.models.cascade import (
     CascadeSettings,
-    Thresholds,
     load_settings,
     run_cascade,
 )
@@ -43,8 +42,7 @@ def edge_sweep(out: TierOutputs, settings: CascadeSettings) -> tuple[np.ndarray,
     shares, accs = [], []
     for e in np.linspace(0.0, 1.0, 201):
         o = run_cascade(out.probs["mcu"], out.complexity, edge_cal, out.probs["cloud"],
-                        Thresholds(th.device_conf, th.device_margin, th.complexity_limit,
-                                   float(e)))
+                        replace(th, edge_confidence=float(e)))
         shares.append(o.cloud_share)
         accs.append(o.accuracy(out.labels))
     return np.array(shares), np.array(accs)
@@ -84,7 +82,7 @@ def evaluate(settings: CascadeSettings, out: TierOutputs) -> tuple[dict[str, Any
         "generated_by": "edgecascade models evaluate (do not edit)",
         "split": out.split,
         "frames": int(len(labels)),
-        "thresholds": settings.thresholds.__dict__,
+        "thresholds": settings.thresholds.as_file(),
         "temperatures": dict(temps),
         "tiers": tiers,
         "cascade": cascade,

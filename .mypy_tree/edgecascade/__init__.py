@@ -1,0 +1,1 @@
+../../edgecascade/__init__.py

@@ -1,0 +1,1 @@
+../../edgecascade/cli.py

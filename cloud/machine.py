@@ -15,9 +15,10 @@ Guarantees (the property tests in ``tests/cloud/test_machine.py`` check them):
 * a redelivery while the request is in hand is answered with the same bytes when the
   first answer is sent; a redelivery after a cacheable answer gets those bytes again;
 * at most ``max_in_hand`` requests are in hand; beyond it, an "overloaded" error;
-* after :class:`Drain` and :class:`Unsubscribed`, once nothing is in hand, the core
-  emits :class:`Drained`; from then on (and after :class:`Close`) nothing more is
-  published or acked: late deliveries are dropped unacked for the broker to redispatch.
+* after :class:`Drain` and :class:`Unsubscribed`, once nothing is in hand and every
+  publish it asked for was reported :class:`Sent`, the core emits :class:`Drained`; from
+  then on (and after :class:`Close`) nothing more is published or acked: late
+  deliveries are dropped unacked for the broker to redispatch.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class WorkerCore:
     closed: bool = False
     cache: ResponseCache = field(init=False)
     _pending: dict[Key, _Pending] = field(default_factory=dict, init=False)
+    _unsent: int = field(default=0, init=False)  # Publish effects not yet reported Sent
 
     def __post_init__(self) -> None:
         self.cache = ResponseCache(self.settings.dedupe_capacity)
@@ -130,6 +132,7 @@ class WorkerCore:
         elif isinstance(event, PrepareFailed):
             self._fail_pending(event.key, event.why, now, ts_ms, out)
         elif isinstance(event, Sent):
+            self._unsent -= 1
             self._on_sent(event.publish, now, out)
         elif isinstance(event, Connected):
             self.generation += 1
@@ -145,6 +148,7 @@ class WorkerCore:
             self.unsubscribed = True
         elif isinstance(event, Close):
             self.closed = True
+        self._unsent += sum(1 for e in out if isinstance(e, Publish))
         self._check_drained(out)
         if self.closed:  # a closed core may only account, never answer or ack
             out = [e if not isinstance(e, Publish | Ack) else _dropped(e) for e in out]
@@ -312,8 +316,8 @@ class WorkerCore:
                 if t.generation == self.generation and t.qos > 0]
 
     def _check_drained(self, out: list[Effect]) -> None:
-        if (self.draining and self.unsubscribed and not self._pending and not self.drained
-                and not self.closed):
+        if (self.draining and self.unsubscribed and not self._pending and not self._unsent
+                and not self.drained and not self.closed):
             self.drained = True
             out.append(Drained())
 

@@ -52,6 +52,7 @@ from .events import (
     Connected,
     Count,
     Drain,
+    Drained,
     Drop,
     Effect,
     Event,
@@ -119,7 +120,7 @@ class CloudWorker:
         self.limiter = RateLimiter(config.limits.publish_per_second)
         self.filter = self.core.settings.filter
         self._lock = threading.Lock()  # guards self.core
-        self._idle = threading.Condition(self._lock)
+        self._drained = threading.Event()  # set once the Drained effect was carried out
         self._subscribed = threading.Event()
         self._unsubscribed = threading.Event()
         self._connect_error: str | None = None  # fatal: refused by the broker
@@ -191,11 +192,8 @@ class CloudWorker:
         if connected:
             self._unsubscribed.wait(min(5.0, timeout))
         self._step(Unsubscribed())
-        with self._idle:
-            while not self.core.done and time.monotonic() < deadline:
-                self._idle.wait(max(0.01, deadline - time.monotonic()))
-            drained = self.core.drained
-            left = self.core.in_hand
+        drained = self._drained.wait(max(0.0, deadline - time.monotonic()))
+        left = self.in_hand
         if not drained:
             log.warning("stopping with requests in hand", extra={"in_hand": left})
         self.limiter.acquire()  # every publish of this connection counts against the quota
@@ -239,7 +237,6 @@ class CloudWorker:
     def _step(self, event: Event) -> None:
         with self._lock:
             effects = self.core.step(event, time.perf_counter(), _ms())
-            self._idle.notify_all()
         for effect in effects:
             self._apply(effect)
 
@@ -267,6 +264,8 @@ class CloudWorker:
         elif isinstance(effect, Unsubscribe):
             if self.client.is_connected():
                 self.client.unsubscribe(effect.filter)
+        elif isinstance(effect, Drained):  # after the acks of the same step: all are out
+            self._drained.set()
         elif isinstance(effect, Drop) and effect.reason != "rejected":
             log.debug("not answered", extra={"reason": effect.reason, "topic": effect.topic})
 

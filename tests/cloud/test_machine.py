@@ -101,16 +101,17 @@ class Sim:
         effects = self.core.step(event, self.now, 1_000 + int(self.now * 1000))
         self.max_in_hand_seen = max(self.max_in_hand_seen, self.core.in_hand)
         for e in effects:
-            if isinstance(e, Publish) and e.retain:
-                assert isinstance(event, Connected)  # the birth state, nobody's answer
-            elif isinstance(e, Publish):
-                if done_before:
+            if isinstance(e, Publish):
+                if e.retain:
+                    assert isinstance(event, Connected)  # the birth state, nobody's answer
+                elif done_before:
                     self.published_after_done.append(e)
                 self.outbox.append(e)
             elif isinstance(e, Prepare):
                 self.preparing.append(e.key)
             elif isinstance(e, Drained):
                 self.drained_seen += 1
+                assert not self.outbox and not self.preparing, "drained with work left"
             else:
                 assert isinstance(e, Ack | Drop | Subscribe | Unsubscribe) or type(e).__name__ in (
                     "Count", "SetGauge", "Observe", "Log")
@@ -180,6 +181,9 @@ class Sim:
         if not self.outbox:
             return
         pub = self.outbox.pop(index % len(self.outbox))
+        if pub.retain:  # the birth state: answers nobody, acks nothing
+            assert not any(isinstance(e, Ack | Publish) for e in self.step(Sent(pub)))
+            return
         answered = [t.mid for t in pub.tickets]
         if pub.key is not None and self.waiting.get(pub.key):
             first, *again = self.waiting.pop(pub.key)
@@ -231,6 +235,15 @@ class Sim:
 def make_sim(max_in_hand: int, capacity: int) -> Sim:
     return Sim(WorkerCore(CoreSettings("wk1", TOPICS, "m", 1, max_in_hand=max_in_hand,
                                        dedupe_capacity=capacity)))
+
+
+def online_sim(max_in_hand: int = 4, capacity: int = 64) -> Sim:
+    """Connected, birth state sent: the outbox holds only answers from here on."""
+    sim = make_sim(max_in_hand, capacity)
+    sim.step(Connected())
+    sim.send(0)
+    assert not sim.outbox
+    return sim
 
 
 def check_answers(sim: Sim, *, complete: bool) -> None:
@@ -303,8 +316,7 @@ def test_a_forced_close_answers_and_acks_nothing_more(before, after):
 
 
 def test_a_redelivery_in_hand_waits_for_the_first_answer_and_gets_its_bytes():
-    sim = make_sim(4, 64)
-    sim.step(Connected())
+    sim = online_sim(4)
     sim.deliver(0)
     sim.deliver(0)  # redelivered before the model finished: no second model run
     assert sim.preparing == [("gw1", "c0")]
@@ -324,8 +336,7 @@ def test_a_redelivery_in_hand_waits_for_the_first_answer_and_gets_its_bytes():
     ("prepare_failed", "worker shutting down"),
 ])
 def test_failures_are_error_answers_and_are_recomputed_on_redelivery(outcome, error):
-    sim = make_sim(4, 64)
-    sim.step(Connected())
+    sim = online_sim(4)
     sim.deliver(1)
     sim.complete(0, outcome, False)
     sim.send(0)
@@ -336,8 +347,7 @@ def test_failures_are_error_answers_and_are_recomputed_on_redelivery(outcome, er
 
 
 def test_overload_is_an_error_answer_and_the_request_in_hand_is_unaffected():
-    sim = make_sim(1, 64)
-    sim.step(Connected())
+    sim = online_sim(1)
     sim.deliver(0)
     sim.deliver(1)
     assert [decode(CloudResponse, p.payload).error for p in sim.outbox] == ["worker overloaded"]
@@ -349,18 +359,17 @@ def test_overload_is_an_error_answer_and_the_request_in_hand_is_unaffected():
 
 
 def test_acks_of_an_earlier_connection_are_not_sent_on_the_new_one():
-    sim = make_sim(4, 64)
-    sim.step(Connected())
+    sim = online_sim(4)
     sim.deliver(0)
     sim.step(Connected())  # reconnected: the old delivery's ticket is void
     sim.complete(0, "ok", False)
-    sim.send(0)
+    while sim.outbox:  # the new birth state and the answer
+        sim.send(0)
     assert sim.log[1].answers and sim.log[1].acked == 0
 
 
 def test_drain_waits_for_the_unsubscribe_and_the_requests_in_hand():
-    sim = make_sim(4, 64)
-    sim.step(Connected())
+    sim = online_sim(4)
     sim.deliver(0)
     assert any(isinstance(e, Unsubscribe) for e in sim.step(Drain()))
     sim.deliver(1)  # still arriving before the broker confirmed: answered

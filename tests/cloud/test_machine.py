@@ -111,7 +111,8 @@ class Sim:
                 self.preparing.append(e.key)
             elif isinstance(e, Drained):
                 self.drained_seen += 1
-                assert not self.outbox and not self.preparing, "drained with work left"
+                # (`preparing` may hold duplicate completions still to come: those are ignored)
+                assert not self.outbox and self.core.in_hand == 0, "drained with work left"
             else:
                 assert isinstance(e, Ack | Drop | Subscribe | Unsubscribe) or type(e).__name__ in (
                     "Count", "SetGauge", "Observe", "Log")
@@ -271,7 +272,7 @@ def check_answers(sim: Sim, *, complete: bool) -> None:
         assert all(d.answers[0] == first for d in later[at or 0:] if at is not None)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(operations, max_size=60), max_in_hand=st.integers(1, 4),
        capacity=st.sampled_from([0, 1, 64]))
 def test_every_delivery_gets_exactly_one_answer_and_nothing_after_the_drain(ops, max_in_hand,
@@ -291,7 +292,7 @@ def test_every_delivery_gets_exactly_one_answer_and_nothing_after_the_drain(ops,
     assert not sim.published_after_done
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(before=st.lists(operations, max_size=40), after=st.lists(operations, max_size=20))
 def test_a_forced_close_answers_and_acks_nothing_more(before, after):
     sim = make_sim(2, 64)

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from edgecascade.protocol import CloudRequest
+from edgecascade.protocol import CloudRequest, ProtocolError
 
 from .core import ItemInput
 
@@ -56,6 +56,26 @@ class Message:
     payload: bytes
     mid: int = 0
     qos: int = 1
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A :class:`Message` read as a cloud request for ``gateway_id`` (the id in its topic).
+
+    Reading is pure and needs no state (:func:`.machine.read_message`): the shell may do
+    it outside its lock and step this instead of the message."""
+
+    message: Message
+    gateway_id: str
+    request: CloudRequest
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A :class:`Message` that is no cloud request (bad topic or bad payload)."""
+
+    message: Message
+    error: ProtocolError
 
 
 @dataclass(frozen=True)
@@ -99,7 +119,8 @@ class Close:
     """The shell is going away: whatever is still in hand is abandoned, never acked."""
 
 
-Event = Connected | Message | ModelDone | PrepareFailed | Sent | Drain | Unsubscribed | Close
+Event = (Connected | Message | Decoded | Undecodable | ModelDone | PrepareFailed | Sent | Drain
+         | Unsubscribed | Close)
 
 
 # -- effects ----------------------------------------------------------------------------

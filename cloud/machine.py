@@ -45,6 +45,7 @@ from .events import (
     Close,
     Connected,
     Count,
+    Decoded,
     Drain,
     Drained,
     Drop,
@@ -62,9 +63,21 @@ from .events import (
     SetGauge,
     Subscribe,
     Ticket,
+    Undecodable,
     Unsubscribe,
     Unsubscribed,
 )
+
+
+def read_message(topics: Topics, msg: Message) -> Decoded | Undecodable:
+    """Read one delivery as a cloud request. Pure and stateless (no lock needed)."""
+    try:
+        parsed = topics.parse(msg.topic)
+        if parsed.kind is not TopicKind.CLOUD_REQUEST:
+            raise ProtocolError("topic", "", f"{parsed.kind.value} is not a cloud request")
+        return Decoded(msg, parsed.id, decode(CloudRequest, msg.payload))
+    except ProtocolError as exc:
+        return Undecodable(msg, exc)
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,8 @@ class WorkerCore:
         """Apply one event at ``now`` (monotonic seconds; ``ts_ms``: wall clock ms)."""
         out: list[Effect] = []
         if isinstance(event, Message):
+            event = read_message(self.settings.topics, event)
+        if isinstance(event, Decoded | Undecodable):
             self._on_message(event, now, ts_ms, out)
         elif isinstance(event, ModelDone):
             self._on_model_done(event, now, ts_ms, out)
@@ -155,18 +170,15 @@ class WorkerCore:
         return out
 
     # -- admission ------------------------------------------------------------------------
-    def _on_message(self, msg: Message, now: float, ts_ms: int, out: list[Effect]) -> None:
+    def _on_message(self, event: Decoded | Undecodable, now: float, ts_ms: int,
+                    out: list[Effect]) -> None:
+        msg = event.message
         ticket = Ticket(self.generation, msg.mid, msg.qos)
         if self.done:
             out.append(Drop("closed" if self.closed else "drained", msg.topic, msg.mid))
             return
-        topics = self.settings.topics
-        try:
-            parsed = topics.parse(msg.topic)
-            if parsed.kind is not TopicKind.CLOUD_REQUEST:
-                raise ProtocolError("topic", "", f"{parsed.kind.value} is not a cloud request")
-            request = decode(CloudRequest, msg.payload)
-        except ProtocolError as exc:
+        if isinstance(event, Undecodable):
+            exc = event.error
             out += [Count("requests", "rejected"), Count("errors", exc.reason),
                     Log(logging.WARNING, "rejected cloud request", {
                         "topic": msg.topic[:200], "what": exc.what, "where": exc.where,
@@ -174,13 +186,14 @@ class WorkerCore:
                     Drop("rejected", msg.topic, msg.mid)]
             self._ack([ticket], out)
             return
+        request = event.request
         try:
-            self._admit(parsed.id, request, ticket, now, ts_ms, out)
-        except Exception as exc:  # a bug here must still answer the delivery
+            self._admit(event.gateway_id, request, ticket, now, ts_ms, out)
+        except Exception as bug:  # a bug here must still answer the delivery
             out += [Log(logging.ERROR, "request handling failed", {
-                        "correlation_id": request.correlation_id, "error": repr(exc)[:200]}),
+                        "correlation_id": request.correlation_id, "error": repr(bug)[:200]}),
                     Count("errors", "worker:internal")]
-            self._reply_error(parsed.id, request.correlation_id, "internal worker error",
+            self._reply_error(event.gateway_id, request.correlation_id, "internal worker error",
                               (ticket,), now, ts_ms, out)
 
     def _admit(self, gateway_id: str, request: CloudRequest, ticket: Ticket, now: float,

@@ -71,7 +71,7 @@ from .events import (
     Unsubscribe,
     Unsubscribed,
 )
-from .machine import CoreSettings, WorkerCore
+from .machine import CoreSettings, WorkerCore, read_message
 from .metrics import WorkerMetrics
 from .model import Classifier, InputError
 from .ratelimit import RateLimiter
@@ -307,7 +307,9 @@ class CloudWorker:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.metrics.message("in", len(msg.payload))
         try:
-            self._step(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+            # reading is pure and the slow part (msgpack): done before taking the core's lock
+            self._step(read_message(self.topics, Message(msg.topic, bytes(msg.payload),
+                                                         msg.mid, msg.qos)))
         except Exception:  # never let one request kill the network thread
             log.exception("request handling failed", extra={"topic": msg.topic[:200]})
             self.metrics.errors.labels("worker:internal").inc()

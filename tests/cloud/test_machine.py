@@ -38,7 +38,7 @@ from edgecascade.cloud.events import (
     Unsubscribe,
     Unsubscribed,
 )
-from edgecascade.cloud.machine import CoreSettings, WorkerCore
+from edgecascade.cloud.machine import CoreSettings, WorkerCore, read_message
 from edgecascade.protocol import CloudItem, CloudRequest, CloudResponse, Frame, Topics, decode
 from edgecascade.protocol import encode as enc
 
@@ -135,7 +135,9 @@ class Sim:
         d = Delivery(mid, key, self.core.generation)
         self.log[mid] = d
         done = self.core.done
-        effects = self.step(Message(topic, payload, mid, 1))
+        msg = Message(topic, payload, mid, 1)
+        # the shell reads outside its lock; either way the core must do the same
+        effects = self.step(read_message(TOPICS, msg) if mid % 2 else msg)
         pubs = [e for e in effects if isinstance(e, Publish) and any(t.mid == mid
                                                                      for t in e.tickets)]
         drops = [e for e in effects if isinstance(e, Drop) and e.mid == mid]

@@ -8,6 +8,9 @@ A job larger than ``max_batch`` is split across chunks, never delayed.
 Failure isolation: when a batch fails, each job in it is retried alone, so one job
 the model rejects cannot fail the others; a job that fails alone gets the exception.
 ``close()`` stops taking jobs and, by default, finishes every job already submitted.
+
+The batching decision is the pure :func:`plan` (queued job sizes and time waited in,
+"take n jobs" or "wait s seconds" out); the thread only waits and runs the model.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +43,40 @@ class Job:
     @property
     def size(self) -> int:
         return 0 if self.pixels is None else int(self.pixels.shape[0])
+
+
+@dataclass(frozen=True)
+class Take:
+    """Run the first ``jobs`` queued jobs as one batch."""
+
+    jobs: int
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Collect for ``seconds`` more (or until another job arrives)."""
+
+    seconds: float
+
+
+def plan(sizes: Sequence[int], waited: float, *, max_batch: int, max_delay: float,
+         closed: bool = False) -> Take | Wait:
+    """The batching decision for a non-empty queue of jobs of ``sizes`` frames, ``waited``
+    seconds after the first one was seen: take jobs in order while they fit in
+    ``max_batch`` (always at least one, so a large job is split, never delayed) once the
+    queue holds ``max_batch`` frames, ``max_delay`` has passed, or the batcher closes."""
+    if not sizes:
+        raise ValueError("plan needs at least one queued job")
+    left = max_delay - waited
+    if sum(sizes) < max_batch and left > 0 and not closed:
+        return Wait(left)
+    n = frames = 0
+    for size in sizes:
+        if n and frames + size > max_batch:
+            break
+        n += 1
+        frames += size
+    return Take(n)
 
 
 class MicroBatcher:
@@ -91,19 +128,15 @@ class MicroBatcher:
                 if self._closed:
                     return None
                 self._cond.wait()
-            deadline = time.monotonic() + self.max_delay
+            first_seen = time.monotonic()
             while True:
-                frames = sum(j.size for j in self._queue)
-                left = deadline - time.monotonic()
-                if frames >= self.max_batch or left <= 0 or self._closed:
+                step = plan([j.size for j in self._queue], time.monotonic() - first_seen,
+                            max_batch=self.max_batch, max_delay=self.max_delay,
+                            closed=self._closed)
+                if isinstance(step, Take):
                     break
-                self._cond.wait(left)
-            jobs: list[Job] = []
-            frames = 0
-            while self._queue and (not jobs or frames + self._queue[0].size <= self.max_batch):
-                job = self._queue.popleft()
-                jobs.append(job)
-                frames += job.size
+                self._cond.wait(step.seconds)
+            jobs = [self._queue.popleft() for _ in range(step.jobs)]
             self._busy = len(jobs)
             return jobs
 

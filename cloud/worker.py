@@ -1,10 +1,13 @@
 """The cloud worker: the MQTT shell around the pure core, the batcher and the model.
 
-Threads and flow::
+Every decision (admission, redelivery dedupe, which answer, when to ack, drain) is made
+by the pure :class:`~.machine.WorkerCore`; this shell feeds it events with the time, under
+one lock, and carries out the effects it returns. Threads and flow::
 
-    paho network thread   on_message: decode, dedupe, admit ──┐ (claim-check refs: fetch pool)
-    batcher thread        model over the frames of requests arriving together
-    outbox thread         rate-limited publish of each response, then ack its request(s)
+    paho network thread   on_message ─▶ core: decode, dedupe, admit ─▶ Prepare
+    fetch pool            claim-check refs fetched, frames to pixels ─▶ batcher
+    batcher thread        model over the frames of requests arriving together ─▶ core
+    outbox thread         rate-limited publish of each Publish ─▶ core: Sent ─▶ Ack(s)
 
 Delivery: requests are QoS 1 and acknowledged by hand only after their response has
 been handed to the connection (same socket, so the broker has the response before
@@ -28,37 +31,54 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 import paho.mqtt.client as mqtt
 
-from edgecascade import __version__
 from edgecascade.errors import CloudError
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
 from edgecascade.mqtt import set_nodelay as nodelay
-from edgecascade.protocol import (
-    CloudRequest,
-    CloudResponse,
-    Frame,
-    ProtocolError,
-    ServiceState,
-    TopicKind,
-    Topics,
-    decode,
-    encode,
-)
+from edgecascade.protocol import CloudItem, CloudRequest, Frame, Topics
 
 from . import core
 from .batcher import BatcherClosed, Job, MicroBatcher
 from .claimcheck import ClaimCheckError
 from .config import WorkerConfig
 from .dedupe import ResponseCache
+from .events import (
+    Ack,
+    Close,
+    Connected,
+    Count,
+    Drain,
+    Drained,
+    Drop,
+    Effect,
+    Event,
+    Key,
+    Log,
+    Message,
+    ModelDone,
+    Observe,
+    Prepare,
+    PrepareFailed,
+    Publish,
+    Sent,
+    SetGauge,
+    Subscribe,
+    Ticket,
+    Unsubscribe,
+    Unsubscribed,
+)
+from .machine import CoreSettings, WorkerCore, read_message
 from .metrics import WorkerMetrics
 from .model import Classifier, InputError
 from .ratelimit import RateLimiter
+
+__all__ = ["CloudWorker", "FrameFetcher", "Ticket", "WorkerError", "build_worker",
+           "set_nodelay"]
 
 log = logging.getLogger("edgecascade.cloud.worker")
 
@@ -69,25 +89,6 @@ class FrameFetcher(Protocol):
 
 class WorkerError(CloudError, RuntimeError):
     """The worker could not start (broker refused, subscription refused, timeout)."""
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """One received QoS>0 message to acknowledge; only valid on its connection."""
-
-    generation: int
-    mid: int
-    qos: int
-
-
-@dataclass
-class Outgoing:
-    topic: str
-    payload: bytes
-    key: tuple[str, str] | None = None  # pending request this answers (acks its tickets)
-    tickets: list[Ticket] = field(default_factory=list)  # extra acks (duplicates)
-    received: float = 0.0
-    retain: bool = False
 
 
 _STOP = object()
@@ -113,15 +114,14 @@ class CloudWorker:
         self.metrics = metrics or WorkerMetrics()
         self.topics: Topics = config.topics
         self.worker_id = config.worker_id
-        self.cache = ResponseCache(config.limits.dedupe_capacity)
+        self.core = WorkerCore(CoreSettings(
+            worker_id=config.worker_id, topics=config.topics, model_id=classifier.model_id,
+            model_version=classifier.model_version, max_in_hand=config.limits.max_in_hand,
+            dedupe_capacity=config.limits.dedupe_capacity, shared_group=config.shared_group))
         self.limiter = RateLimiter(config.limits.publish_per_second)
-        self.filter = self.topics.filter(TopicKind.CLOUD_REQUEST,
-                                         shared_group=config.shared_group or None)
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str], list[Ticket]] = {}
-        self._in_hand = 0
-        self._idle = threading.Condition(self._lock)
-        self._generation = 0
+        self.filter = self.core.settings.filter
+        self._lock = threading.Lock()  # guards self.core
+        self._drained = threading.Event()  # set once the Drained effect was carried out
         self._subscribed = threading.Event()
         self._unsubscribed = threading.Event()
         self._connect_error: str | None = None  # fatal: refused by the broker
@@ -147,6 +147,10 @@ class CloudWorker:
         self.client.on_subscribe = self._on_subscribe
         self.client.on_unsubscribe = self._on_unsubscribe
         self.client.on_message = self._on_message
+
+    @property
+    def cache(self) -> ResponseCache:
+        return self.core.cache
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> CloudWorker:
@@ -184,14 +188,13 @@ class CloudWorker:
             return True
         self._stopping.set()
         deadline = time.monotonic() + timeout
-        if self.client.is_connected():
-            self.client.unsubscribe(self.filter)
+        connected = self.client.is_connected()
+        self._step(Drain())  # unsubscribes when connected
+        if connected:
             self._unsubscribed.wait(min(5.0, timeout))
-        with self._idle:
-            while self._in_hand > 0 and time.monotonic() < deadline:
-                self._idle.wait(max(0.01, deadline - time.monotonic()))
-            drained = self._in_hand == 0
-            left = self._in_hand
+        self._step(Unsubscribed())
+        drained = self._drained.wait(max(0.0, deadline - time.monotonic()))
+        left = self.in_hand
         if not drained:
             log.warning("stopping with requests in hand", extra={"in_hand": left})
         self.limiter.acquire()  # every publish of this connection counts against the quota
@@ -204,6 +207,7 @@ class CloudWorker:
                 info.wait_for_publish(max(1.0, deadline - time.monotonic()))
         self.client.disconnect()
         self.client.loop_stop()
+        self._step(Close())  # what is still in hand stays unacked: the broker redispatches it
         self._shutdown_threads(max(0.0, deadline - time.monotonic()))
         log.info("worker stopped", extra={"worker_id": self.worker_id, "drained": drained})
         return drained
@@ -225,11 +229,46 @@ class CloudWorker:
     @property
     def in_hand(self) -> int:
         with self._lock:
-            return self._in_hand
+            return self.core.in_hand
 
     def _state_payload(self, online: bool) -> bytes:
-        return encode(ServiceState(self.worker_id, online, _ms(), version=__version__,
-                                   model_id=self.classifier.model_id))
+        return self.core.state_payload(online, _ms())
+
+    # -- the core and its effects ---------------------------------------------------------
+    def _step(self, event: Event) -> None:
+        with self._lock:
+            effects = self.core.step(event, time.perf_counter(), _ms())
+        for effect in effects:
+            self._apply(effect)
+
+    def _apply(self, effect: Effect) -> None:
+        m = self.metrics
+        if isinstance(effect, Publish):
+            self._outbox.put(effect)
+        elif isinstance(effect, Ack):
+            self.client.ack(effect.mid, effect.qos)
+        elif isinstance(effect, Count):
+            getattr(m, effect.metric).labels(effect.label).inc(effect.amount)
+        elif isinstance(effect, SetGauge):
+            getattr(m, effect.metric).set(effect.value)
+        elif isinstance(effect, Observe):
+            getattr(m, effect.metric).observe(effect.value)
+        elif isinstance(effect, Log):
+            log.log(effect.level, effect.message, extra=dict(effect.fields))
+        elif isinstance(effect, Prepare):
+            if any(item.frame_ref is not None for item in effect.request.items):
+                self._fetch_pool.submit(self._prepare_and_submit, effect.key, effect.request)
+            else:
+                self._prepare_and_submit(effect.key, effect.request)
+        elif isinstance(effect, Subscribe):
+            self.client.subscribe(effect.filter, qos=1)
+        elif isinstance(effect, Unsubscribe):
+            if self.client.is_connected():
+                self.client.unsubscribe(effect.filter)
+        elif isinstance(effect, Drained):  # after the acks of the same step: all are out
+            self._drained.set()
+        elif isinstance(effect, Drop) and effect.reason != "rejected":
+            log.debug("not answered", extra={"reason": effect.reason, "topic": effect.topic})
 
     # -- paho callbacks (network thread) ----------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
@@ -238,15 +277,10 @@ class CloudWorker:
             self._connect_error = f"connection refused: {reason}"
             log.error("connection refused", extra={"reason": str(reason)})
             return
-        with self._lock:
-            self._generation += 1
         set_nodelay(client)
         self.metrics.connected.set(1)
         log.info("connected", extra={"url": self.settings.url})
-        if not self._stopping.is_set():
-            client.subscribe(self.filter, qos=1)
-        self._outbox.put(Outgoing(self.topics.worker_state(self.worker_id),
-                                  self._state_payload(True), retain=True))
+        self._step(Connected())  # a new ticket generation; subscribe; birth state
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         # paho gives no reason here; the TCP/TLS error was logged by paho's own logger
@@ -272,81 +306,29 @@ class CloudWorker:
         self._unsubscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        received = time.perf_counter()
-        with self._lock:
-            ticket = Ticket(self._generation, msg.mid, msg.qos)
         self.metrics.message("in", len(msg.payload))
         try:
-            parsed = self.topics.parse(msg.topic)
-            if parsed.kind is not TopicKind.CLOUD_REQUEST:
-                raise ProtocolError("topic", "", f"{parsed.kind.value} is not a cloud request")
-            request = decode(CloudRequest, msg.payload)
-        except ProtocolError as exc:
-            self.metrics.requests.labels("rejected").inc()
-            self.metrics.errors.labels(exc.reason).inc()
-            log.warning("rejected cloud request", extra={
-                "topic": msg.topic[:200], "what": exc.what, "where": exc.where, "why": exc.why})
-            self._ack(ticket)
-            return
-        try:
-            self._admit(parsed.id, request, ticket, received)
+            # reading is pure and the slow part (msgpack): done before taking the core's lock
+            self._step(read_message(self.topics, Message(msg.topic, bytes(msg.payload),
+                                                         msg.mid, msg.qos)))
         except Exception:  # never let one request kill the network thread
-            log.exception("request handling failed", extra={
-                "correlation_id": request.correlation_id})
+            log.exception("request handling failed", extra={"topic": msg.topic[:200]})
             self.metrics.errors.labels("worker:internal").inc()
-            self._reply_error(parsed.id, request.correlation_id, "internal worker error",
-                              [ticket], received)
 
-    # -- admission ----------------------------------------------------------------------
-    def _admit(self, gateway_id: str, request: CloudRequest, ticket: Ticket,
-               received: float) -> None:
-        cid = request.correlation_id
-        if request.gateway_id != gateway_id:
-            self.metrics.errors.labels("request:gateway_id").inc()
-            self._reply_error(gateway_id, cid, f"request names gateway {request.gateway_id!r} "
-                              f"but came on the topic of {gateway_id!r}", [ticket], received)
-            return
-        key = (gateway_id, cid)
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.metrics.requests.labels("duplicate").inc()
-            self._outbox.put(Outgoing(self.topics.cloud_response(gateway_id), cached,
-                                      tickets=[ticket], received=received))
-            return
-        with self._lock:
-            if key in self._pending:  # redelivered while in hand: answered when it is done
-                self._pending[key].append(ticket)
-                self.metrics.requests.labels("duplicate").inc()
-                return
-            overloaded = self._in_hand >= self.config.limits.max_in_hand
-            if not overloaded:
-                self._pending[key] = [ticket]
-                self._in_hand += 1
-                self.metrics.in_hand.set(self._in_hand)
-        if overloaded:
-            self.metrics.errors.labels("worker:overloaded").inc()
-            self._reply_error(gateway_id, cid, "worker overloaded", [ticket], received)
-            return
-        if any(item.frame_ref is not None for item in request.items):
-            self._fetch_pool.submit(self._prepare_and_submit, gateway_id, request, received)
-        else:
-            self._prepare_and_submit(gateway_id, request, received)
-
-    def _prepare_and_submit(self, gateway_id: str, request: CloudRequest,
-                            received: float) -> None:
+    # -- preparation (network thread, or the fetch pool for claim-check refs) ------------
+    def _prepare_and_submit(self, key: Key, request: CloudRequest) -> None:
         try:
-            inputs = [self._prepare_item(item) for item in request.items]
-            job = Job(core.stack_pixels(inputs),
-                      partial(self._finish, gateway_id, request, inputs, received))
-            self._batcher.submit(job)
+            inputs = tuple(self._prepare_item(item) for item in request.items)
+            self._batcher.submit(Job(core.stack_pixels(inputs),
+                                     partial(self._finish, key, inputs)))
         except BatcherClosed:
-            self._fail_pending(gateway_id, request, "worker shutting down", received)
+            self._step(PrepareFailed(key, "worker shutting down"))
         except Exception:
             log.exception("request preparation failed")
             self.metrics.errors.labels("worker:internal").inc()
-            self._fail_pending(gateway_id, request, "internal worker error", received)
+            self._step(PrepareFailed(key, "internal worker error"))
 
-    def _prepare_item(self, item: Any) -> core.ItemInput:
+    def _prepare_item(self, item: CloudItem) -> core.ItemInput:
         frame = item.frame
         if frame is None:
             if self.store is None:
@@ -354,7 +336,7 @@ class CloudWorker:
                 return core.ItemInput.failed(item, "claim-check not configured on this worker",
                                              transient=True)
             try:
-                frame = self.store.get_frame(item.frame_ref)
+                frame = self.store.get_frame(item.frame_ref or "")
             except ClaimCheckError as exc:
                 self.metrics.errors.labels(exc.reason).inc()
                 return core.ItemInput.failed(item, f"claim-check: {exc.why}",
@@ -366,82 +348,9 @@ class CloudWorker:
             return core.ItemInput.failed(item, f"bad frame: {exc}")
 
     # -- completion (batcher thread) ------------------------------------------------------
-    def _finish(self, gateway_id: str, request: CloudRequest, inputs: list[core.ItemInput],
-                received: float, probs: np.ndarray | None, error: BaseException | None) -> None:
-        try:
-            self._answer(gateway_id, request, inputs, received, probs, error)
-        except Exception:  # never leave an admitted request unanswered
-            log.exception("building the response failed",
-                          extra={"correlation_id": request.correlation_id})
-            self.metrics.errors.labels("worker:internal").inc()
-            self._fail_pending(gateway_id, request, "internal worker error", received)
-
-    def _answer(self, gateway_id: str, request: CloudRequest, inputs: list[core.ItemInput],
-                received: float, probs: np.ndarray | None, error: BaseException | None) -> None:
-        worker_ms = (time.perf_counter() - received) * 1000.0
-        model = self.classifier
-        response: CloudResponse
-        cacheable = False
-        if error is not None:
-            self.metrics.errors.labels("model:error").inc()
-            log.error("model failed", extra={"correlation_id": request.correlation_id,
-                                             "error": str(error)[:200]})
-            response = core.error_response(
-                request.correlation_id, f"model error: {error}", worker_id=self.worker_id,
-                model_id=model.model_id, model_version=model.model_version,
-                worker_ms=worker_ms, ts_ms=_ms())
-        else:
-            try:
-                items = core.answers(inputs, probs)
-                response = core.ok_response(
-                    request, worker_id=self.worker_id, model_id=model.model_id,
-                    model_version=model.model_version, items=items, worker_ms=worker_ms,
-                    ts_ms=_ms())
-                cacheable = core.cacheable(inputs)
-            except (ValueError, ProtocolError) as exc:
-                self.metrics.errors.labels("model:output").inc()
-                response = core.error_response(
-                    request.correlation_id, f"model output unusable: {exc}",
-                    worker_id=self.worker_id, model_id=model.model_id,
-                    model_version=model.model_version, worker_ms=worker_ms, ts_ms=_ms())
-        payload = encode(response)
-        key = (gateway_id, request.correlation_id)
-        if cacheable:
-            self.cache.put(key, payload)
-            self.metrics.dedupe_evictions.set(self.cache.evictions)
-        answered = sum(1 for a in response.items if a.error is None)
-        self.metrics.frames.labels("answered").inc(answered)
-        self.metrics.frames.labels("error").inc(len(request.items) - answered)
-        self.metrics.requests.labels(response.status).inc()
-        log.debug("answered", extra={"correlation_id": request.correlation_id,
-                                     "gateway_id": gateway_id, "status": response.status,
-                                     "items": len(request.items), "answered": answered,
-                                     "worker_ms": round(worker_ms, 2), "cached": cacheable})
-        self._outbox.put(Outgoing(self.topics.cloud_response(gateway_id), payload, key=key,
-                                  received=received))
-
-    def _fail_pending(self, gateway_id: str, request: CloudRequest, why: str,
-                      received: float) -> None:
-        """Answer an admitted request with an error (its tickets are acked on publish)."""
-        model = self.classifier
-        response = core.error_response(
-            request.correlation_id, why, worker_id=self.worker_id, model_id=model.model_id,
-            model_version=model.model_version,
-            worker_ms=(time.perf_counter() - received) * 1000.0, ts_ms=_ms())
-        self.metrics.requests.labels("error").inc()
-        self._outbox.put(Outgoing(self.topics.cloud_response(gateway_id), encode(response),
-                                  key=(gateway_id, request.correlation_id), received=received))
-
-    def _reply_error(self, gateway_id: str, cid: str, why: str, tickets: list[Ticket],
-                     received: float) -> None:
-        model = self.classifier
-        response = core.error_response(
-            cid, why, worker_id=self.worker_id, model_id=model.model_id,
-            model_version=model.model_version,
-            worker_ms=(time.perf_counter() - received) * 1000.0, ts_ms=_ms())
-        self.metrics.requests.labels("error").inc()
-        self._outbox.put(Outgoing(self.topics.cloud_response(gateway_id), encode(response),
-                                  tickets=tickets, received=received))
+    def _finish(self, key: Key, inputs: tuple[core.ItemInput, ...], probs: np.ndarray | None,
+                error: BaseException | None) -> None:
+        self._step(ModelDone(key, inputs, probs, error))
 
     def _on_batch(self, frames: int, seconds: float) -> None:
         self.metrics.batch_frames.observe(frames)
@@ -458,9 +367,9 @@ class CloudWorker:
             except Exception:
                 log.exception("publish failed", extra={"topic": item.topic})
                 self.metrics.errors.labels("mqtt:publish").inc()
-                self._release(item)
+            self._step(Sent(item))  # releases (acks) what it answers, sent or not
 
-    def _publish(self, out: Outgoing) -> None:
+    def _publish(self, out: Publish) -> None:
         waited = self.limiter.acquire()
         if waited:
             self.metrics.rate_limited.inc(waited)
@@ -469,31 +378,6 @@ class CloudWorker:
             # NO_CONN: paho keeps QoS 1 messages and sends them on reconnect
             raise RuntimeError(f"publish returned {info.rc}")
         self.metrics.message("out", len(out.payload))
-        self._release(out)
-
-    def _release(self, out: Outgoing) -> None:
-        tickets = list(out.tickets)
-        done_request = False
-        with self._lock:
-            if out.key is not None and out.key in self._pending:
-                first, *again = self._pending.pop(out.key)
-                tickets.append(first)
-                for dup in again:  # every delivery gets its answer: the same bytes again
-                    self._outbox.put(Outgoing(out.topic, out.payload, tickets=[dup]))
-                self._in_hand -= 1
-                done_request = True
-                self.metrics.in_hand.set(self._in_hand)
-                self._idle.notify_all()
-            generation = self._generation
-        for t in tickets:
-            if t.generation == generation:
-                self._ack(t)
-        if out.received and (done_request or out.tickets):
-            self.metrics.latency.observe(time.perf_counter() - out.received)
-
-    def _ack(self, ticket: Ticket) -> None:
-        if ticket.qos > 0:
-            self.client.ack(ticket.mid, ticket.qos)
 
 
 def build_worker(config: WorkerConfig, *,

@@ -5,10 +5,11 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
 * :meth:`CloudClient.enqueue` refuses private frames (the privacy boundary, checked
   again here whatever the policy said) and writes the frame to the spool;
 * one sender thread takes the oldest ready spooled frames, packs them into one
-  :class:`CloudRequest` (<= 128 KB, <= ``max_items``), paces publishes under
+  :class:`CloudRequest` (<= 128 KB, <= ``max_items``; :mod:`.cloud_requests`), paces publishes under
   ``max_publish_per_s``, and tracks each request's deadline by correlation id;
 * responses (on this gateway's response topic, own connection to the cloud broker)
-  are matched by correlation id; each answer is handed to ``on_answer`` and its frame
+  are matched by correlation id (:mod:`.cloud_outcomes`); each answer is handed to
+  ``on_answer`` and its frame
   leaves the spool. Late answers (after a timeout) are still used: they become
   corrections.
 * a timeout or a lost connection feeds the circuit breaker; unanswered frames go back
@@ -17,8 +18,9 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
   :class:`~edgecascade.protocol.claimcheck.ClaimCheckError` there is a failed escalation:
   ``enqueue`` reports the frame not stored (the gateway answers it locally), counts it
   (``claimcheck_errors{kind}``) and, when the error is transient, retries the put from
-  the sender thread (at most :data:`CLAIM_RETRY_ATTEMPTS` times, :data:`CLAIM_RETRY_MAX`
-  frames at once); once stored, the cloud's answer arrives as a correction. A permanent
+  the sender thread (:mod:`.claim_retries`: at most :data:`CLAIM_RETRY_ATTEMPTS` times,
+  :data:`CLAIM_RETRY_MAX` frames at once); once stored, the cloud's answer arrives as a
+  correction. A permanent
   error, or a transient one out of retries, is a counted drop
   (``spool_dropped{reason="claimcheck"}``).
 * a spool write the state disk refuses (:class:`~.db.StorageError`) never breaks the
@@ -37,16 +39,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
 from edgecascade.errors import GatewayError
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
 from edgecascade.protocol import (
-    CloudAnswer,
-    CloudItem,
-    CloudRequest,
     CloudResponse,
     Frame,
     ProtocolError,
@@ -58,50 +56,26 @@ from edgecascade.protocol import (
 from edgecascade.protocol.claimcheck import ClaimCheckError, FrameStore
 
 from .breaker import STATE_VALUE, BreakerState, CircuitBreaker
+from .claim_retries import CLAIM_RETRY_ATTEMPTS, CLAIM_RETRY_MAX, ClaimRetries
+from .cloud_outcomes import UNKNOWN, CloudOutcome, SentRequest, match_response
+from .cloud_requests import build_request, claim_name, inline_item, ref_item
 from .config import CloudConfig
 from .db import StorageError
 from .metrics import GatewayMetrics
 from .pacing import BudgetMeter, publish_window
-from .packing import ITEMS_BUDGET, cost_per_item, pack
+from .packing import ITEMS_BUDGET
 from .spool import Key, PutResult, Spool
+
+__all__ = ["CLAIM_RETRY_ATTEMPTS", "CLAIM_RETRY_MAX", "RECENT_REQUESTS", "CloudClient",
+           "CloudOutcome", "PrivacyViolation"]
 
 log = logging.getLogger("edgecascade.gateway.cloud")
 
 RECENT_REQUESTS = 4096  # correlation ids remembered after they left flight (late answers)
-CLAIM_RETRY_ATTEMPTS = 5  # claim-check puts tried per frame after a transient error
-CLAIM_RETRY_MAX = 256  # frames waiting for a claim-check retry at once
 
 
 class PrivacyViolation(GatewayError, RuntimeError):
     """A private frame reached the cloud boundary. It is refused, never sent."""
-
-
-@dataclass(frozen=True)
-class CloudOutcome:
-    """One frame's answer from the cloud (or the worker's error for it)."""
-
-    item: CloudItem
-    answer: CloudAnswer
-    model_id: str
-    model_version: int
-    worker_id: str
-    cost: float
-
-
-@dataclass
-class _Request:
-    items: dict[Key, CloudItem]
-    request_bytes: int
-    deadline: float
-
-
-@dataclass
-class _ClaimRetry:
-    key: Key
-    frame: Frame
-    value: float
-    attempts: int
-    due: float
 
 
 class CloudClient:
@@ -132,12 +106,12 @@ class CloudClient:
         self.budget = BudgetMeter(cfg.budget_window_s)
         self.pacer = publish_window(cfg.max_publish_per_s)
         self._cond = threading.Condition()
-        self._in_flight: dict[str, _Request] = {}
-        self._recent: OrderedDict[str, _Request] = OrderedDict()
+        self._in_flight: dict[str, SentRequest] = {}
+        self._recent: OrderedDict[str, SentRequest] = OrderedDict()
         self._connected = False
         self._stopping = False
         self._first_waiting: float | None = None
-        self._claim_retries: list[_ClaimRetry] = []
+        self._claim_retries = ClaimRetries(cfg.retry_s)
         self._thread = threading.Thread(target=self._loop, name="gw-cloud", daemon=True)
         self.client_id = client_id or gateway_id
         self.client = make_client(settings, self.client_id, clean_start=True)
@@ -191,12 +165,8 @@ class CloudClient:
         if private:
             self.metrics.inc("privacy_blocked")
             raise PrivacyViolation(f"frame {key} is private and may not leave the site")
-        item = CloudItem(device_id=key[0], epoch=key[1], seq=key[2], frame=frame)
-        try:
-            data = encode(item)
-        except ProtocolError:
-            data = b""
-        if not data or len(data) > ITEMS_BUDGET:
+        data = inline_item(key, frame)
+        if data is None:
             if self.frame_store is None:
                 return PutResult(False, dropped=[key], too_large=True)
             try:
@@ -213,9 +183,8 @@ class CloudClient:
     def _claim_check(self, key: Key, frame: Frame) -> bytes:
         """Put the frame in the claim-check store; the spooled item carries its ref."""
         assert self.frame_store is not None
-        ref = self.frame_store.put(f"{self.gateway_id}/{key[0]}/{key[1]}/{key[2]}",
-                                   encode(frame))
-        return encode(CloudItem(device_id=key[0], epoch=key[1], seq=key[2], frame_ref=ref))
+        return ref_item(key, self.frame_store.put(claim_name(self.gateway_id, key),
+                                                  encode(frame)))
 
     def _claim_failed(self, key: Key, frame: Frame, value: float, exc: ClaimCheckError,
                       attempts: int) -> PutResult:
@@ -224,11 +193,9 @@ class CloudClient:
         kind = "transient" if exc.transient else "permanent"
         self.metrics.inc("claimcheck_errors", kind=kind)
         with self._cond:
-            retry = (exc.transient and attempts < CLAIM_RETRY_ATTEMPTS
-                     and len(self._claim_retries) < CLAIM_RETRY_MAX)
+            retry = self._claim_retries.offer(key, frame, value, attempts=attempts,
+                                              transient=exc.transient, now=self.clock())
             if retry:
-                self._claim_retries.append(_ClaimRetry(
-                    key, frame, value, attempts, self.clock() + self.cfg.retry_s * attempts))
                 self._cond.notify_all()
         log.warning("claim-check put failed", extra={
             "frame": f"{key[0]}/{key[1]}/{key[2]}", "kind": kind, "why": exc.why[:200],
@@ -241,8 +208,7 @@ class CloudClient:
     def _retry_claim_checks(self, now: float) -> None:
         """Runs on the sender thread, outside the lock (the put is network I/O)."""
         with self._cond:
-            due = [r for r in self._claim_retries if r.due <= now]
-            self._claim_retries = [r for r in self._claim_retries if r.due > now]
+            due = self._claim_retries.take_due(now)
         for r in due:
             try:
                 data = self._claim_check(r.key, r.frame)
@@ -313,29 +279,17 @@ class CloudClient:
         self.metrics.inc("cloud_responses", status=resp.status)
         if req is None:
             log.info("answer for an unknown request", extra={"correlation_id": resp.correlation_id})
-            req = _Request({}, 0, 0.0)
-        n = max(1, len(req.items) or len(resp.items))
-        cost = cost_per_item(req.request_bytes, len(payload), n) if req.request_bytes else \
-            billed_messages(len(payload)) / n
-        answers = list(resp.items)
-        if resp.status == "error":
-            answers = [CloudAnswer(device_id=k[0], epoch=k[1], seq=k[2],
-                                   error=(resp.error or "error")[:256]) for k in req.items]
-        seen: set[Key] = set()
-        for ans in answers:
-            item = req.items.get(ans.key) or CloudItem(
-                device_id=ans.device_id, epoch=ans.epoch, seq=ans.seq, frame_ref="unknown")
-            seen.add(ans.key)
-            self.spool.remove([ans.key])
-            self.on_answer(CloudOutcome(item, ans, resp.model_id, resp.model_version,
-                                        resp.worker_id, cost))
-        missing = [k for k in req.items if k not in seen]
+            req = UNKNOWN
+        outcomes, missing = match_response(resp, len(payload), req)
+        for outcome in outcomes:
+            self.spool.remove([outcome.answer.key])
+            self.on_answer(outcome)
         if missing:  # the worker left some out: they are still owed, send them again
             self.spool.release_keys(missing, now + self.cfg.retry_s)
         with self._cond:
             self._cond.notify_all()
 
-    def _retire(self, corr: str, req: _Request) -> None:
+    def _retire(self, corr: str, req: SentRequest) -> None:
         self._in_flight.pop(corr, None)
         self._recent[corr] = req
         while len(self._recent) > RECENT_REQUESTS:
@@ -372,8 +326,9 @@ class CloudClient:
             waits.append(min(r.deadline for r in self._in_flight.values()) - now)
         if self._first_waiting is not None:
             waits.append(self._first_waiting + self.cfg.max_delay_ms / 1000 - now)
-        if self._claim_retries:
-            waits.append(min(r.due for r in self._claim_retries) - now)
+        claim_due = self._claim_retries.next_due()
+        if claim_due is not None:
+            waits.append(claim_due - now)
         return max(0.0, min(waits))
 
     def _expire(self, now: float) -> None:
@@ -415,17 +370,11 @@ class CloudClient:
                 if not self.breaker.allow(now):
                     self._first_waiting = None
                     return
-                items = [decode(CloudItem, b.item) for b in batch]
-                group = pack([len(b.item) for b in batch], self.cfg.max_items)[0]
-                chosen = [batch[i] for i in group]
-                request = CloudRequest(
-                    correlation_id=uuid.uuid4().hex,
-                    gateway_id=self.gateway_id,
-                    ts_ms=int(now * 1000),
-                    deadline_ms=self.cfg.deadline_ms,
-                    items=tuple(items[i] for i in group),
-                )
-                payload = encode(request)
+                packed = build_request(batch, correlation_id=uuid.uuid4().hex,
+                                       gateway_id=self.gateway_id, now=now,
+                                       deadline_ms=self.cfg.deadline_ms,
+                                       max_items=self.cfg.max_items)
+                request, payload, chosen = packed.request, packed.payload, packed.chosen
                 try:  # in flight before it can be answered; a refused write sends nothing
                     self.spool.mark_inflight([b.id for b in chosen], request.correlation_id)
                 except StorageError:
@@ -439,7 +388,7 @@ class CloudClient:
                     self.breaker.on_failure(now)
                     return
                 self.pacer.take(now)
-                self._in_flight[request.correlation_id] = _Request(
+                self._in_flight[request.correlation_id] = SentRequest(
                     {it.key: it for it in request.items}, len(payload),
                     now + self.cfg.deadline_ms / 1000)
                 billed = billed_messages(len(payload))

@@ -18,6 +18,7 @@ void test_provision(void);
 void test_report_rejects(void);
 void test_session_config(void);
 void test_outbox(void);
+void test_report_opts(void);
 
 typedef struct {
     const char *name;
@@ -31,7 +32,7 @@ static const test_case_t tests[] = {
     {"framing", test_framing},                 {"config_rejects", test_config_rejects},
     {"msgpack_reader", test_msgpack_reader},   {"provision", test_provision},
     {"report_rejects", test_report_rejects},   {"session_config", test_session_config},
-    {"outbox", test_outbox},
+    {"outbox", test_outbox},                   {"report_opts", test_report_opts},
 };
 
 int main(void)

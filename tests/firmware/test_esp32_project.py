@@ -32,7 +32,7 @@ def test_mqtt_comes_from_the_registry_only_on_idf6() -> None:
     cmake = (ESP32 / "main" / "CMakeLists.txt").read_text()
     requires = re.search(r"REQUIRES ([^)]*)\)", cmake)
     assert requires and "mqtt" in requires.group(1).split()
-    assert " driver " not in f" {requires.group(1)} "  # gone in v6: chosen by version
+    assert " driver " not in f" {requires.group(1)} "  # deprecated in v6: chosen by version
 
 
 def test_sdkconfig_uses_the_shipped_partition_table() -> None:

@@ -27,6 +27,7 @@ The tree (the module defining each class on the right)::
     ├── EmulatorError                        edgecascade.errors
     │   ├── EmulatorModelError (ValueError)  edgecascade.emulator.model
     │   ├── FlashError (ValueError)          edgecascade.emulator.flash
+    │   ├── PartitionError (ValueError)      edgecascade.emulator.partitions
     │   └── ProvisionError                   edgecascade.emulator.provision
     └── ToolError                            edgecascade.errors
         ├── BrokerUnavailable (RuntimeError) edgecascade.tools.broker

@@ -10,6 +10,9 @@ Results are therefore at-least-once on the wire after a crash, and idempotent by
 
 The ledger remembers the last ``keep`` finished frames for duplicate detection; a
 duplicate older than that window is answered again (documented, counted as new).
+A report whose epoch is below the device's highest is a wiped board (settings erased:
+epoch 1, seq 0 again): a new session, whose answered old frames from that epoch on are
+forgotten so the new frames are answered, not taken for duplicates.
 
 When the state disk refuses a write (full, or failing: :class:`~.db.StorageError`),
 the ledger does not fail the frame: it records it in memory (at most ``memory_keep``
@@ -22,6 +25,7 @@ until flushed; everything committed while the disk worked keeps the guarantee ab
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,6 +110,7 @@ class Ledger:
         self._mem: OrderedDict[Key, _Unstored] = OrderedDict()
         self._mem_epochs: dict[str, int] = {}
         self._unmarked: list[tuple[Key, int]] = []  # mark_sent updates still owed
+        self._top: dict[str, int] = {}  # highest epoch admitted per device (cache)
         self.forgotten = 0  # in-memory frames evicted beyond memory_keep
 
     # -- the in-memory record (all under db.lock) ------------------------------------
@@ -151,6 +156,7 @@ class Ledger:
                 return mem.state()
             try:
                 with self.db.tx() as c:
+                    self._session(c, key)
                     cur = c.execute(
                         "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
                         " status, report) VALUES (?,?,?,?,?,?)",
@@ -158,12 +164,34 @@ class Ledger:
                     if cur.rowcount:
                         return None
             except StorageError:
+                self._top.pop(key[0], None)  # a refused session purge is retried
                 existing = self._db_state(key)
                 if existing is not None:
                     return existing
                 self._remember(key, _Unstored(Status.PENDING, 0, False, received_ms, report))
                 return None
             return self._db_state(key)
+
+    def _session(self, c: sqlite3.Connection, key: Key) -> None:
+        """Inside the admitting transaction: an epoch below the device's highest starts
+        a new session. Old frames still owed an answer are kept (a colliding new frame
+        is then a duplicate until they are answered)."""
+        device, epoch, _ = key
+        top = self._top.get(device)
+        if top is None:
+            row = c.execute("SELECT MAX(epoch) FROM frames WHERE device_id=?", (device,))
+            top = row.fetchone()[0]
+            top = epoch if top is None else int(top)
+        if epoch < top:
+            c.execute("DELETE FROM frames WHERE device_id=? AND epoch>=? AND status=?",
+                      (device, epoch, int(Status.SENT)))
+            for k in [k for k, m in self._mem.items()
+                      if k[0] == device and k[1] >= epoch and m.status is Status.SENT]:
+                del self._mem[k]
+            log.info("epoch went backwards: new session",
+                     extra={"device_id": device, "epoch": epoch, "was": top})
+            top = epoch
+        self._top[device] = max(top, epoch)
 
     def admit_final(self, key: Key, received_ms: int,
                     result: Callable[[], bytes]) -> FrameState | None:
@@ -185,6 +213,7 @@ class Ledger:
                 return mem.state()
             try:
                 with self.db.tx() as c:
+                    self._session(c, key)
                     cur = c.execute(
                         "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
                         " status) VALUES (?,?,?,?,?)", (*key, received_ms, int(Status.UNSENT)))
@@ -192,6 +221,7 @@ class Ledger:
                         c.execute("UPDATE frames SET result=? WHERE id=?", (once(), cur.lastrowid))
                         return None
             except StorageError:
+                self._top.pop(key[0], None)  # a refused session purge is retried
                 existing = self._db_state(key)
                 if existing is not None:
                     return existing

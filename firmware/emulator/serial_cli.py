@@ -28,14 +28,19 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait per answer")
     p.set_defaults(func=run_provision)
 
-    f = sub.add_parser("flash", help="merge and write the firmware image with esptool")
+    f = sub.add_parser("flash", help="write bootloader, partition table and app with esptool "
+                                     "(board settings in NVS are kept)")
     f.add_argument("--build-dir", type=Path, help="ESP-IDF build dir (has flasher_args.json)")
     f.add_argument("--chip", help="esp32s3, esp32, ... (default: from the build dir)")
     f.add_argument("--bootloader", type=Path)
     f.add_argument("--partitions", type=Path)
     f.add_argument("--app", type=Path)
-    f.add_argument("--app-offset", type=lambda s: int(s, 0), default=0x10000)
-    f.add_argument("--merged", type=Path, help="where to write the merged image")
+    f.add_argument("--app-offset", type=lambda s: int(s, 0), default=None,
+                   help="default: the partition table's boot app partition")
+    f.add_argument("--merged", type=Path,
+                   help="also write one merged image here (factory programming only)")
+    f.add_argument("--erase-settings", action="store_true",
+                   help="also erase NVS: Wi-Fi, broker, device id and the epoch counter")
     f.add_argument("--port", help="serial port of the board")
     f.add_argument("--baud", type=int, default=460800)
     f.add_argument("--flash-mode", default=None)
@@ -89,25 +94,26 @@ def run_provision(args: argparse.Namespace) -> int:
 def run_flash(args: argparse.Namespace) -> int:
     from .flash import FlashError, plan_from_build, plan_from_files, run_plan
 
-    extra = {k: v for k, v in (("flash_mode", args.flash_mode), ("flash_size", args.flash_size),
-                               ("flash_freq", args.flash_freq)) if v is not None}
+    extra: dict[str, Any] = {
+        k: v for k, v in (("flash_mode", args.flash_mode), ("flash_size", args.flash_size),
+                          ("flash_freq", args.flash_freq)) if v is not None}
+    extra.update(merged=args.merged, erase_settings=args.erase_settings)
     try:
         if args.build_dir is not None:
-            plan = plan_from_build(args.build_dir, args.merged, chip=args.chip, port=args.port,
+            plan = plan_from_build(args.build_dir, chip=args.chip, port=args.port,
                                    baud=args.baud, **extra)
         elif args.bootloader and args.partitions and args.app:
             plan = plan_from_files(args.chip or "esp32s3", args.bootloader, args.partitions,
-                                   args.app, args.merged or Path("edgecascade-merged.bin"),
-                                   app_offset=args.app_offset, port=args.port, baud=args.baud,
-                                   **extra)
+                                   args.app, app_offset=args.app_offset, port=args.port,
+                                   baud=args.baud, **extra)
         else:
             print("flash: give --build-dir, or --bootloader, --partitions and --app",
                   file=sys.stderr)
             return 2
+        return run_plan(plan, dry_run=args.dry_run)
     except FlashError as exc:
         print(f"flash: {exc}", file=sys.stderr)
         return 2
-    return run_plan(plan, dry_run=args.dry_run)
 
 
 def run_serial_device(args: argparse.Namespace) -> int:

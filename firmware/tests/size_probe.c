@@ -1,6 +1,6 @@
 /* size_probe.c - references every public core function so `make size-linked` can
- * link the core for Cortex-M4 (with libgcc's soft-float helpers and the libc string
- * functions it pulls in) and report a whole-image figure. Platform seams are no-ops. */
+ * link the core for Cortex-M4 (with the libgcc float helpers a soft-float build needs and
+ * the libc string functions it pulls in) and report a whole-image figure. Platform seams are no-ops. */
 #include <stddef.h>
 
 #include "ec_config.h"
@@ -11,6 +11,7 @@
 #include "ec_prov_settings.h"
 #include "ec_provision.h"
 #include "ec_report.h"
+#include "ec_report_opts.h"
 #include "ec_ring.h"
 #include "ec_topics.h"
 
@@ -34,7 +35,7 @@ volatile const void *sink[] = {
     (const void *)ec_deframer_feed, (const void *)ec_config_decode,
     (const void *)ec_session_apply_config, (const void *)ec_topic_build,
     (const void *)ec_err_name,      (const void *)ec_outbox_send,
-    (const void *)ec_outbox_drain,
+    (const void *)ec_outbox_drain,  (const void *)ec_report_apply_opts,
 #ifdef WITH_PROVISION
     (const void *)ec_provision_init, (const void *)ec_provision_feed,
     (const void *)ec_provision_paused, (const void *)ec_settings_load,

@@ -18,6 +18,16 @@ void test_provision(void);
 void test_report_rejects(void);
 void test_session_config(void);
 void test_outbox(void);
+void test_report_opts(void);
+
+#ifdef EC_TEST_FORCE_FAIL
+/* Built only by tests/firmware's proof that a failing check reaches the exit code
+ * (make qemu-test QEMU_DEFS=-DEC_TEST_FORCE_FAIL). */
+static void test_forced_failure(void)
+{
+    CHECK_EQ(1 + 1, 3);
+}
+#endif
 
 typedef struct {
     const char *name;
@@ -31,7 +41,10 @@ static const test_case_t tests[] = {
     {"framing", test_framing},                 {"config_rejects", test_config_rejects},
     {"msgpack_reader", test_msgpack_reader},   {"provision", test_provision},
     {"report_rejects", test_report_rejects},   {"session_config", test_session_config},
-    {"outbox", test_outbox},
+    {"outbox", test_outbox},                   {"report_opts", test_report_opts},
+#ifdef EC_TEST_FORCE_FAIL
+    {"forced_failure", test_forced_failure},
+#endif
 };
 
 int main(void)

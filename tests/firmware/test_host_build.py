@@ -35,6 +35,14 @@ def test_cortex_m4_size_within_budget() -> None:
     text, data, bss = sizes["core-total"]
     assert text + data <= 8 * 1024, f"core flash {text + data} B > 8 KB"
     assert data + bss <= 2 * 1024, f"core static RAM {data + bss} B > 2 KB"
+    # linked (with the libgcc/libc code it pulls in), minus an empty program
+    linked = {f"{what}-{abi}": int(n) for n, what, abi in re.findall(
+        r"^\s*(\d+)\s+(core-linked|all-linked)-(hard|soft)$", proc.stdout, re.MULTILINE)}
+    assert set(linked) == {"core-linked-hard", "all-linked-hard", "core-linked-soft",
+                           "all-linked-soft"}, proc.stdout
+    assert linked["core-linked-hard"] <= 8 * 1024, f"linked core {linked} > 8 KB (hard-float)"
+    # soft-float links libgcc's float helpers: bigger, never smaller
+    assert linked["core-linked-soft"] > linked["core-linked-hard"], linked
 
 
 def test_esp32_app_type_checks_against_the_core_headers() -> None:

@@ -17,6 +17,7 @@
 #include "ec_policy.h"
 #include "ec_prov_settings.h"
 #include "ec_report.h"
+#include "ec_report_opts.h"
 #include "ec_ring.h"
 #include "ec_settings.h" /* generated: model id, quantization, thresholds, mean image */
 #include "ec_topics.h"
@@ -326,6 +327,15 @@ static void apply_pending_config(void)
     }
 }
 
+/* deadline, priority and privacy from Kconfig, stamped on every report */
+#ifdef CONFIG_EC_PRIVATE
+#define EC_APP_PRIVATE true
+#else
+#define EC_APP_PRIVATE false
+#endif
+static const ec_report_opts_t s_report_opts = {
+    (uint32_t)CONFIG_EC_DEADLINE_MS, CONFIG_EC_PRIORITY, EC_APP_PRIVATE};
+
 static void report_one(void)
 {
     ec_decision_t d;
@@ -374,7 +384,10 @@ static void report_one(void)
     r.frame = d.attach ? &frame : NULL;
     r.has_complexity = true;
     r.complexity = d.complexity;
-    rc = ec_report_encode(&r, s_report, sizeof s_report, &len);
+    rc = ec_report_apply_opts(&r, &s_report_opts);
+    if (rc == EC_OK) {
+        rc = ec_report_encode(&r, s_report, sizeof s_report, &len);
+    }
     if (rc != EC_OK) {
         ESP_LOGE(TAG, "encode failed: %s", ec_err_name(rc));
         return;

@@ -1,1 +1,0 @@
-../../edgecascade/__init__.py

@@ -1,1 +1,0 @@
-../../edgecascade/cli.py

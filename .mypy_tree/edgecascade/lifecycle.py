@@ -1,1 +1,0 @@
-../../edgecascade/lifecycle.py

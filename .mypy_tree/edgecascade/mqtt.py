@@ -1,1 +1,0 @@
-../../edgecascade/mqtt.py

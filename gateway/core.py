@@ -148,7 +148,7 @@ class FrameCore:
             key = report.key
             job = FrameJob(report, a.received, a.received_ms,
                            policy.device_escalation(report, a.snapshot.thresholds), a.pixels)
-            if a.payload is not None and self.holds(key):
+            if self.holds(key):  # a redelivery, or a recovered frame already in hand
                 self._duplicate(out, key, Status.PENDING)
                 continue
             snap = replace(a.snapshot, elapsed_ms=job.latency_ms(now), cached=a.cached is not None)

@@ -164,7 +164,7 @@ class FrameCore:
                     self._confident(out, job, decision, answer)
                 else:
                     self._admitting.setdefault(key, []).append(_Admitting(job, decision, result))
-                    out.append(AdmitFinal(key, job.received_ms, result))
+                    out.append(AdmitFinal(key, job.received_ms, result, job.received))
             elif a.payload is None:
                 self._hand[key] = job
                 self._route(now, out, job, decision, a.cached, a.last)

@@ -100,11 +100,15 @@ class CloudReply:
 # == effects ============================================================================
 @dataclass(frozen=True)
 class AdmitFinal:
-    """Store a frame answered at once, with its result; report back with :class:`Admitted`."""
+    """Store a frame answered at once, with its result; report back with :class:`Admitted`.
+
+    The shell stamps the result's ``ts_ms`` and ``latency_ms`` (from ``received``) when
+    the ledger builds it, inside the dedupe transaction, so the latency covers it."""
 
     key: Key
     received_ms: int
     result: Result
+    received: float
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,10 @@
     ...
     gw.stop()                        # graceful: stop taking reports, finish what is in hand
 
-Who decides and who does: :mod:`.core` (pure) decides everything about a frame's life --
-admission and dedupe, routing through :mod:`.policy`, waiters and deadlines for the
-cloud, corrections, the single final answer -- and returns effects as values; this shell
-owns paho (:mod:`.site`), the threads, SQLite (ledger, cache, spool), the edge batcher and
-the cloud client, reads what the core needs from them, and executes the effects.
+:mod:`.core` (pure) decides a frame's life -- admission and dedupe, routing through
+:mod:`.policy`, waiters and deadlines, corrections, the single final answer -- and returns
+effects as values; this shell owns paho (:mod:`.site`), the threads, SQLite, the edge
+batcher and the cloud client, reads what the core needs and executes the effects.
 
 A report's path (one frame):
 
@@ -48,7 +47,7 @@ from typing import cast
 import numpy as np
 import paho.mqtt.client as mqtt
 
-from edgecascade.protocol import Report, encode
+from edgecascade.protocol import Report, Result, encode
 
 from . import effects as fx
 from .batcher import DynamicBatcher
@@ -82,8 +81,16 @@ def _now() -> Now:
     return Now(time.monotonic(), now_ms())
 
 
-def _const(data: bytes) -> Callable[[], bytes]:
-    return lambda: data
+def _stamper(ask: fx.AdmitFinal,
+             stamped: dict[int, tuple[Result, bytes]]) -> Callable[[], bytes]:
+    """The result of a device-tier answer, timed when the ledger stores it (see AdmitFinal)."""
+    def build() -> bytes:
+        result = replace(ask.result, ts_ms=now_ms(),
+                         latency_ms=max(0.0, (time.monotonic() - ask.received) * 1000))
+        data = encode(result)
+        stamped[id(ask.result)] = (result, data)
+        return data
+    return build
 
 
 class Gateway:
@@ -249,19 +256,19 @@ class Gateway:
         """Admit reports: the core decides, the ledger dedupes and stores (each report in
         its own transaction today; one transaction for all is the planned group commit)."""
         assert self.ledger is not None
-        encoded: dict[int, bytes] = {}
+        stamped: dict[int, tuple[Result, bytes]] = {}
         asks: list[fx.AdmitFinal | fx.AdmitPending] = []
         self.step(lambda now: self.core.arrive(now, arrivals), asks)
         outcomes: list[fx.Admitted] = []
         for ask in asks:
             if isinstance(ask, fx.AdmitFinal):
-                data = encoded[id(ask.result)] = encode(ask.result)
-                existing = self.ledger.admit_final(ask.key, ask.received_ms, _const(data))
+                existing = self.ledger.admit_final(ask.key, ask.received_ms,
+                                                   _stamper(ask, stamped))
             else:
                 existing = self.ledger.admit(ask.key, ask.payload, ask.received_ms)
             outcomes.append(fx.Admitted(ask.key, existing))
         if outcomes:
-            self.step(lambda now: self.core.admitted(now, outcomes), encoded=encoded)
+            self.step(lambda now: self.core.admitted(now, outcomes), stamped=stamped)
 
     def _snapshot(self) -> Snapshot:
         b = self.batcher
@@ -284,7 +291,7 @@ class Gateway:
     # == effects =========================================================================
     def step(self, call: Callable[[Now], list[Effect]],
              asks: list[fx.AdmitFinal | fx.AdmitPending] | None = None,
-             encoded: dict[int, bytes] | None = None) -> None:
+             stamped: dict[int, tuple[Result, bytes]] | None = None) -> None:
         """Call the core and carry out its effects (see *Locking* above)."""
         outside: list[Effect] = []
         with self._lock:
@@ -295,7 +302,7 @@ class Gateway:
                 elif isinstance(effect, (fx.SubmitEdge, fx.Spool)):
                     outside.append(effect)
                 else:
-                    self._execute(effect, encoded)
+                    self._execute(effect, stamped)
         for effect in outside:
             self._execute_outside(effect)
 
@@ -311,10 +318,11 @@ class Gateway:
             if effect.wait and unspooled is not None:
                 self.step(lambda now: self.core.spooled(now, effect.key, unspooled))
 
-    def _execute(self, effect: Effect, encoded: dict[int, bytes] | None) -> None:
+    def _execute(self, effect: Effect,
+                 stamped: dict[int, tuple[Result, bytes]] | None) -> None:
         if isinstance(effect, fx.Emit):
-            result = effect.result
-            data = (encoded or {}).get(id(result)) or encode(result)
+            result, data = (stamped or {}).get(id(effect.result)) or \
+                (effect.result, encode(effect.result))
             if effect.record:
                 assert self.ledger is not None
                 self.ledger.record(result.key, result.revision, data, effect.cloud_done)

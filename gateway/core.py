@@ -9,8 +9,8 @@ Entry points (events) and what they may return::
 
     arrive(now, [Arrival, ...])          -> AdmitFinal | AdmitPending | (route effects)
     admitted(now, [Admitted, ...])       -> Emit | Remember | (route effects) | Count | Log
-    edge_done(now, frame, EdgeOutcome)   -> route effects
-    edge_refused(now, frame, Snapshot)   -> route effects            (the batcher was full)
+    edge_done(now, job, EdgeOutcome)     -> route effects
+    edge_refused(now, job, snap, last)   -> route effects            (the batcher was full)
     spooled(now, key, unspooled)         -> Emit | Count             (the escalation's spool)
     cloud_answer(now, CloudReply, state) -> Emit | Remember | Count | Log
     tick(now) / expire_all(now)          -> Emit | Count             (deadlines, stop)
@@ -118,7 +118,7 @@ class FrameCore:
         self.cfg = cfg
         self.cloud_rtt_ms = 200.0  # moving average of escalation round trips
         self._hand: dict[Key, FrameJob] = {}  # admitted, not finally answered, not waiting
-        self._admitting: dict[Key, list[_Admitting]] = {}  # asked the ledger, no answer yet
+        self._admitting: dict[Key, _Admitting] = {}  # asked the ledger, no answer yet
         self._waiters: dict[Key, _Waiter] = {}
         self._deadlines: list[_Deadline] = []
         self._tick = itertools.count()
@@ -148,13 +148,13 @@ class FrameCore:
             key = report.key
             job = FrameJob(report, a.received, a.received_ms,
                            policy.device_escalation(report, a.snapshot.thresholds), a.pixels)
-            if self.holds(key):  # a redelivery, or a recovered frame already in hand
-                self._duplicate(out, key, Status.PENDING)
-                continue
             snap = replace(a.snapshot, elapsed_ms=job.latency_ms(now), cached=a.cached is not None)
             decision = policy.decide(report, snap)
             out.append(_count("decisions", action=decision.action.value,
                               reason=decision.reason.value))
+            if self.holds(key):  # a redelivery, or a recovered frame already in hand
+                self._duplicate(out, key, Status.PENDING)
+                continue
             if decision.action is Action.ACCEPT_DEVICE:
                 answer = device_answer(report, job.received_ms)
                 result = self._result(now, job, answer, decision.reason,
@@ -163,26 +163,22 @@ class FrameCore:
                     out.append(Emit(result))
                     self._confident(out, job, decision, answer)
                 else:
-                    self._admitting.setdefault(key, []).append(_Admitting(job, decision, result))
+                    self._admitting[key] = _Admitting(job, decision, result)
                     out.append(AdmitFinal(key, job.received_ms, result, job.received))
             elif a.payload is None:
                 self._hand[key] = job
                 self._route(now, out, job, decision, a.cached, a.last)
             else:
-                self._admitting.setdefault(key, []).append(
-                    _Admitting(job, decision, None, a.cached, a.last))
+                self._admitting[key] = _Admitting(job, decision, None, a.cached, a.last)
                 out.append(AdmitPending(key, a.payload, job.received_ms))
         return out
 
     def admitted(self, now: Now, outcomes: Sequence[Admitted]) -> list[Effect]:
         out: list[Effect] = []
         for o in outcomes:
-            queue = self._admitting.get(o.key)
-            if not queue:
+            a = self._admitting.pop(o.key, None)
+            if a is None:
                 continue
-            a = queue.pop(0)
-            if not queue:
-                del self._admitting[o.key]
             if o.existing is not None:
                 self._duplicate(out, o.key, o.existing.status)
             elif a.result is not None:

@@ -8,6 +8,7 @@ executes them (paho, SQLite, the batcher, the cloud client) and feeds outcomes b
 Entry points (events) and what they may return::
 
     arrive(now, [Arrival, ...])          -> AdmitFinal | AdmitPending | (route effects)
+    final_result(now, AdmitFinal)        -> the Result it stores (pure, any thread)
     admitted(now, [Admitted, ...])       -> Emit | Remember | (route effects) | Count | Log
     edge_done(now, job, EdgeOutcome)     -> route effects
     edge_refused(now, job, snap, last)   -> route effects            (the batcher was full)
@@ -90,7 +91,7 @@ def _count(metric: str, **labels: str) -> Count:
 class _Admitting:
     job: FrameJob
     decision: Decision
-    result: Result | None  # the final answer to publish when new (device tier)
+    answer: Answer | None  # the device tier's answer, when it is final at once
     cached: Answer | None = None
     last: Answer | None = None
 
@@ -148,7 +149,9 @@ class FrameCore:
             key = report.key
             job = FrameJob(report, a.received, a.received_ms,
                            policy.device_escalation(report, a.snapshot.thresholds), a.pixels)
-            snap = replace(a.snapshot, elapsed_ms=job.latency_ms(now), cached=a.cached is not None)
+            snap = a.snapshot
+            if job.escalation is not None and report.frame is not None:  # else: device answer
+                snap = replace(snap, elapsed_ms=job.latency_ms(now), cached=a.cached is not None)
             decision = policy.decide(report, snap)
             out.append(_count("decisions", action=decision.action.value,
                               reason=decision.reason.value))
@@ -157,14 +160,14 @@ class FrameCore:
                 continue
             if decision.action is Action.ACCEPT_DEVICE:
                 answer = device_answer(report, job.received_ms)
-                result = self._result(now, job, answer, decision.reason,
-                                      escalation=decision.escalation)
                 if a.payload is None:
-                    out.append(Emit(result))
+                    out.append(Emit(self._result(now, job, answer, decision.reason,
+                                                 escalation=decision.escalation)))
                     self._confident(out, job, decision, answer)
                 else:
-                    self._admitting[key] = _Admitting(job, decision, result)
-                    out.append(AdmitFinal(key, job.received_ms, result, job.received))
+                    self._admitting[key] = _Admitting(job, decision, answer)
+                    out.append(AdmitFinal(key, job.received_ms, job, answer, decision.reason,
+                                          decision.escalation))
             elif a.payload is None:
                 self._hand[key] = job
                 self._route(now, out, job, decision, a.cached, a.last)
@@ -172,6 +175,12 @@ class FrameCore:
                 self._admitting[key] = _Admitting(job, decision, None, a.cached, a.last)
                 out.append(AdmitPending(key, a.payload, job.received_ms))
         return out
+
+    def final_result(self, now: Now, ask: AdmitFinal) -> Result:
+        """The result an :class:`AdmitFinal` stores, built when the ledger asks for it
+        (inside its dedupe transaction, so the latency covers it). Reads nothing but the
+        effect and the (immutable) config: safe to call without the shell's lock."""
+        return self._result(now, ask.job, ask.answer, ask.reason, escalation=ask.escalation)
 
     def admitted(self, now: Now, outcomes: Sequence[Admitted]) -> list[Effect]:
         out: list[Effect] = []
@@ -181,10 +190,11 @@ class FrameCore:
                 continue
             if o.existing is not None:
                 self._duplicate(out, o.key, o.existing.status)
-            elif a.result is not None:
-                out.append(Emit(a.result, record=False))
-                self._confident(out, a.job, a.decision,
-                                device_answer(a.job.report, a.job.received_ms))
+            elif a.answer is not None:
+                result = o.result or self._result(now, a.job, a.answer, a.decision.reason,
+                                                  escalation=a.decision.escalation)
+                out.append(Emit(result, record=False))
+                self._confident(out, a.job, a.decision, a.answer)
             else:
                 self._hand[o.key] = a.job
                 self._route(now, out, a.job, a.decision, a.cached, a.last)

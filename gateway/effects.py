@@ -78,6 +78,7 @@ class Admitted:
 
     key: Key
     existing: FrameState | None
+    result: Result | None = None  # what the ledger stored for a new AdmitFinal
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,16 @@ class CloudReply:
 class AdmitFinal:
     """Store a frame answered at once, with its result; report back with :class:`Admitted`.
 
-    The shell stamps the result's ``ts_ms`` and ``latency_ms`` (from ``received``) when
-    the ledger builds it, inside the dedupe transaction, so the latency covers it."""
+    The shell builds the result with ``FrameCore.final_result(now, ask)`` when the ledger
+    asks for it, inside the dedupe transaction (so its latency covers it), and hands it
+    back in :attr:`Admitted.result`."""
 
     key: Key
     received_ms: int
-    result: Result
-    received: float
+    job: FrameJob
+    answer: Answer
+    reason: Reason
+    escalation: Reason | None
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ from .framestore import FrameStore
 from .housekeeping import Housekeeper, recover
 from .http import ObserveServer
 from .intake import Intake
-from .ledger import Ledger
+from .ledger import Key, Ledger
 from .metrics import GatewayMetrics
 from .policy import Snapshot
 from .site import SiteLink, now_ms
@@ -79,18 +79,6 @@ __all__ = ["STOP_GRACE_S", "Gateway", "frame_id"]
 
 def _now() -> Now:
     return Now(time.monotonic(), now_ms())
-
-
-def _stamper(ask: fx.AdmitFinal,
-             stamped: dict[int, tuple[Result, bytes]]) -> Callable[[], bytes]:
-    """The result of a device-tier answer, timed when the ledger stores it (see AdmitFinal)."""
-    def build() -> bytes:
-        result = replace(ask.result, ts_ms=now_ms(),
-                         latency_ms=max(0.0, (time.monotonic() - ask.received) * 1000))
-        data = encode(result)
-        stamped[id(ask.result)] = (result, data)
-        return data
-    return build
 
 
 class Gateway:
@@ -256,19 +244,20 @@ class Gateway:
         """Admit reports: the core decides, the ledger dedupes and stores (each report in
         its own transaction today; one transaction for all is the planned group commit)."""
         assert self.ledger is not None
-        stamped: dict[int, tuple[Result, bytes]] = {}
+        built: dict[Key, tuple[Result, bytes]] = {}
         asks: list[fx.AdmitFinal | fx.AdmitPending] = []
         self.step(lambda now: self.core.arrive(now, arrivals), asks)
         outcomes: list[fx.Admitted] = []
         for ask in asks:
             if isinstance(ask, fx.AdmitFinal):
                 existing = self.ledger.admit_final(ask.key, ask.received_ms,
-                                                   _stamper(ask, stamped))
+                                                   self._final_bytes(ask, built))
             else:
                 existing = self.ledger.admit(ask.key, ask.payload, ask.received_ms)
-            outcomes.append(fx.Admitted(ask.key, existing))
+            made = built.get(ask.key) if existing is None else None
+            outcomes.append(fx.Admitted(ask.key, existing, made[0] if made else None))
         if outcomes:
-            self.step(lambda now: self.core.admitted(now, outcomes), stamped=stamped)
+            self.step(lambda now: self.core.admitted(now, outcomes), built=built)
 
     def _snapshot(self) -> Snapshot:
         b = self.batcher
@@ -291,7 +280,7 @@ class Gateway:
     # == effects =========================================================================
     def step(self, call: Callable[[Now], list[Effect]],
              asks: list[fx.AdmitFinal | fx.AdmitPending] | None = None,
-             stamped: dict[int, tuple[Result, bytes]] | None = None) -> None:
+             built: dict[Key, tuple[Result, bytes]] | None = None) -> None:
         """Call the core and carry out its effects (see *Locking* above)."""
         outside: list[Effect] = []
         with self._lock:
@@ -302,7 +291,7 @@ class Gateway:
                 elif isinstance(effect, (fx.SubmitEdge, fx.Spool)):
                     outside.append(effect)
                 else:
-                    self._execute(effect, stamped)
+                    self._execute(effect, built)
         for effect in outside:
             self._execute_outside(effect)
 
@@ -318,11 +307,20 @@ class Gateway:
             if effect.wait and unspooled is not None:
                 self.step(lambda now: self.core.spooled(now, effect.key, unspooled))
 
-    def _execute(self, effect: Effect,
-                 stamped: dict[int, tuple[Result, bytes]] | None) -> None:
+    def _final_bytes(self, ask: fx.AdmitFinal,
+                     built: dict[Key, tuple[Result, bytes]]) -> Callable[[], bytes]:
+        def build() -> bytes:  # the ledger calls it once it knows the frame is new
+            result = self.core.final_result(_now(), ask)  # no lock: the ledger holds its own
+            data = encode(result)
+            built[ask.key] = (result, data)
+            return data
+        return build
+
+    def _execute(self, effect: Effect, built: dict[Key, tuple[Result, bytes]] | None) -> None:
         if isinstance(effect, fx.Emit):
-            result, data = (stamped or {}).get(id(effect.result)) or \
-                (effect.result, encode(effect.result))
+            result = effect.result
+            made = built.get(result.key) if built and not effect.record else None
+            data = made[1] if made is not None and made[0] is result else encode(result)
             if effect.record:
                 assert self.ledger is not None
                 self.ledger.record(result.key, result.revision, data, effect.cloud_done)

@@ -40,9 +40,9 @@ def test_a_batch_asks_the_ledger_once_per_new_report_and_publishes_after(world: 
     assert not any(isinstance(e, fx.Emit) for e in effects), "nothing published before durable"
     final, pending = asks
     assert isinstance(final, fx.AdmitFinal) and isinstance(pending, fx.AdmitPending)
-    data = encode(final.result)
     out = world.core.admitted(now, [
-        fx.Admitted(B, world.ledger.admit_final(B, final.received_ms, lambda: data)),
+        fx.Admitted(B, world.ledger.admit_final(
+            B, final.received_ms, lambda: encode(world.core.final_result(now, final)))),
         fx.Admitted(A, world.ledger.admit(A, pending.payload, pending.received_ms))])
     emits = [e for e in out if isinstance(e, fx.Emit)]
     assert [(e.result.key, e.record) for e in emits] == [(B, False)]  # stored with its admit

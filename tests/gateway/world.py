@@ -105,12 +105,15 @@ class World:
         self.run(self.core.arrive(now, arrivals), asks)
         outcomes = []
         for ask in asks:
+            made: list[Result] = []
             if isinstance(ask, fx.AdmitFinal):
-                data = encode(ask.result)
-                existing = self.ledger.admit_final(ask.key, ask.received_ms, lambda d=data: d)
+                def build(ask: fx.AdmitFinal = ask, made: list[Result] = made) -> bytes:
+                    made.append(self.core.final_result(self.now(), ask))
+                    return encode(made[0])
+                existing = self.ledger.admit_final(ask.key, ask.received_ms, build)
             else:
                 existing = self.ledger.admit(ask.key, ask.payload, ask.received_ms)
-            outcomes.append(fx.Admitted(ask.key, existing))
+            outcomes.append(fx.Admitted(ask.key, existing, made[0] if made else None))
         self.run(self.core.admitted(self.now(), outcomes))
         self.acked.update(keys)  # PUBACK only after the whole batch is durable and handled
 

@@ -127,22 +127,22 @@ class Housekeeper:
         next_prune = time.monotonic() + 30
         next_checkpoint = 0.0
         resumed = False
-        while not gw._stopped.is_set():
+        while not gw.stopped.is_set():
             if not resumed and gw.link.ready.is_set():
                 try:
                     self._resume()
                 except Exception:
                     log.exception("recovery failed")
                 resumed = True
-            with gw._wake:
+            with gw.wake:
                 wait = 0.2
                 due = gw.core.next_deadline()
                 if due is not None:
                     wait = min(wait, max(0.0, due - time.monotonic()))
-                gw._wake.wait(wait)
+                gw.wake.wait(wait)
             gw.step(lambda now: gw.core.tick(now))
-            with gw._wake:
-                gw._wake.notify_all()
+            with gw.wake:
+                gw.wake.notify_all()
             try:
                 gw.link.flush_sent(gw.ledger)
                 if gw.cache is not None:
@@ -159,7 +159,7 @@ class Housekeeper:
                     gw.ledger.prune()
             except Exception:
                 log.exception("housekeeping step failed")
-            if gw._stopping.is_set() and not gw.core.waiting:
+            if gw.stopping.is_set() and not gw.core.waiting:
                 return
 
     def _storage(self) -> None:

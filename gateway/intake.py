@@ -31,7 +31,7 @@ class Intake:
         self.gw = gw
 
     def on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        if self.gw._stopping.is_set():
+        if self.gw.stopping.is_set():
             return  # not acknowledged: the broker redelivers it to our next session
         received = time.monotonic()
         try:

@@ -96,13 +96,13 @@ class Gateway:
         self.frame_store = frame_store
         self._edge_model = edge_model
         self._lock = threading.RLock()
-        self._wake = threading.Condition(self._lock)
+        self.wake = threading.Condition(self._lock)
         self.core = FrameCore(fx.CoreConfig(
             gateway_id=config.gateway_id, cloud_deadline_ms=config.cloud.deadline_ms,
             stale_max_age_ms=int(config.storage.stale_max_age_s * 1000),
             cloud_enabled=config.cloud.enabled))
-        self._stopping = threading.Event()
-        self._stopped = threading.Event()
+        self.stopping = threading.Event()
+        self.stopped = threading.Event()
         self._started = False
         self.spool: SpoolStore | None = None
         self.ledger: Ledger | None = None
@@ -155,7 +155,7 @@ class Gateway:
         self._house.recovered = recover(self)
         if self.cloud is not None:
             self.cloud.start()
-        self.link = SiteLink(cfg, self.metrics, self.intake.on_message, self._stopping,
+        self.link = SiteLink(cfg, self.metrics, self.intake.on_message, self.stopping,
                              self.edge.model_id if self.edge else None)
         self.link.connect()
         self._house.start()
@@ -174,9 +174,9 @@ class Gateway:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Graceful stop: take no new reports, finish or spool what is in hand, go offline."""
-        if not self._started or self._stopping.is_set():
+        if not self._started or self.stopping.is_set():
             return
-        self._stopping.set()
+        self.stopping.set()
         assert self.link is not None
         self.link.ready.clear()
         if self.batcher is not None:
@@ -184,13 +184,13 @@ class Gateway:
         grace = time.monotonic() + min(STOP_GRACE_S, timeout)
         with self._lock:
             while self.core.waiting and time.monotonic() < grace:
-                self._wake.wait(0.05)
+                self.wake.wait(0.05)
         # Their frames stay spooled: a correction follows when the cloud answers.
         self.step(lambda now: self.core.expire_all(now))
         if self.cloud is not None:
             self.cloud.stop()
-        with self._wake:
-            self._wake.notify_all()
+        with self.wake:
+            self.wake.notify_all()
         self._house.join(timeout)
         self.link.go_offline(self.ledger)
         if self.http is not None:
@@ -198,7 +198,7 @@ class Gateway:
         for store in (self.ledger, self.cache, self.spool):
             if store is not None:
                 store.close()
-        self._stopped.set()
+        self.stopped.set()
         log.info("gateway stopped", extra={"gateway_id": self.cfg.gateway_id})
 
     def readiness(self) -> tuple[bool, str]:
@@ -206,7 +206,7 @@ class Gateway:
         it still answers and acknowledges every report, and taking it out of service
         would neither free the disk nor leave the site's reports anywhere better; the
         text says ``degraded storage`` (alert on ``ec_gateway_storage_degraded``)."""
-        if self._stopping.is_set():
+        if self.stopping.is_set():
             return False, "stopping"
         if self.link is None or not self.link.ready.is_set():
             return False, "not connected to the site broker"
@@ -389,10 +389,10 @@ class Gateway:
             answer = Answer(a.label, a.confidence, "cloud", out.model_id, out.model_version,
                             now_ms())
         reply = fx.CloudReply(a.key, answer, a.error, out.cost, out.item.frame)
-        with self._wake:
+        with self.wake:
             state = None
             if answer is not None and not self.core.is_waiting(a.key):
                 assert self.ledger is not None
                 state = self.ledger.state(a.key)
             self.step(lambda now: self.core.cloud_answer(now, reply, state))
-            self._wake.notify_all()
+            self.wake.notify_all()

@@ -1,0 +1,152 @@
+"""The gateway's link to the site broker (paho): connect, subscribe, publish, PUBACK books.
+
+:class:`SiteLink` owns the paho client of the site session (persistent, manual PUBACK of
+reports), the gateway's retained online/offline state, and the outbox that matches the
+broker's PUBACKs of our results to (frame, revision) so the ledger can mark them sent.
+The frame lifecycle itself is not here: reports are handed to ``on_message`` (the
+shell in :mod:`.service`), which acknowledges them once they are durable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from edgecascade import __version__
+from edgecascade.mqtt import connect_properties, make_client
+from edgecascade.protocol import Result, ServiceState, TopicKind, Topics, encode
+
+from .config import GatewayConfig
+from .effects import frame_id
+from .ledger import Key, Ledger
+from .metrics import GatewayMetrics
+
+log = logging.getLogger("edgecascade.gateway")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SiteLink:
+    def __init__(self, cfg: GatewayConfig, metrics: GatewayMetrics,
+                 on_message: Callable[[mqtt.Client, object, mqtt.MQTTMessage], None],
+                 stopping: threading.Event, model_id: str | None) -> None:
+        self.cfg = cfg
+        self.topics: Topics = cfg.topics
+        self.metrics = metrics
+        self.ready = threading.Event()
+        self._on_message = on_message
+        self._stopping = stopping
+        self._model_id = model_id
+        self._acked_mids: list[int] = []
+        self._outbox: dict[int, tuple[Key, int]] = {}
+        self.client: mqtt.Client | None = None
+
+    def state_payload(self, online: bool) -> bytes:
+        return encode(ServiceState(service_id=self.cfg.gateway_id, online=online, ts_ms=now_ms(),
+                                   version=__version__[:32],
+                                   model_id=self._model_id[:64] if self._model_id else None))
+
+    def connect(self) -> None:
+        cfg = self.cfg
+        client = make_client(cfg.broker, cfg.session_client_id, clean_start=False,
+                             will=(self.topics.gateway_state(cfg.gateway_id),
+                                   self.state_payload(False)))
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        self.client = client
+        client.connect_async(cfg.broker.host, cfg.broker.port, keepalive=cfg.broker.keepalive,
+                             **connect_properties(cfg.broker, False))  # type: ignore[arg-type]
+        client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
+                    props: object = None) -> None:
+        if getattr(rc, "is_failure", False):
+            log.error("site broker refused connection", extra={"rc": str(rc)})
+            return
+        group = self.cfg.shared_group
+        client.subscribe([
+            (self.topics.filter(TopicKind.DEVICE_REPORT, group), 1),
+            (self.topics.filter(TopicKind.DEVICE_STATE, group), 1),
+        ])
+        client.publish(self.topics.gateway_state(self.cfg.gateway_id), self.state_payload(True),
+                       qos=1, retain=True)
+        log.info("site link up", extra={"broker": self.cfg.broker.url,
+                                        "session_present": getattr(flags, "session_present", None)})
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, rcs: object,
+                      props: object = None) -> None:
+        self.ready.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
+                       props: object = None) -> None:
+        self.ready.clear()
+        if not self._stopping.is_set():
+            log.warning("site link down", extra={"rc": str(rc)})
+
+    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, rc: object = None,
+                    props: object = None) -> None:
+        self._acked_mids.append(mid)  # list.append is atomic; matched in housekeeping
+
+    # -- results -----------------------------------------------------------------------
+    def publish_result(self, result: Result, data: bytes) -> None:
+        assert self.client is not None
+        info = self.client.publish(self.topics.result(result.device_id), data, qos=1)
+        self._outbox[info.mid] = (result.key, result.revision)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            self.metrics.inc("publish_failed")
+        self.metrics.inc("results", tier=result.tier, reason=result.reason)
+        self.metrics.observe_latency(result.tier, result.latency_ms / 1000)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("result", extra={"frame": frame_id(result.key), "tier": result.tier,
+                                       "reason": result.reason, "revision": result.revision})
+
+    def republish(self, key: Key, revision: int, data: bytes) -> None:
+        """A stored result not confirmed before a crash: the same bytes again."""
+        assert self.client is not None
+        info = self.client.publish(self.topics.result(key[0]), data, qos=1)
+        self._outbox[info.mid] = (key, revision)
+
+    def flush_sent(self, ledger: Ledger | None) -> None:
+        if ledger is None:
+            return
+        mids, self._acked_mids = self._acked_mids, []
+        done = []
+        later = []
+        for mid in mids:
+            item = self._outbox.pop(mid, None)
+            if item is None:
+                later.append(mid)  # the PUBACK beat our bookkeeping: match it next round
+            else:
+                done.append(item)
+        if later:
+            self._acked_mids.extend(later[-10_000:])
+        ledger.mark_sent(done)
+
+    def go_offline(self, ledger: Ledger | None) -> None:
+        """Publish the retained offline state, wait (briefly) for PUBACKs, disconnect."""
+        if self.client is None:
+            return
+        info = self.client.publish(self.topics.gateway_state(self.cfg.gateway_id),
+                                   self.state_payload(False), qos=1, retain=True)
+        deadline = time.monotonic() + 5
+        while (not info.is_published() and time.monotonic() < deadline
+               and self.client.is_connected()):
+            time.sleep(0.01)
+        while self._outbox and time.monotonic() < deadline:
+            self.flush_sent(ledger)
+            if not self.client.is_connected():
+                break
+            time.sleep(0.02)
+        self.flush_sent(ledger)
+        self.client.disconnect()
+        self.client.loop_stop()

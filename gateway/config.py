@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards  # dashboards hook
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
 from edgecascade.protocol.limits import MAX_CLIENT_ID_BYTES
@@ -123,6 +124,7 @@ class GatewayConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     observe: ObserveConfig = field(default_factory=ObserveConfig)
     devices: DevicesConfig = field(default_factory=DevicesConfig)
+    dashboards: DashboardsConfig = field(default_factory=DashboardsConfig)  # dashboards hook
 
     @property
     def topics(self) -> Topics:
@@ -319,7 +321,8 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
     problems = _Problems()
     top_known = {"version", "gateway_id", "prefix", "shared_group", "client_id",
                  "thresholds_file", "site", "cloud_broker", "thresholds", "edge", "cloud",
-                 "storage", "observe", "devices"}
+                 "storage", "observe", "devices",
+                 "dashboards"}  # dashboards hook
     for key in raw:
         if key not in top_known:
             problems.add(key, f"unknown key (known: {', '.join(sorted(top_known))})")
@@ -393,6 +396,10 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
         observe=_section(ObserveConfig, raw.get("observe"), "observe", problems),
         devices=_section(DevicesConfig, raw.get("devices"), "devices", problems),
     )
+    dashboards, dash_problems = parse_dashboards(raw.get("dashboards"))  # dashboards hook
+    cfg = replace(cfg, dashboards=dashboards)  # dashboards hook
+    for path, why in dash_problems:  # dashboards hook
+        problems.add(path, why)  # dashboards hook
     _check_ranges(cfg, problems)
     if problems.items:
         raise ConfigError(problems.items)

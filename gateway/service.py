@@ -61,6 +61,7 @@ from .breaker import BreakerState
 from .cache import Answer, LastGoodCache, frame_hash
 from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
 from .config import GatewayConfig, read_thresholds
+from .dashboards import Dashboards  # dashboards hook
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, FrameRejected, TFLiteEdgeModel
 from .framestore import FrameStore
@@ -130,6 +131,8 @@ class Gateway:
         self.cfg = config
         self.topics = config.topics
         self.metrics = GatewayMetrics()
+        self.dashboards = Dashboards.for_gateway(config, lambda: self.site,
+                                                 self.metrics.summary)  # dashboards hook
         self.storage = StorageHealth(on_error=self._storage_error)
         self.frame_store = frame_store
         self._edge_model = edge_model
@@ -190,7 +193,8 @@ class Gateway:
                 client_id=cfg.cloud_session_client_id)
         if cfg.observe.http_port >= 0:
             self.http = ObserveServer(cfg.observe.http_host, cfg.observe.http_port,
-                                      self.metrics.registry, self.readiness)
+                                      self.metrics.registry, self.readiness,
+                                      dashboards=self.dashboards)  # dashboards hook
             self.http.start()
         self._recover()
         if self.cloud is not None:
@@ -306,9 +310,11 @@ class Gateway:
         client.subscribe([
             (self.topics.filter(TopicKind.DEVICE_REPORT, group), 1),
             (self.topics.filter(TopicKind.DEVICE_STATE, group), 1),
+            *self.dashboards.subscriptions(),  # dashboards hook
         ])
         client.publish(self.topics.gateway_state(self.cfg.gateway_id), self._state_payload(True),
                        qos=1, retain=True)
+        self.dashboards.on_gateway_state(self._state_payload(True))  # dashboards hook
         log.info("site link up", extra={"broker": self.cfg.site.url,
                                         "session_present": getattr(flags, "session_present", None)})
 
@@ -331,10 +337,12 @@ class Gateway:
             return  # not acknowledged: the broker redelivers it to our next session
         received = time.monotonic()
         try:
-            kind, id_ = self._parse_topic(msg.topic)
+            kind, id_ = ((None, "") if self.dashboards.on_message(msg.topic, bytes(msg.payload))
+                         else self._parse_topic(msg.topic))  # dashboards hook
             if kind is TopicKind.DEVICE_REPORT:
                 self._handle_report(id_, bytes(msg.payload), received)
             elif kind is TopicKind.DEVICE_STATE:
+                self.dashboards.on_device_state(id_, bytes(msg.payload))  # dashboards hook
                 self._handle_device_state(bytes(msg.payload), bool(msg.retain))
         except Exception:
             # Not acknowledged: the report is not durable. It is redelivered on reconnect.
@@ -651,6 +659,7 @@ class Gateway:
             self.metrics.inc("publish_failed")
         self.metrics.inc("results", tier=result.tier, reason=result.reason)
         self.metrics.observe_latency(result.tier, result.latency_ms / 1000)
+        self.dashboards.on_result(result)  # dashboards hook
         if log.isEnabledFor(logging.DEBUG):
             log.debug("result", extra={"frame": frame_id(result.key), "tier": result.tier,
                                        "reason": result.reason, "revision": result.revision})
@@ -803,3 +812,4 @@ class Gateway:
         msg = Metrics(service_id=self.cfg.gateway_id, ts_ms=_now_ms(), values=values)
         self.site.publish(self.topics.gateway_metrics(self.cfg.gateway_id), encode(msg), qos=0,
                           retain=True)
+        self.dashboards.on_metrics(msg)  # dashboards hook

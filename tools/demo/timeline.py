@@ -81,9 +81,9 @@ def timeline_svg(seen: Sequence[SeenResult], reports: dict[tuple[str, int, int],
                    'stroke="black"/>')
         out.append(f'<line x1="{PAD}" y1="{y0}" x2="{PAD}" y2="{y0 + PANEL_H}" stroke="black"/>')
         ticks = labels or {0: fmt.format(0), 1: fmt.format(ymax)}
-        for v, label in ticks.items():
-            vv = v if labels else v * ymax
-            out.append(f'<text x="{PAD - 6}" y="{sy(vv) + 4:.1f}" text-anchor="end" '
+        for tick, label in ticks.items():
+            at = tick if labels else tick * ymax
+            out.append(f'<text x="{PAD - 6}" y="{sy(at) + 4:.1f}" text-anchor="end" '
                        f'font-size="11">{html.escape(label)}</text>')
         for j, (name, pts) in enumerate(series):
             if not pts:

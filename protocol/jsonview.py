@@ -13,13 +13,16 @@ metrics summary as JSON under a second topic root (PROTOCOL.md, "The JSON view")
 ``{json}`` is ``<prefix>/json`` by default (``ec/v1/json``). Field names are those of
 PROTOCOL.md's tables; every object also carries ``schema`` (the schema version) and
 ``kind`` (the table name). A result adds ``label_name`` (the class name from the model
-registry) when the gateway knows it. Pure: no I/O.
+registry) when the gateway knows it. Floats are float32 on the wire; the view writes
+the shortest decimal that is the same float32 (``0.99``, not ``0.9900000095367432``).
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +72,29 @@ class JsonTopics:
         return f"{self.root}/#"
 
 
+def short_float32(x: float) -> float:
+    """The shortest decimal that is the same float32: wire floats are float32, so
+    ``0.41`` arrives as 0.4099999964...; the JSON view writes ``0.41``."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return x
+    want = struct.pack("<f", x)
+    for digits in range(6, 10):
+        candidate = float(f"{x:.{digits}g}")
+        if struct.pack("<f", candidate) == want:
+            return candidate
+    return x  # pragma: no cover - 9 significant digits always round-trip a float32
+
+
+def _tidy(value: Any) -> Any:
+    if isinstance(value, float):
+        return short_float32(value)
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    return value
+
+
 def _head(kind: str) -> dict[str, Any]:
     return {"schema": SCHEMA_VERSION, "kind": kind}
 
@@ -76,7 +102,7 @@ def _head(kind: str) -> dict[str, Any]:
 def result_view(result: Result, labels: Sequence[str] = ()) -> dict[str, Any]:
     """A result with named fields; ``label_name`` when ``labels`` names its label.
     Optional flags are always present (``degraded``/``stale`` false when absent)."""
-    out = _head(Result.KIND) | result.to_plain()
+    out = _head(Result.KIND) | _tidy(result.to_plain())
     out["degraded"] = result.degraded
     out["stale"] = result.stale
     if 0 <= result.label < len(labels):
@@ -85,7 +111,7 @@ def result_view(result: Result, labels: Sequence[str] = ()) -> dict[str, Any]:
 
 
 def device_state_view(state: DeviceState) -> dict[str, Any]:
-    return _head(DeviceState.KIND) | state.to_plain()
+    return _head(DeviceState.KIND) | _tidy(state.to_plain())
 
 
 def service_state_view(state: ServiceState) -> dict[str, Any]:
@@ -93,7 +119,7 @@ def service_state_view(state: ServiceState) -> dict[str, Any]:
 
 
 def metrics_view(metrics: Metrics) -> dict[str, Any]:
-    return _head(Metrics.KIND) | metrics.to_plain()
+    return _head(Metrics.KIND) | _tidy(metrics.to_plain())
 
 
 def dumps(view: dict[str, Any]) -> bytes:

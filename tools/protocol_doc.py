@@ -146,8 +146,12 @@ def metrics() -> str:
     out += ["", "Cloud workers (on their `/metrics` only):", "",
             "| key | kind | meaning |", "|---|---|---|"]
     suffix = {"counter": "_total", "gauge": "", "histogram": "_bucket`, `_sum`, `_count"}
-    for collector in list(WorkerMetrics().registry._collector_to_names):
-        for fam in collector.describe():
+    from prometheus_client.metrics import MetricWrapperBase
+
+    for metric in vars(WorkerMetrics()).values():
+        if not isinstance(metric, MetricWrapperBase):
+            continue
+        for fam in metric.describe():
             out.append(f"| `{fam.name}{suffix[fam.type]}` | {fam.type} | {fam.documentation} |")
     return "\n".join(out) + "\n"
 

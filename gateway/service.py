@@ -237,6 +237,7 @@ class Gateway:
         if self.site is not None:
             info = self.site.publish(self.topics.gateway_state(self.cfg.gateway_id),
                                      self._state_payload(False), qos=1, retain=True)
+            self.dashboards.on_gateway_state(self._state_payload(False))  # dashboards hook
             deadline = time.monotonic() + 5
             while (not info.is_published() and time.monotonic() < deadline
                    and self.site.is_connected()):

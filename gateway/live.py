@@ -44,15 +44,13 @@ class LiveState:
         self._correct = 0
         self._judged = 0
         self._latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
-        self._last: deque[dict[str, Any]] = deque(maxlen=LAST_RESULTS)
+        self._last: deque[tuple[Result, int | None]] = deque(maxlen=LAST_RESULTS)
         self._devices: dict[str, dict[str, Any]] = {}
         self.version = 0
 
     def add_result(self, result: Result) -> None:
-        view = result_view(result, self.labels)
+        """Cheap on the publish path: counters and a deque; views are built on read."""
         truth = self.truth(result.key) if self.truth is not None else None
-        if truth is not None:
-            view["truth"] = truth
         with self._lock:
             self._cost += result.cost
             if result.revision == 0:
@@ -64,8 +62,14 @@ class LiveState:
                     self._correct += int(truth == result.label)
             else:
                 self._corrections += 1
-            self._last.appendleft(view)
+            self._last.appendleft((result, truth))
             self._bump()
+
+    def _view(self, result: Result, truth: int | None) -> dict[str, Any]:
+        view = result_view(result, self.labels)
+        if truth is not None:
+            view["truth"] = truth
+        return view
 
     def set_device(self, state: DeviceState) -> None:
         with self._lock:
@@ -110,7 +114,7 @@ class LiveState:
                 "result_cost": self._cost,
                 "budget_messages": budget,
                 "devices": sorted(self._devices.values(), key=lambda d: d["device_id"]),
-                "last": list(self._last),
+                "last": [self._view(r, t) for r, t in self._last],
                 "metrics": metrics,
                 "version": self.version,
             }

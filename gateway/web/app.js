@@ -45,11 +45,22 @@ function render(snap) {
     const seg = document.createElement("div");
     seg.className = "t-" + t;
     seg.style.width = (100 * share) + "%";
-    seg.textContent = `${t} ${(100 * share).toFixed(0)}% (${snap.tiers[t]})`;
+    seg.textContent = share >= 0.08 ? `${t} ${(100 * share).toFixed(0)}%` : "";
+    seg.title = `${t}: ${snap.tiers[t]} answers`;
     seg.dataset.tier = t;
     bar.appendChild(seg);
   }
-  $("tiers").replaceChildren(bar);
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  for (const t of TIERS) {
+    if (!snap.tiers[t]) continue;
+    const item = document.createElement("span");
+    item.innerHTML = `<i class="t-${t}"></i>`;
+    item.append(`${t} ${(100 * snap.tier_share[t]).toFixed(1)}% · ${snap.tiers[t]}`);
+    legend.appendChild(item);
+  }
+  if (snap.corrections) legend.append(`corrections ${snap.corrections}`);
+  $("tiers").replaceChildren(bar, legend);
 
   $("devices").replaceChildren(...snap.devices.map((d) => {
     const tr = document.createElement("tr");

@@ -62,7 +62,7 @@ def test_page_shows_the_gateway_metrics_and_updates_live(broker, topics, dash_ga
     assert text_of(browser, "m-circuit") == "closed"
     assert text_of(browser, "m-spool-depth") == str(int(gw.metrics.value("spool_depth")))
     assert "online" in text_of(browser, "devices") and "cam1" in text_of(browser, "devices")
-    assert "device 100%" in text_of(browser, "tiers")
+    assert "device 100.0% · 4" in text_of(browser, "tiers")
 
     # new frames arrive: the page follows without a reload
     sure, unsure = edge_split()

@@ -54,8 +54,9 @@ def latency_cdf_svg(latencies: dict[str, list[float]]) -> str:
         [(sx(10**e), f"{10**e:g}") for e in range(lo, hi + 1)],
         [(sy(p), f"{p:.0%}") for p in (0, 0.25, 0.5, 0.75, 1.0)],
     )
-    # Legend bottom right, where a CDF has no curve (it used to sit on the device curve).
-    legend_y = H - PAD - 10 - 16 * (sum(1 for vs in latencies.values() if vs) - 1)
+    # Legend top left: a CDF is there only if a tier is fast from its very first frames
+    # (the legend used to sit bottom right, on the device curve).
+    legend_y = 44
     for tier, vs in latencies.items():
         if not vs:
             continue
@@ -64,7 +65,7 @@ def latency_cdf_svg(latencies: dict[str, list[float]]) -> str:
                        for i, v in enumerate(ordered))
         colour = COLOURS.get(tier, "black")
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
-        parts.append(f'<text x="{W - 120}" y="{legend_y}" fill="{colour}">{tier} '
+        parts.append(f'<text x="{PAD + 10}" y="{legend_y}" fill="{colour}">{tier} '
                      f"({len(vs)})</text>")
         legend_y += 16
     return f'<svg width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg">' + \

@@ -124,6 +124,8 @@ def timeline_svg(seen: Sequence[SeenResult], reports: dict[tuple[str, int, int],
 
 def png_gray(pixels: bytes, width: int, height: int, scale: int = 2) -> bytes:
     """An 8-bit grayscale PNG of ``pixels`` (row-major), each pixel ``scale`` x ``scale``."""
+    if len(pixels) != width * height:
+        raise ValueError(f"{len(pixels)} pixels for a {width}x{height} image")
     rows = []
     for y in range(height):
         row = pixels[y * width:(y + 1) * width]

@@ -104,7 +104,7 @@ class Dashboards:
         self.cfg = cfg
         self.gateway_id = gateway_id
         self.json = JsonTopics(cfg.json_root or default_json_root(topics.prefix))
-        self.discovery = Discovery(self.json, gateway_id, version, cfg.ha_prefix)
+        self.discovery = Discovery(self.json, version, cfg.ha_prefix)
         self._client = client
         self._metrics = metrics
         self.budget = budget

@@ -75,11 +75,11 @@ ENTITIES: tuple[Entity, ...] = (
 
 @dataclass(frozen=True)
 class Discovery:
-    """Discovery topics and payloads for one gateway's devices."""
+    """Discovery topics and payloads for one gateway's devices. No ``via_device``: with
+    several gateways on a shared subscription a device's gateway can change."""
 
     json_topics: JsonTopics
-    gateway_id: str
-    version: str
+    version: str  # edgecascade's, in the ``origin`` block
     prefix: str = DEFAULT_DISCOVERY_PREFIX
 
     @property
@@ -100,7 +100,6 @@ class Discovery:
             "name": f"edgecascade {device_id}",
             "manufacturer": "edgecascade",
             "model": model or "edgecascade device",
-            "via_device": f"edgecascade_gw_{self.gateway_id}",
         }
         return block
 

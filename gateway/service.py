@@ -344,7 +344,8 @@ class Gateway:
                 self._handle_report(id_, bytes(msg.payload), received)
             elif kind is TopicKind.DEVICE_STATE:
                 self.dashboards.on_device_state(id_, bytes(msg.payload))  # dashboards hook
-                self._handle_device_state(bytes(msg.payload), bool(msg.retain))
+                if msg.payload:  # dashboards hook: empty = a retired device, not an error
+                    self._handle_device_state(bytes(msg.payload), bool(msg.retain))
         except Exception:
             # Not acknowledged: the report is not durable. It is redelivered on reconnect.
             self.metrics.inc("rejected", reason="internal")
@@ -715,6 +716,7 @@ class Gateway:
         for key, revision, data in self._recovered_unsent:
             info = self.site.publish(self.topics.result(key[0]), data, qos=1)
             self._outbox[info.mid] = (key, revision)
+            self.dashboards.on_result(decode(Result, data))  # dashboards hook
         self._recovered_unsent = []
         jobs, self._pending_recovery = self._pending_recovery, []
         for job in jobs:

@@ -61,7 +61,7 @@ TOPIC_RE = re.compile(r"^(?P<prefix>[^/#+]+)/(?P<component>sensor|binary_sensor)
                       r"(?P<node>[a-zA-Z0-9_-]+)/(?P<object>[a-zA-Z0-9_-]+)/config$")
 
 JT = JsonTopics("ec/v1/json")
-DISCOVERY = Discovery(JT, "gw1", "0.1.0")
+DISCOVERY = Discovery(JT, "0.1.0")
 ENV = jinja2.Environment(undefined=jinja2.StrictUndefined)
 
 

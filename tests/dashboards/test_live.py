@@ -66,7 +66,9 @@ def test_json_view_discovery_and_retirement(broker, topics, dash_gateway, respon
 
     # retiring the device (its retained state cleared) removes it from HA
     publish(broker.host, broker.port, [(topics.device_state("cam1"), b"")], retain=True)
+    rejected = gw.metrics.value("rejected")
     removed = seen.wait_for(6, 10, where=lambda m: m.topic.endswith("/config") and not m.payload)
+    assert gw.metrics.value("rejected") == rejected  # retiring is not an error
     assert {m.topic for m in removed} == {m.topic for m in configs}
     gone = Collector(broker.host, broker.port, ["ha/#", jt.device_state("cam1")])
     closing.append(gone)

@@ -395,11 +395,8 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
         storage=storage,
         observe=_section(ObserveConfig, raw.get("observe"), "observe", problems),
         devices=_section(DevicesConfig, raw.get("devices"), "devices", problems),
+        dashboards=parse_dashboards(raw.get("dashboards"), problems.add),  # dashboards hook
     )
-    dashboards, dash_problems = parse_dashboards(raw.get("dashboards"))  # dashboards hook
-    cfg = replace(cfg, dashboards=dashboards)  # dashboards hook
-    for path, why in dash_problems:  # dashboards hook
-        problems.add(path, why)  # dashboards hook
     _check_ranges(cfg, problems)
     if problems.items:
         raise ConfigError(problems.items)

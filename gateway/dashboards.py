@@ -58,22 +58,23 @@ class DashboardsConfig:
     web: bool = True
 
 
-def parse_dashboards(raw: Any) -> tuple[DashboardsConfig, list[tuple[str, str]]]:
-    """The ``[dashboards]`` table, validated; ``(config, [(path, why), ...])``."""
+def parse_dashboards(raw: Any, add: Callable[[str, str], None]) -> DashboardsConfig:
+    """The ``[dashboards]`` table, validated; every problem goes to ``add(path, why)``
+    (the config loader's problem collector), so all are reported together."""
     cfg = DashboardsConfig()
-    problems: list[tuple[str, str]] = []
     if raw is None:
-        return cfg, problems
+        return cfg
     if not isinstance(raw, Mapping):
-        return cfg, [("dashboards", "must be a table")]
+        add("dashboards", "must be a table")
+        return cfg
     types = {f.name: type(getattr(cfg, f.name)) for f in fields(cfg)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         want = types.get(key)
         if want is None:
-            problems.append((f"dashboards.{key}", f"unknown key (known: {', '.join(types)})"))
+            add(f"dashboards.{key}", f"unknown key (known: {', '.join(types)})")
         elif type(value) is not want:
-            problems.append((f"dashboards.{key}", f"must be {want.__name__}, got {value!r:.40}"))
+            add(f"dashboards.{key}", f"must be {want.__name__}, got {value!r:.40}")
         else:
             values[key] = value
     cfg = replace(cfg, **values)
@@ -81,13 +82,13 @@ def parse_dashboards(raw: Any) -> tuple[DashboardsConfig, list[tuple[str, str]]]
         try:
             JsonTopics(cfg.json_root)
         except ProtocolError as exc:
-            problems.append(("dashboards.json_root", exc.why))
+            add("dashboards.json_root", exc.why)
     if not _HA_PREFIX_RE.match(cfg.ha_prefix):
-        problems.append(("dashboards.ha_prefix", "must match [A-Za-z0-9_-]{1,64}"))
+        add("dashboards.ha_prefix", "must match [A-Za-z0-9_-]{1,64}")
     if cfg.ha_discovery and not cfg.json_view:
-        problems.append(("dashboards.ha_discovery",
-                         "needs json_view = true (Home Assistant reads the JSON view)"))
-    return cfg, problems
+        add("dashboards.ha_discovery", "needs json_view = true (Home Assistant reads the JSON "
+                                       "view)")
+    return cfg
 
 
 class _Publisher(Protocol):

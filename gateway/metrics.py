@@ -20,6 +20,8 @@ from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from edgecascade.protocol.limits import MAX_METRICS
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -142,7 +144,7 @@ class GatewayMetrics:
 
     def summary(self) -> dict[str, float]:
         """Every counter and gauge sample, Prometheus-named, for the retained Metrics
-        message (bounded: <= 256 entries; histograms stay on ``/metrics`` except their
+        message (bounded: <= MAX_METRICS entries; histograms stay on ``/metrics`` except their
         ``_count`` and ``_sum``, from which a dashboard gets a mean)."""
         out: dict[str, float] = {}
         for family in self.registry.collect():
@@ -152,4 +154,4 @@ class GatewayMetrics:
                 if s.name.endswith("_created"):
                     continue
                 out[sample_key(s.name, dict(s.labels))] = float(s.value)
-        return dict(sorted(out.items())[:256])
+        return dict(sorted(out.items())[:MAX_METRICS])

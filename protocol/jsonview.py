@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import DeviceState, Metrics, Result, ServiceState
 from .errors import ProtocolError
 from .limits import SCHEMA_VERSION
-from .messages import DeviceState, Metrics, Result, ServiceState
 from .topics import check_topic_limits, validate_id
 
 #: The segment added under the wire prefix when no JSON root is configured.

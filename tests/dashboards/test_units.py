@@ -48,15 +48,22 @@ def test_result_view_names_fields_and_tidies_float32() -> None:
     assert m["values"] == {'ec_gateway_results_total{tier="edge"}': 3.0}
 
 
+def parse(raw: object) -> tuple[DashboardsConfig, list[tuple[str, str]]]:
+    problems: list[tuple[str, str]] = []
+    cfg = parse_dashboards(raw, lambda path, why: problems.append((path, why)))
+    return cfg, problems
+
+
 def test_dashboards_table_reports_every_problem_with_its_path() -> None:
-    cfg, problems = parse_dashboards({"json_view": True, "ha_discovery": True})
+    cfg, problems = parse({"json_view": True, "ha_discovery": True})
     assert cfg == DashboardsConfig(json_view=True, ha_discovery=True) and not problems
-    _, problems = parse_dashboards({"json_view": "yes", "nope": 1, "json_root": "a b",
-                                    "ha_prefix": "x/y", "ha_discovery": True})
+    _, problems = parse({"json_view": "yes", "nope": 1, "json_root": "a b",
+                         "ha_prefix": "x/y", "ha_discovery": True})
     paths = [p for p, _ in problems]
     assert paths == ["dashboards.json_view", "dashboards.nope", "dashboards.json_root",
                      "dashboards.ha_prefix", "dashboards.ha_discovery"]
-    assert parse_dashboards(None) == (DashboardsConfig(), [])
+    assert parse(None) == (DashboardsConfig(), [])
+    assert parse([1]) == (DashboardsConfig(), [("dashboards", "must be a table")])
     # through the gateway's config loader
     cfg2 = parse_config({"dashboards": {"json_view": True, "json_root": "site/json"}}, env={})
     assert cfg2.dashboards.json_view and cfg2.dashboards.json_root == "site/json"

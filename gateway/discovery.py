@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from edgecascade.protocol import Tier
 from edgecascade.protocol.jsonview import JsonTopics
 
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
@@ -52,7 +53,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("sensor", "tier", "Answering tier", (
         ("value_template", "{{ value_json.tier }}"),
         ("device_class", "enum"),
-        ("options", ["device", "edge", "cloud", "cache"]),
+        ("options", [t.value for t in Tier]),
     )),
     Entity("binary_sensor", "degraded", "Degraded", (
         ("value_template", "{{ 'ON' if value_json.degraded else 'OFF' }}"),

@@ -13,7 +13,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
-from edgecascade.protocol import DeviceState, Result
+from edgecascade.gateway.breaker import STATE_VALUE
+from edgecascade.protocol import DeviceState, Result, Tier
 from edgecascade.protocol.jsonview import device_state_view, result_view
 
 Key = tuple[str, int, int]
@@ -102,6 +103,8 @@ class LiveState:
             lat = list(self._latency)
             return {
                 "answered": answered,
+                "tier_order": [t.value for t in Tier],
+                "circuit_names": {str(v): s.value for s, v in STATE_VALUE.items()},
                 "tiers": dict(self._tiers),
                 "tier_share": {t: n / answered for t, n in self._tiers.items()} if answered
                 else {},

@@ -20,6 +20,7 @@ from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from edgecascade.gateway.breaker import STATE_VALUE
 from edgecascade.protocol.limits import MAX_METRICS
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -68,7 +69,8 @@ UNITS: dict[str, str] = {
     "cloud_cost": "billed messages (AWS IoT Core: one per started 5 KB, both directions)",
     "budget_spent": "billed messages",
     "spool_bytes": "bytes",
-    "circuit_state": "enum: 0 closed (cloud in use), 1 half-open (probing), 2 open (cloud down)",
+    "circuit_state": "enum: " + ", ".join(f"{v} {s.value}" for s, v in
+                                          sorted(STATE_VALUE.items(), key=lambda i: i[1])),
     "storage_degraded": "0 or 1",
 }
 HISTOGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {

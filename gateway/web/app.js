@@ -2,8 +2,6 @@
 // Plain browser JavaScript, no build step, nothing loaded from elsewhere.
 "use strict";
 
-const CIRCUIT = { 0: "closed", 1: "half-open", 2: "open" }; // ec_gateway_circuit_state
-const TIERS = ["device", "edge", "cloud", "cache"];
 const $ = (id) => document.getElementById(id);
 
 function fmt(x, digits = 0) {
@@ -30,7 +28,7 @@ function render(snap) {
   text("m-cloud-cost", fmt(metric(snap, "ec_gateway_cloud_cost_total"), 1));
   text("budget", snap.budget_messages === null ? "none"
        : `${fmt(metric(snap, "ec_gateway_budget_spent"), 1)} / ${fmt(snap.budget_messages)}`);
-  const circuit = CIRCUIT[metric(snap, "ec_gateway_circuit_state")] || "–";
+  const circuit = snap.circuit_names[metric(snap, "ec_gateway_circuit_state")] || "–";
   text("m-circuit", circuit);
   $("m-circuit").className = "big circuit-" + circuit;
   text("m-in-flight", fmt(metric(snap, "ec_gateway_cloud_in_flight")));
@@ -39,7 +37,7 @@ function render(snap) {
 
   const bar = document.createElement("div");
   bar.className = "bar";
-  for (const t of TIERS) {
+  for (const t of snap.tier_order) {
     const share = snap.tier_share[t] || 0;
     if (!share) continue;
     const seg = document.createElement("div");
@@ -52,7 +50,7 @@ function render(snap) {
   }
   const legend = document.createElement("div");
   legend.className = "legend";
-  for (const t of TIERS) {
+  for (const t of snap.tier_order) {
     if (!snap.tiers[t]) continue;
     const item = document.createElement("span");
     item.innerHTML = `<i class="t-${t}"></i>`;

@@ -32,7 +32,7 @@ def test_timeline_has_four_panels_and_shades_the_outage_in_each() -> None:
         assert title in svg
     shades = re.findall(r'<rect x="([\d.]+)"[^>]*fill="#fa5252"', svg)
     assert len(shades) == 4 and len(set(shades)) == 1  # same window, every panel
-    assert ">device<" in svg and ">edge<" in svg and ">open<" in svg
+    assert ">device<" in svg and ">edge<" in svg and ">open<" in svg and ">half_open<" in svg
     assert "<rect" not in timeline_svg(SEEN, REPORTS, SAMPLES, outage=None)
 
 

@@ -14,11 +14,11 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from edgecascade.gateway.breaker import STATE_VALUE
 from edgecascade.tools.demo.report import SeenResult
 
 W, PANEL_H, PAD, RPAD, TOP = 900, 120, 64, 110, 28
 COLOURS = {"device": "#2b8a3e", "edge": "#1c7ed6", "cloud": "#e8590c", "cache": "#868e96"}
-CIRCUIT = {0: "closed", 1: "half-open", 2: "open"}
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def timeline_svg(seen: Sequence[SeenResult], reports: dict[tuple[str, int, int],
     panel(2, "spool depth (frames)", [("spool", [(s.at, s.spool_depth) for s in samples])],
           max((s.spool_depth for s in samples), default=1.0), "{:.0f}", step=True)
     panel(3, "cloud circuit", [("circuit", [(s.at, s.circuit_state) for s in samples])],
-          2.0, "", step=True, labels={0: "closed", 1: "half-open", 2: "open"})
+          2.0, "", step=True, labels={v: s.value for s, v in STATE_VALUE.items()})
     axis_y = TOP + 4 * (PANEL_H + 24) - 10
     for f in (0, 0.25, 0.5, 0.75, 1.0):
         panels.append(f'<text x="{sx(start + f * span):.1f}" y="{axis_y}" text-anchor="middle" '

@@ -153,7 +153,8 @@ class Dashboards:
             self.live.remove_device(device_id)
             if self.cfg.json_view:
                 self._publish(self.json.device_state(device_id), b"", 1, True)
-            if self.cfg.ha_discovery and self._models.pop(device_id, "") != "":
+            if self.cfg.ha_discovery:  # also for a device retired while we were away
+                self._models.pop(device_id, None)
                 for topic, body in self.discovery.removals(device_id):
                     self._publish(topic, body, 1, True)
             return
@@ -162,13 +163,17 @@ class Dashboards:
         except ProtocolError:
             return  # the gateway counts it as rejected
         self.live.set_device(state)
+        # Announced first, so HA knows the entities before their availability changes.
+        # A last will carries no model: it keeps the device's announcement as it is.
+        model = (f"{state.model_id} v{state.model_version}" if state.model_id else None)
+        known = state.device_id in self._models
+        if self.cfg.ha_discovery and (not known or (model is not None
+                                                    and self._models[state.device_id] != model)):
+            self._models[state.device_id] = model
+            self._announce(state.device_id, model)
         if self.cfg.json_view:
             self._publish(self.json.device_state(state.device_id),
                           dumps(device_state_view(state)), 1, True)
-        model = (f"{state.model_id} v{state.model_version}" if state.model_id else None)
-        if self.cfg.ha_discovery and self._models.get(state.device_id, "") != model:
-            self._models[state.device_id] = model
-            self._announce(state.device_id, model)
 
     def on_gateway_state(self, payload: bytes) -> None:
         if self.cfg.json_view:

@@ -94,7 +94,7 @@ class ObserveServer:
                         seen = web.live.version
                         time.sleep(1.0 / SSE_MAX_HZ)
                         web.live.wait(seen, SSE_KEEPALIVE_S)
-                except (BrokenPipeError, ConnectionResetError):
+                except OSError:  # the browser went away
                     return
 
             def _send(self, code: int, body: bytes, ctype: str = "text/plain") -> None:

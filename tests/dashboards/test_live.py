@@ -53,6 +53,15 @@ def test_json_view_discovery_and_retirement(broker, topics, dash_gateway, respon
     late.wait_for(len(expected), 10, where=lambda m: m.retain and m.topic in expected)
     assert {m.topic.split("/")[1] for m in configs} == {"sensor", "binary_sensor"}
 
+    # The device's last will (no model in it) marks it offline and keeps its entities
+    will = DeviceState("cam1", False, 0)
+    before = len([m for m in seen.messages if m.topic.endswith("/config")])
+    publish(broker.host, broker.port, [(topics.device_state("cam1"), encode(will))],
+            retain=True)
+    seen.wait_for(1, 10, where=lambda m: m.topic == jt.device_state("cam1")
+                  and json.loads(m.payload)["online"] is False)
+    assert len([m for m in seen.messages if m.topic.endswith("/config")]) == before
+
     # HA restarts: its birth message brings every config again
     before = len([m for m in seen.messages if m.topic.endswith("/config")])
     publish(broker.host, broker.port, [("ha/status", b"online")])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,15 @@ def browser():
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
     yield driver
     driver.quit()
+
+
+def scraped(port: int, sample: str) -> float:
+    """A sample's value from the gateway's real /metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"{sample} not on /metrics")
 
 
 def text_of(driver, element_id: str) -> str:
@@ -73,6 +83,9 @@ def test_page_shows_the_gateway_metrics_and_updates_live(broker, topics, dash_ga
             report("cam2", i, confident=False, image=unsure[i]))) for i in range(2)])
     wait.until(lambda d: text_of(d, "answered") == "10")
     wait.until(lambda d: text_of(d, "m-reports") == "10")
+    assert scraped(gw.http_port, "ec_gateway_reports_total") == 10
+    spool = scraped(gw.http_port, "ec_gateway_spool_depth")
+    assert text_of(browser, "m-spool-depth") == f"{spool:.0f}"
     assert browser.find_element("tag name", "body").get_attribute("data-version") != version
     tiers = text_of(browser, "tiers")
     assert "edge" in tiers and "cloud" in tiers, tiers

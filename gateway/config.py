@@ -47,6 +47,7 @@ from edgecascade.config import (
     section,
     unknown_keys,
 )
+from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
 from edgecascade.models.cascade import Thresholds, resolve_thresholds
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
@@ -135,6 +136,7 @@ class GatewayConfig:
     http: HttpSection = field(default_factory=lambda: HttpSection(port=GATEWAY_HTTP_PORT))
     metrics_interval_s: float = 5.0  # how often the metrics message is published
     devices: DevicesConfig = field(default_factory=DevicesConfig)
+    dashboards: DashboardsConfig = field(default_factory=DashboardsConfig)
 
     @property
     def topics(self) -> Topics:
@@ -238,7 +240,7 @@ def _old_observe(doc: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
 
 TOP_KEYS = {"version", "gateway_id", "prefix", "shared_group", "thresholds_file",
             "metrics_interval_s", "broker", "cloud_broker", "thresholds", "edge", "cloud",
-            "storage", "http", "devices",
+            "storage", "http", "devices", "dashboards",
             "site", "client_id", "observe"}  # deprecated, still read
 
 
@@ -310,6 +312,7 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         http=old.get("http") or read_http(doc.get("http"), problems,
                                           HttpSection(port=GATEWAY_HTTP_PORT)),
         devices=section(DevicesConfig, doc.get("devices"), "devices", problems),
+        dashboards=parse_dashboards(doc.get("dashboards"), problems.add),
     )
     _check_ranges(cfg, problems)
     problems.check(source)

@@ -191,3 +191,4 @@ class Housekeeper:
         msg = Metrics(service_id=gw.cfg.gateway_id, ts_ms=now_ms(), values=values)
         gw.site.publish(gw.topics.gateway_metrics(gw.cfg.gateway_id), encode(msg), qos=0,
                         retain=True)
+        gw.dashboards.on_metrics(msg)

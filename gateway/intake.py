@@ -35,11 +35,17 @@ class Intake:
             return  # not acknowledged: the broker redelivers it to our next session
         received = time.monotonic()
         try:
-            kind, id_ = self._parse_topic(msg.topic)
+            payload = bytes(msg.payload)
+            if self.gw.dashboards.on_message(msg.topic, payload):
+                kind, id_ = None, ""  # Home Assistant's status: the dashboards' own topic
+            else:
+                kind, id_ = self._parse_topic(msg.topic)
             if kind is TopicKind.DEVICE_REPORT:
-                self._handle_report(id_, bytes(msg.payload), received)
+                self._handle_report(id_, payload, received)
             elif kind is TopicKind.DEVICE_STATE:
-                handle_device_state(self.gw, bytes(msg.payload), bool(msg.retain))
+                self.gw.dashboards.on_device_state(id_, payload)
+                if payload:  # empty: the device's retained state cleared (retired)
+                    handle_device_state(self.gw, payload, bool(msg.retain))
         except Exception:
             # Not acknowledged: the report is not durable. It is redelivered on reconnect.
             self.gw.metrics.inc("rejected", reason="internal")

@@ -2,7 +2,15 @@
 
 One :class:`GatewayMetrics` per gateway, on its own registry, so several gateways can
 live in one process (tests, the demo). Every counter is also kept as a plain number
-(``value(name, **labels)``) which the retained ``Metrics`` message and tests read.
+(``value(name, **labels)``) which tests read.
+
+**One naming style.** The retained ``Metrics`` message, its JSON view, the golden
+vector and ``/metrics`` all use the same Prometheus sample names:
+``ec_gateway_<name>_total{label="value",...}`` for counters (labels sorted, values
+quoted as in the exposition format) and ``ec_gateway_<name>`` for gauges.
+:func:`sample_key` builds them; ``summary()`` reads them from the registry itself, so
+the topic can never name a series Prometheus does not have. Units are in
+:data:`UNITS` (and PROTOCOL.md, generated from it).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from edgecascade.gateway.breaker import STATE_VALUE
 from edgecascade.protocol.limits import MAX_METRICS
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -55,6 +64,42 @@ GAUGES: dict[str, str] = {
 }
 
 
+#: Unit of each counter and gauge (PROTOCOL.md's metrics table is generated from this).
+UNITS: dict[str, str] = {
+    "cloud_cost": "billed messages (AWS IoT Core: one per started 5 KB, both directions)",
+    "budget_spent": "billed messages",
+    "spool_bytes": "bytes",
+    "circuit_state": "enum: " + ", ".join(f"{v} {s.value}" for s, v in
+                                          sorted(STATE_VALUE.items(), key=lambda i: i[1])),
+    "storage_degraded": "0 or 1",
+}
+HISTOGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "latency_seconds": ("Report receipt to result publish, by tier", "seconds", ("tier",)),
+    "edge_batch_size": ("Edge batch sizes", "frames", ()),
+}
+PREFIX = "ec_gateway_"
+
+
+def sample_key(sample: str, labels: dict[str, str]) -> str:
+    """``name{a="x",b="y"}``: a Prometheus sample as the metrics topic names it."""
+    if not labels:
+        return sample
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{sample}{{{inner}}}"
+
+
+def counter_sample(name: str) -> str:
+    return f"{PREFIX}{name}_total"
+
+
+def gauge_sample(name: str) -> str:
+    return f"{PREFIX}{name}"
+
+
+def unit_of(name: str) -> str:
+    return UNITS.get(name, "count")
+
+
 def _key(name: str, labels: dict[str, str]) -> str:
     if not labels:
         return name
@@ -67,15 +112,16 @@ class GatewayMetrics:
         self._lock = threading.Lock()
         self._plain: dict[str, float] = defaultdict(float)
         self._counters = {
-            name: Counter(f"ec_gateway_{name}", doc, labels, registry=self.registry)
+            name: Counter(f"{PREFIX}{name}", doc, labels, registry=self.registry)
             for name, (doc, labels) in COUNTERS.items()
         }
-        self._gauges = {name: Gauge(f"ec_gateway_{name}", doc, registry=self.registry)
+        self._gauges = {name: Gauge(gauge_sample(name), doc, registry=self.registry)
                         for name, doc in GAUGES.items()}
-        self.latency = Histogram("ec_gateway_latency_seconds",
-                                 "Report receipt to result publish, by tier", ("tier",),
+        doc, _, labels = HISTOGRAMS["latency_seconds"]
+        self.latency = Histogram(f"{PREFIX}latency_seconds", doc, labels,
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.batch_size = Histogram("ec_gateway_edge_batch_size", "Edge batch sizes",
+        doc, _, labels = HISTOGRAMS["edge_batch_size"]
+        self.batch_size = Histogram(f"{PREFIX}edge_batch_size", doc, labels,
                                     buckets=BATCH_BUCKETS, registry=self.registry)
 
     def inc(self, name: str, n: float = 1.0, **labels: str) -> None:
@@ -99,7 +145,15 @@ class GatewayMetrics:
             return self._plain.get(_key(name, labels), 0.0)
 
     def summary(self) -> dict[str, float]:
-        """Totals for the retained Metrics message (bounded: <= MAX_METRICS entries)."""
-        with self._lock:
-            items = sorted(self._plain.items())
-        return dict(items[:MAX_METRICS])
+        """Every counter and gauge sample, Prometheus-named, for the retained Metrics
+        message (bounded: <= MAX_METRICS entries; histograms stay on ``/metrics`` except their
+        ``_count`` and ``_sum``, from which a dashboard gets a mean)."""
+        out: dict[str, float] = {}
+        for family in self.registry.collect():
+            for s in family.samples:
+                if family.type == "histogram" and not s.name.endswith(("_count", "_sum")):
+                    continue
+                if s.name.endswith("_created"):
+                    continue
+                out[sample_key(s.name, dict(s.labels))] = float(s.value)
+        return dict(sorted(out.items())[:MAX_METRICS])

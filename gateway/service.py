@@ -56,6 +56,7 @@ from .cache import Answer, LastGoodCache, frame_hash
 from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
 from .config import GatewayConfig
 from .core import FrameCore, needs_lookup
+from .dashboards import Dashboards
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, TFLiteEdgeModel
 from .effects import Arrival, Effect, FrameJob, Now, frame_id
@@ -108,6 +109,7 @@ class Gateway:
         self.link: SiteLink | None = None
         self._house = Housekeeper(self)
         self.intake = Intake(self)
+        self.dashboards = Dashboards.for_gateway(config, lambda: self.site, self.metrics.summary)
 
     @property
     def site(self) -> mqtt.Client | None:
@@ -144,12 +146,14 @@ class Gateway:
                 client_id=cfg.cloud_session_client_id)
         if cfg.http.enabled:
             self.http = ObserveServer(cfg.http.host, cfg.http.port,
-                                      self.metrics.registry, self.readiness)
+                                      self.metrics.registry, self.readiness,
+                                      dashboards=self.dashboards)
             self.http.start()
         self._house.recovered = recover(self)
         if self.cloud is not None:
             self.cloud.start()
         self.link = SiteLink(cfg, self.metrics, self.intake.on_message, self.stopping,
+                             self.dashboards,
                              self.edge.model_id if self.edge else None)
         self.link.connect()
         self._house.start()

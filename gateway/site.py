@@ -18,9 +18,10 @@ import paho.mqtt.client as mqtt
 
 from edgecascade import __version__
 from edgecascade.mqtt import connect_properties, make_client
-from edgecascade.protocol import Result, ServiceState, TopicKind, Topics, encode
+from edgecascade.protocol import Result, ServiceState, TopicKind, Topics, decode, encode
 
 from .config import GatewayConfig
+from .dashboards import Dashboards
 from .effects import frame_id
 from .ledger import Key, Ledger
 from .metrics import GatewayMetrics
@@ -35,7 +36,8 @@ def now_ms() -> int:
 class SiteLink:
     def __init__(self, cfg: GatewayConfig, metrics: GatewayMetrics,
                  on_message: Callable[[mqtt.Client, object, mqtt.MQTTMessage], None],
-                 stopping: threading.Event, model_id: str | None) -> None:
+                 stopping: threading.Event, dashboards: Dashboards,
+                 model_id: str | None) -> None:
         self.cfg = cfg
         self.topics: Topics = cfg.topics
         self.metrics = metrics
@@ -43,6 +45,7 @@ class SiteLink:
         self._on_message = on_message
         self._stopping = stopping
         self._model_id = model_id
+        self.dashboards = dashboards
         self._acked_mids: list[int] = []
         self._outbox: dict[int, tuple[Key, int]] = {}
         self.client: mqtt.Client | None = None
@@ -77,9 +80,12 @@ class SiteLink:
         client.subscribe([
             (self.topics.filter(TopicKind.DEVICE_REPORT, group), 1),
             (self.topics.filter(TopicKind.DEVICE_STATE, group), 1),
+            *self.dashboards.subscriptions(),
         ])
-        client.publish(self.topics.gateway_state(self.cfg.gateway_id), self.state_payload(True),
-                       qos=1, retain=True)
+        online = self.state_payload(True)
+        client.publish(self.topics.gateway_state(self.cfg.gateway_id), online, qos=1,
+                       retain=True)
+        self.dashboards.on_gateway_state(online)
         log.info("site link up", extra={"broker": self.cfg.broker.url,
                                         "session_present": getattr(flags, "session_present", None)})
 
@@ -106,6 +112,7 @@ class SiteLink:
             self.metrics.inc("publish_failed")
         self.metrics.inc("results", tier=result.tier, reason=result.reason)
         self.metrics.observe_latency(result.tier, result.latency_ms / 1000)
+        self.dashboards.on_result(result)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("result", extra={"frame": frame_id(result.key), "tier": result.tier,
                                        "reason": result.reason, "revision": result.revision})
@@ -115,6 +122,7 @@ class SiteLink:
         assert self.client is not None
         info = self.client.publish(self.topics.result(key[0]), data, qos=1)
         self._outbox[info.mid] = (key, revision)
+        self.dashboards.on_result(decode(Result, data))
 
     def flush_sent(self, ledger: Ledger | None) -> None:
         if ledger is None:
@@ -136,8 +144,10 @@ class SiteLink:
         """Publish the retained offline state, wait (briefly) for PUBACKs, disconnect."""
         if self.client is None:
             return
-        info = self.client.publish(self.topics.gateway_state(self.cfg.gateway_id),
-                                   self.state_payload(False), qos=1, retain=True)
+        offline = self.state_payload(False)
+        info = self.client.publish(self.topics.gateway_state(self.cfg.gateway_id), offline,
+                                   qos=1, retain=True)
+        self.dashboards.on_gateway_state(offline)
         deadline = time.monotonic() + 5
         while (not info.is_published() and time.monotonic() < deadline
                and self.client.is_connected()):

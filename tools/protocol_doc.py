@@ -1,7 +1,9 @@
-"""Regenerates the field tables of PROTOCOL.md from the message classes.
+"""Regenerates the generated sections of PROTOCOL.md from the code.
 
-``python -m edgecascade.tools.protocol_doc`` rewrites the text between the
-``<!-- fields:begin -->`` and ``<!-- fields:end -->`` markers; a test fails when the
+``python -m edgecascade.tools.protocol_doc`` rewrites the text between each pair of
+``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` markers: ``fields`` (the message
+classes), ``payloads`` (which table each topic kind carries) and ``metrics`` (the
+gateway's and workers' metrics, from their registries). A test fails when the
 committed document differs, so the doc cannot drift from the code.
 """
 
@@ -10,7 +12,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from edgecascade.protocol import MESSAGE_TYPES
+from edgecascade.protocol import (
+    MESSAGE_TYPES,
+    CloudRequest,
+    CloudResponse,
+    DeviceConfig,
+    DeviceState,
+    Metrics,
+    Report,
+    Result,
+    ServiceState,
+    TopicKind,
+    Topics,
+    WireMessage,
+)
 from edgecascade.protocol.fields import (
     Array,
     Bool,
@@ -29,6 +44,19 @@ from edgecascade.protocol.fields import (
 
 DOC = Path(__file__).resolve().parent.parent / "PROTOCOL.md"
 BEGIN, END = "<!-- fields:begin -->", "<!-- fields:end -->"
+
+#: The payload table each topic kind carries, and whether the JSON view mirrors it.
+PAYLOADS: dict[TopicKind, tuple[type[WireMessage], bool]] = {
+    TopicKind.DEVICE_REPORT: (Report, False),
+    TopicKind.DEVICE_STATE: (DeviceState, True),
+    TopicKind.DEVICE_CONFIG: (DeviceConfig, False),
+    TopicKind.RESULT: (Result, True),
+    TopicKind.GATEWAY_STATE: (ServiceState, True),
+    TopicKind.GATEWAY_METRICS: (Metrics, True),
+    TopicKind.CLOUD_REQUEST: (CloudRequest, False),
+    TopicKind.CLOUD_RESPONSE: (CloudResponse, False),
+    TopicKind.WORKER_STATE: (ServiceState, False),
+}
 
 
 def describe(kind: Kind) -> str:
@@ -80,10 +108,66 @@ def tables() -> str:
     return "\n".join(out)
 
 
+def payloads() -> str:
+    from edgecascade.protocol.jsonview import JsonTopics, default_json_root
+
+    topics = Topics()
+    json_topics = JsonTopics(default_json_root(topics.prefix))
+    builders = {TopicKind.DEVICE_STATE: json_topics.device_state,
+                TopicKind.RESULT: json_topics.result,
+                TopicKind.GATEWAY_STATE: json_topics.gateway_state,
+                TopicKind.GATEWAY_METRICS: json_topics.gateway_metrics}
+    out = ["| topic kind | msgpack topic | payload table | JSON view topic |",
+           "|---|---|---|---|"]
+    for kind, (cls, mirrored) in PAYLOADS.items():
+        wire = topics.build(kind, "ID").replace("ID", "{id}")
+        view = f"`{builders[kind]('ID').replace('ID', '{id}')}`" if mirrored else "-"
+        out.append(f"| `{kind.value}` | `{wire}` | [`{cls.KIND}`](#{cls.KIND}) | {view} |")
+    return "\n".join(out) + "\n"
+
+
+def metrics() -> str:
+    """Every metric of the gateway (topic and Prometheus) and of the workers (Prometheus)."""
+    from edgecascade.cloud.metrics import WorkerMetrics
+    from edgecascade.gateway import metrics as gm
+
+    out = ["Gateway (on `/metrics` and, except histogram buckets, in the `metrics` topic):",
+           "", "| key | kind | unit | labels | meaning |", "|---|---|---|---|---|"]
+    for name, (doc, labels) in gm.COUNTERS.items():
+        lab = ", ".join(f"`{x}`" for x in labels) or "-"
+        out.append(f"| `{gm.counter_sample(name)}` | counter | {gm.unit_of(name)} | {lab} "
+                   f"| {doc} |")
+    for name, doc in gm.GAUGES.items():
+        out.append(f"| `{gm.gauge_sample(name)}` | gauge | {gm.unit_of(name)} | - | {doc} |")
+    for name, (doc, unit, labels) in gm.HISTOGRAMS.items():
+        lab = ", ".join(f"`{x}`" for x in labels) or "-"
+        out.append(f"| `{gm.PREFIX}{name}_count`, `_sum` (`_bucket` on `/metrics` only) "
+                   f"| histogram | {unit} | {lab} | {doc} |")
+    out += ["", "Cloud workers (on their `/metrics` only):", "",
+            "| key | kind | meaning |", "|---|---|---|"]
+    suffix = {"counter": "_total", "gauge": "", "histogram": "_bucket`, `_sum`, `_count"}
+    from prometheus_client.metrics import MetricWrapperBase
+
+    for metric in vars(WorkerMetrics()).values():
+        if not isinstance(metric, MetricWrapperBase):
+            continue
+        for fam in metric.describe():
+            out.append(f"| `{fam.name}{suffix[fam.type]}` | {fam.type} | {fam.documentation} |")
+    return "\n".join(out) + "\n"
+
+
+SECTIONS = {"fields": tables, "payloads": payloads, "metrics": metrics}
+
+
 def render(text: str) -> str:
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{tables()}\n{END}{tail}"
+    for name, make in SECTIONS.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in text:
+            continue
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{make()}\n{end}{tail}"
+    return text
 
 
 if __name__ == "__main__":

@@ -102,7 +102,12 @@ def cases() -> dict[str, WireMessage]:
         "device_config": DeviceConfig(3, 0.9, 0.25, 0.35, epoch=12),
         "gateway_state": ServiceState("gw-1", True, _TS, version="0.1.0"),
         "worker_state": ServiceState("worker-a", False, _TS, model_id="mnist-cloud"),
-        "metrics": Metrics("gw-1", _TS, {"reports": 1200.0, "decisions_device": 1000.0}),
+        # Keys are Prometheus sample names, as on the topic and on /metrics.
+        "metrics": Metrics("gw-1", _TS, {
+            "ec_gateway_reports_total": 1200.0,
+            'ec_gateway_results_total{reason="confident",tier="device"}': 1000.0,
+            "ec_gateway_circuit_state": 0.0,
+        }),
     }
 
 

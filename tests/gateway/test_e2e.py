@@ -211,7 +211,8 @@ def test_metrics_message_is_decodable(broker, topics, start_gateway, closing):
     closing.append(c)
     start_gateway(broker.url, topics)
     send(broker, topics, [report("d1", 1, confident=True)])
-    m = c.wait_for(1, 30, where=lambda m: decode(Metrics, m.payload).values.get("reports", 0) >= 1)
+    m = c.wait_for(1, 30, where=lambda m: decode(Metrics, m.payload).values.get(
+        "ec_gateway_reports_total", 0) >= 1)
     assert decode(Metrics, m[-1].payload).service_id == "gw1"
 
 

@@ -31,7 +31,10 @@ def test_short_demo_answers_every_frame_once_and_matches_the_offline_cascade(
     assert sum(t.frames for t in report.tiers.values()) == 120
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["frames_sent"] == 120
-    assert (tmp_path / "report.html").read_text().count("<svg") == 2
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<svg") == 3  # timeline, latency CDF, trade-off
+    assert "cloud outage" in page and "edgecascade version" in page  # shaded, parameters
+    assert any("dashboard:" in line and "JSON view" in line for line in lines)
     assert any("mosquitto" in line for line in lines)
 
 

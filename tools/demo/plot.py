@@ -54,7 +54,9 @@ def latency_cdf_svg(latencies: dict[str, list[float]]) -> str:
         [(sx(10**e), f"{10**e:g}") for e in range(lo, hi + 1)],
         [(sy(p), f"{p:.0%}") for p in (0, 0.25, 0.5, 0.75, 1.0)],
     )
-    legend_y = 36
+    # Legend top left: a CDF is there only if a tier is fast from its very first frames
+    # (the legend used to sit bottom right, on the device curve).
+    legend_y = 44
     for tier, vs in latencies.items():
         if not vs:
             continue
@@ -63,7 +65,7 @@ def latency_cdf_svg(latencies: dict[str, list[float]]) -> str:
                        for i, v in enumerate(ordered))
         colour = COLOURS.get(tier, "black")
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
-        parts.append(f'<text x="{W - 120}" y="{legend_y}" fill="{colour}">{tier} '
+        parts.append(f'<text x="{PAD + 10}" y="{legend_y}" fill="{colour}">{tier} '
                      f"({len(vs)})</text>")
         legend_y += 16
     return f'<svg width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg">' + \
@@ -110,15 +112,39 @@ def tradeoff_svg(sweep: Sequence[tuple[float, float]], chosen: tuple[float, floa
         "".join(parts) + "</svg>"
 
 
+def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+                   for k, v in rows)
+    return (f"<table><tr><th>{html.escape(head[0])}</th><th>{html.escape(head[1])}</th></tr>"
+            f"{body}</table>")
+
+
 def render_html(report: DemoReport, text: str, latencies: dict[str, list[float]],
-                sweep: Sequence[tuple[float, float]], chosen: tuple[float, float] | None) -> str:
+                sweep: Sequence[tuple[float, float]], chosen: tuple[float, float] | None,
+                *, timeline: str = "", params: Sequence[tuple[str, str]] = (),
+                reasons: Sequence[tuple[str, int]] = (),
+                misclassified: Sequence[str] = ()) -> str:
+    """One page, offline: run parameters, timeline, text summary, escalation reasons,
+    latency CDF, trade-off, and the misclassified frames as small inline images."""
     cloud = report.tiers.get("cloud")
     demo_point = (cloud.share if cloud else 0.0, report.accuracy)
+    mis = ("".join(misclassified) if misclassified
+           else "<p>No misclassified frames.</p>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>edgecascade demo</title>"
         "<style>body{font-family:sans-serif;margin:2em}pre{background:#f1f3f5;padding:1em}"
+        "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #dee2e6;"
+        "padding:.2em .6em;text-align:left}.grid{display:flex;flex-wrap:wrap;gap:6px}"
+        "figure{margin:0;text-align:center;font-size:11px}section{margin-bottom:1.5em}"
         "</style></head><body><h1>edgecascade demo</h1>"
-        f"<pre>{html.escape(text)}</pre>"
-        f"{latency_cdf_svg(latencies)}<br>{tradeoff_svg(sweep, chosen, demo_point)}"
+        f"<section><h2>Run</h2>{_table(params, ('parameter', 'value'))}</section>"
+        f"<section><h2>Timeline</h2>{timeline}</section>"
+        f"<section><h2>Summary</h2><pre>{html.escape(text)}</pre></section>"
+        "<section><h2>Why frames left the device</h2>"
+        f"{_table([(r, str(n)) for r, n in reasons], ('escalation reason', 'frames'))}"
+        "</section>"
+        f"<section><h2>Latency and trade-off</h2>{latency_cdf_svg(latencies)}<br>"
+        f"{tradeoff_svg(sweep, chosen, demo_point)}</section>"
+        f"<section><h2>Misclassified frames</h2><div class='grid'>{mis}</div></section>"
         "</body></html>\n"
     )

@@ -33,6 +33,7 @@ from edgecascade.protocol import (
 )
 from edgecascade.protocol.topics import DEFAULT_PREFIX
 from edgecascade.tools.demo.observer import Observer
+from edgecascade.tools.demo.outputs import dump_frames, run_parameters, write_outputs
 from edgecascade.tools.demo.report import (
     DemoReport,
     SeenResult,
@@ -41,6 +42,7 @@ from edgecascade.tools.demo.report import (
     render_text,
     summarize,
 )
+from edgecascade.tools.demo.timeline import Sample
 
 log = logging.getLogger("edgecascade.demo")
 
@@ -183,6 +185,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     from edgecascade.emulator.fleet import Fleet
     from edgecascade.emulator.ledger import GroundTruth
     from edgecascade.gateway.config import EdgeConfig, GatewayConfig, StorageConfig
+    from edgecascade.gateway.dashboards import DashboardsConfig
     from edgecascade.gateway.service import Gateway
     from edgecascade.models.cascade import DEFAULT_THRESHOLDS, load_settings
     from edgecascade.models.registry import load_registry
@@ -198,6 +201,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     observer: Observer | None = None
     outage_window: tuple[float, float] | None = None
     spool_peak = 0.0
+    samples: list[Sample] = []
+    site_kind = cloud_kind = "not started"
     drain_seconds: float | None = None
     total = opts.devices * opts.reports_per_device
     gateway: Any = None
@@ -247,11 +252,16 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             edge=EdgeConfig(model=str(edge_model.path)),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
             http=HttpSection(port=0), metrics_interval_s=2.0,
+            # A user watching the broker sees both (issue 11).
+            dashboards=DashboardsConfig(json_view=True, ha_discovery=True),
         ))
+        gateway.dashboards.live.truth = lambda k: (t.label if (t := ledger.get(k)) else None)
         gateway.start()
         stack.add("gateway", gateway.stop)
         write(f"gateway:      demo-gw running {edge_model.id} v{edge_model.version}, "
               f"metrics on http://127.0.0.1:{gateway.http_port}/metrics")
+        write(f"dashboard:    http://127.0.0.1:{gateway.http_port}/  (live), JSON view on "
+              f"{gateway.dashboards.json.all()}, Home Assistant discovery on homeassistant/#")
 
         observer = Observer(BrokerSettings(site_url), topics).start()
         stack.add("observer", observer.stop)
@@ -287,6 +297,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
                 restored_at = now
             depth = float(gateway.spool.depth) if gateway.spool is not None else 0.0
             spool_peak = max(spool_peak, depth)
+            if not samples or time.time() - samples[-1].at >= 0.25:
+                samples.append(Sample(time.time(), depth, gateway.metrics.value("circuit_state")))
             if restored_at is not None and drain_seconds is None and depth == 0:
                 drain_seconds = now - restored_at
             reports, seen = observer.snapshot()
@@ -350,41 +362,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         report.notes.append("run interrupted with Ctrl-C: figures cover what was seen")
     text = render_text(report)
     write(text)
-    write_outputs(report, text, reports, seen, opts.out, offline)
+    write_outputs(report, text, reports, seen, opts.out, offline, samples=samples,
+                  outage=outage_window, params=run_parameters(opts, site_kind, cloud_kind),
+                  ledger=ledger)
     write(f"report: {opts.out / 'report.json'}  plot: {opts.out / 'report.html'}")
     return report
-
-
-def dump_frames(path: Path, reports: dict[tuple[str, int, int], float],
-                seen: list[SeenResult], ledger: Any) -> None:
-    """One JSON line per frame: its ground truth and every result seen for it."""
-    import json
-
-    by_key: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
-    for s in seen:
-        by_key.setdefault(s.result.key, []).append(
-            {**s.result.to_plain(), "received_at": s.received_at})
-    with path.open("w") as fh:
-        for key, at in reports.items():
-            t = ledger.get(key)
-            fh.write(json.dumps({"key": key, "reported_at": at,
-                                 "label": t.label if t else None,
-                                 "index": t.index if t else None,
-                                 "results": by_key.get(key, [])}) + "\n")
-
-
-def write_outputs(report: DemoReport, text: str, reports: dict[tuple[str, int, int], float],
-                  seen: list[SeenResult], out: Path, offline: Offline) -> None:
-
-    from edgecascade.tools.demo.plot import render_html
-
-    first: dict[tuple[str, int, int], SeenResult] = {}
-    for s in sorted(seen, key=lambda s: s.received_at):
-        first.setdefault(s.result.key, s)
-    latencies: dict[str, list[float]] = {}
-    for key, s in first.items():
-        if key in reports:
-            latencies.setdefault(s.result.tier, []).append((s.received_at - reports[key]) * 1000)
-    (out / "report.json").write_text(report.to_json() + "\n")
-    (out / "report.html").write_text(render_html(report, text, latencies, offline.sweep,
-                                                       offline.chosen))

@@ -1,0 +1,91 @@
+"""The pure parts: the JSON view, the [dashboards] config table and the live state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgecascade.gateway.config import ConfigError, parse_config
+from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
+from edgecascade.gateway.live import LiveState
+from edgecascade.protocol import DeviceState, Metrics, ProtocolError, Result
+from edgecascade.protocol.jsonview import (
+    JsonTopics,
+    dumps,
+    metrics_view,
+    result_view,
+    short_float32,
+)
+
+
+def result(seq: int, tier: str = "device", revision: int = 0, label: int = 3,
+           latency: float = 1.0, cost: float = 0.0) -> Result:
+    return Result("cam1", 1, seq, label, 0.99, tier, "mnist-mcu", 1, latency, cost,
+                  "confident" if revision == 0 else "cloud_answer", revision, "gw1",
+                  1_700_000_000_000)
+
+
+def test_json_topics_and_limits() -> None:
+    jt = JsonTopics("ec/v1/json")
+    assert jt.result("cam1") == "ec/v1/json/res/cam1"
+    assert jt.device_state("cam1") == "ec/v1/json/dev/cam1/state"
+    assert jt.gateway_metrics("gw1") == "ec/v1/json/gw/gw1/metrics"
+    with pytest.raises(ProtocolError):
+        jt.result("bad/id")
+    with pytest.raises(ProtocolError):
+        JsonTopics("a/b/c/d")  # at most three segments (AWS: <= 7 slashes in a topic)
+
+
+def test_result_view_names_fields_and_tidies_float32() -> None:
+    view = result_view(result(5), ("zero", "one", "two", "three"))
+    assert view["label_name"] == "three" and view["confidence"] == 0.99
+    assert view["kind"] == "result" and view["schema"] == 1 and view["stale"] is False
+    assert json.loads(dumps(view)) == view
+    assert "label_name" not in result_view(result(5, label=7), ("a",))
+    assert short_float32(0.4099999964237213) == 0.41
+    m = metrics_view(Metrics("gw1", 1, {'ec_gateway_results_total{tier="edge"}': 3.0}))
+    assert m["values"] == {'ec_gateway_results_total{tier="edge"}': 3.0}
+
+
+def parse(raw: object) -> tuple[DashboardsConfig, list[tuple[str, str]]]:
+    problems: list[tuple[str, str]] = []
+    cfg = parse_dashboards(raw, lambda path, why: problems.append((path, why)))
+    return cfg, problems
+
+
+def test_dashboards_table_reports_every_problem_with_its_path() -> None:
+    cfg, problems = parse({"json_view": True, "ha_discovery": True})
+    assert cfg == DashboardsConfig(json_view=True, ha_discovery=True) and not problems
+    _, problems = parse({"json_view": "yes", "nope": 1, "json_root": "a b",
+                         "ha_prefix": "x/y", "ha_discovery": True})
+    paths = [p for p, _ in problems]
+    assert paths == ["dashboards.json_view", "dashboards.nope", "dashboards.json_root",
+                     "dashboards.ha_prefix", "dashboards.ha_discovery"]
+    assert parse(None) == (DashboardsConfig(), [])
+    assert parse([1]) == (DashboardsConfig(), [("dashboards", "must be a table")])
+    # through the gateway's config loader
+    cfg2 = parse_config({"dashboards": {"json_view": True, "json_root": "site/json"}}, env={})
+    assert cfg2.dashboards.json_view and cfg2.dashboards.json_root == "site/json"
+    with pytest.raises(ConfigError, match="dashboards.ha_prefix"):
+        parse_config({"dashboards": {"ha_prefix": ""}}, env={})
+
+
+def test_live_state_counts_first_answers_and_corrections() -> None:
+    truth = {("cam1", 1, 0): 3, ("cam1", 1, 1): 4}
+    live = LiveState(tuple("0123456789"), truth=truth.get)
+    live.add_result(result(0, latency=2.0))
+    live.add_result(result(1, tier="edge", latency=10.0))
+    live.add_result(result(1, tier="cloud", revision=1, label=4, cost=0.5))
+    live.set_device(DeviceState("cam1", True, 1))
+    snap = live.snapshot({"ec_gateway_reports_total": 2.0}, budget=100.0)
+    assert snap["answered"] == 2 and snap["tiers"] == {"device": 1, "edge": 1}
+    assert snap["tier_share"] == {"device": 0.5, "edge": 0.5}
+    assert snap["corrections"] == 1 and snap["result_cost"] == 0.5
+    assert snap["accuracy"] == 0.5 and snap["judged"] == 2
+    assert snap["latency_ms"]["p50"] in (2.0, 10.0) and snap["latency_ms"]["window"] == 2
+    assert snap["last"][0]["tier"] == "cloud" and snap["last"][0]["truth"] == 4
+    assert snap["devices"][0]["online"] is True and snap["budget_messages"] == 100.0
+    version = snap["version"]
+    live.remove_device("cam1")
+    assert live.wait(version, 0) != version and live.snapshot({}, None)["devices"] == []

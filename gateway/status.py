@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -185,6 +186,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--prefix", default="ec/v1", help="topic prefix (without --config)")
     p.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
                    help="per request")
+    p.add_argument("--wait-ready", type=float, default=0.0, metavar="SECONDS",
+                   help="poll until the gateway is ready, at most this long (a unit's "
+                        "ExecStartPost); 0: ask once")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -216,6 +220,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"status: {exc}", file=sys.stderr)
         return 2
     ready, metrics = read_http(url or "http://127.0.0.1:9108", args.timeout)
+    if args.wait_ready > 0:
+        from edgecascade.lifecycle import stop_signals
+
+        deadline = time.monotonic() + args.wait_ready
+        with stop_signals() as stop:
+            while (ready is None or ready[0] != 200) and time.monotonic() < deadline:
+                if stop.wait(0.5):
+                    return 1
+                ready, metrics = read_http(url or "http://127.0.0.1:9108", args.timeout)
     try:
         devices = read_devices(settings, topics, args.timeout) if settings else None
     except SettingsError as exc:

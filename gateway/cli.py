@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     problems = preflight(cfg, load_model=args.check)
-    for path, why in problems:
-        print(f"gateway: {args.config}: {path}: {why}", file=sys.stderr)
+    for path, problem in problems:
+        print(f"gateway: {args.config}: {path}: {problem}", file=sys.stderr)
     if problems:
         return 2
     if args.check:

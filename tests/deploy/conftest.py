@@ -1,10 +1,12 @@
-"""A mosquitto started from a given config text (the shipped snippet, or a stock one)."""
+"""Deployment tests: the built distribution, mosquitto from a given config text."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +17,34 @@ from edgecascade.mqtt import BrokerSettings
 from edgecascade.probe import reach
 from edgecascade.tools.broker import free_port
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def run(*cmd: str | Path, cwd: Path | None = None, timeout: float = 300,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
+                         timeout=timeout, env=env)
+    assert out.returncode == 0, f"{cmd}: {out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    src = out / "src"  # a copy: the build writes egg-info and build/ next to the sources
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache",
+        ".ruff_cache", ".pytest_cache", ".hypothesis", ".mypy_tree", "firmware/*/build",
+        "edgecascade-demo"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    built = run(sys.executable, "-m", "build", "--outdir", out / "dist", src, env=env)
+    warnings = [line for line in (built.stdout + built.stderr).splitlines()
+                if re.search(r"\bwarning\b", line, re.IGNORECASE)]
+    assert not warnings, "\n".join(warnings)
+    return out / "dist"
+
+
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ run the installed command: --version, gateway --check, and a short demo."""
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,33 +12,9 @@ import pytest
 
 from edgecascade import __version__
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import run
 
 pytestmark = pytest.mark.slow
-
-
-def run(*cmd: str | Path, cwd: Path | None = None, timeout: float = 300,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
-                         timeout=timeout, env=env)
-    assert out.returncode == 0, f"{cmd}: {out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-    return out
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    src = out / "src"  # a copy: the build writes egg-info and build/ next to the sources
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache",
-        ".ruff_cache", ".pytest_cache", ".hypothesis", ".mypy_tree", "firmware/*/build",
-        "edgecascade-demo"))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    built = run(sys.executable, "-m", "build", "--outdir", out / "dist", src, env=env)
-    warnings = [line for line in (built.stdout + built.stderr).splitlines()
-                if re.search(r"\bwarning\b", line, re.IGNORECASE)]
-    assert not warnings, "\n".join(warnings)
-    return out / "dist"
 
 
 def test_sdist_and_wheel_hold_the_data(dist: Path) -> None:

@@ -33,11 +33,12 @@ def stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-class Interrupted(BaseException):
+class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGINT arrived while a command was not yet in its stoppable wait.
 
-    A ``BaseException`` (like ``KeyboardInterrupt``) so that no ``except Exception``
-    on the way swallows it; ``edgecascade.cli.main`` turns it into an exit code.
+    A ``KeyboardInterrupt``: no ``except Exception`` on the way swallows it, and code
+    that already stops cleanly on Ctrl-C (the demo prints its report) does the same on
+    SIGTERM. ``edgecascade.cli.main`` turns it into an exit code.
     """
 
     def __init__(self, signum: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -39,6 +40,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--state-file", default=None,
                    help="JSON file persisting each device's epoch and config revision")
     p.add_argument("--model", default=None, help="mcu .tflite (default: the shipped one)")
+    p.add_argument("--username", default=os.environ.get("EC_DEVICES_USERNAME"),
+                   help="broker user name (default: $EC_DEVICES_USERNAME)")
+    p.add_argument("--password", default=os.environ.get("EC_DEVICES_PASSWORD"),
+                   help="broker password (default: $EC_DEVICES_PASSWORD)")
     p.add_argument("--ca-file", default=None, help="CA bundle for mqtts:// brokers")
     p.add_argument("--cert-file", default=None, help="client certificate (PEM)")
     p.add_argument("--key-file", default=None, help="client private key (PEM)")
@@ -59,7 +64,8 @@ def run_devices(args: argparse.Namespace) -> int:
     from .model import DEFAULT_MODEL, EmulatorModelError, FrameSource
 
     try:
-        settings = BrokerSettings(args.broker, ca_file=args.ca_file, cert_file=args.cert_file,
+        settings = BrokerSettings(args.broker, username=args.username, password=args.password,
+                                  ca_file=args.ca_file, cert_file=args.cert_file,
                                   key_file=args.key_file)
         topics = Topics(args.prefix)
         source = FrameSource(args.model or DEFAULT_MODEL)
@@ -96,4 +102,9 @@ def run_devices(args: argparse.Namespace) -> int:
                           "buffered": stats.buffered, "inflight": stats.inflight}))
     else:
         print(stats.summary())
+    if stats.made and not stats.connects:
+        print(f"edgecascade devices: no device connected to {settings.url} (the broker "
+              f"answered but refused them: check --username/--password and its ACLs)",
+              file=sys.stderr)
+        return 1
     return 0 if stats.sent == stats.acked and stats.driver_errors == 0 else 1

@@ -59,3 +59,16 @@ def test_no_warning_on_a_tuned_broker(tmp_path: Path, broker) -> None:
     gateway.signal()
     code, _, err = gateway.finish()
     assert code == 0 and "set_tcp_nodelay" not in err, err
+
+
+def test_devices_refused_by_the_broker_is_an_error(tmp_path: Path, mosquitto_from) -> None:
+    from ..cli.conftest import one_line_error, run_cli
+
+    settings = mosquitto_from(snippet_for_test(tmp_path), username="gateway",
+                              password="s3cret")
+    out = run_cli("devices", "--broker", settings.url, "--count", "2", "--duration", "1")
+    assert out.returncode == 1
+    assert "no device connected" in one_line_error(out.stderr)
+    ok = run_cli("devices", "--broker", settings.url, "--count", "2", "--rate", "5",
+                 "--duration", "1", "--username", "gateway", "--password", "s3cret")
+    assert ok.returncode == 0, ok.stderr

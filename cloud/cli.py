@@ -94,6 +94,10 @@ def run_worker(args: argparse.Namespace) -> int:
         except (AwsError, SettingsError) as exc:
             print(f"cloud-worker: {exc}", file=sys.stderr)
             return 2 if isinstance(exc, SettingsError) else 1
+        except Exception as exc:  # boto3 missing, no AWS region or credentials...
+            print(f"cloud-worker: cannot find the broker: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return 1
         if why == STOPPED:
             return 0
         if why is not None:

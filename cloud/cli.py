@@ -14,17 +14,25 @@ from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 log = logging.getLogger("edgecascade.cloud")
 
+#: How long ``CloudWorker.start`` may wait for its subscription once the broker answered.
+START_TIMEOUT_S = 10.0
+
 
 def add_parser(subparsers: Any) -> None:
     w = subparsers.add_parser(
         "cloud-worker", help="run a cloud worker on the shared cloud-request subscription",
         description="Answer gateways' cloud requests with the cloud model. Scale out by "
-                    "starting more workers with the same shared_group.")
-    w.add_argument("--config", required=True, help="worker TOML (see cloud.example.toml)")
+                    "starting more workers with the same shared_group. SIGTERM or Ctrl-C "
+                    "drains in-hand requests and exits 0 (1 when some were left). Exit 1: "
+                    "the broker is unreachable at start (see --wait); exit 2: bad config.")
+    w.add_argument("--config", required=True, metavar="FILE",
+                   help="worker TOML (see cloud.example.toml)")
     w.add_argument("--check", action="store_true",
-                   help="validate the config, load the model, and exit")
-    w.add_argument("--drain-timeout", type=float, default=30.0,
-                   help="seconds to finish in-hand requests on SIGTERM/SIGINT (default 30)")
+                   help="validate the config and the TLS files, load the model, and exit")
+    w.add_argument("--wait", action="store_true",
+                   help="at start, retry until the broker answers instead of exiting 1")
+    w.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds to finish in-hand requests on SIGTERM/SIGINT")
     w.set_defaults(func=run_worker)
 
     p = subparsers.add_parser(
@@ -32,12 +40,12 @@ def add_parser(subparsers: Any) -> None:
         description="Create the thing, keys and certificate, and a policy letting it use only "
                     "its own topics; write the certificate, key and a config snippet.")
     p.add_argument("--thing", required=True, help="thing name = gateway or worker id")
-    p.add_argument("--role", choices=("gateway", "worker"), default="gateway")
+    p.add_argument("--role", choices=("gateway", "worker"), default="gateway",
+                   help="what the thing runs: its policy allows that role's topics")
     p.add_argument("--region", default=None, help="AWS region (default: boto3's)")
-    p.add_argument("--policy-name", default=None, help="default edgecascade-<role>")
-    p.add_argument("--prefix", default=DEFAULT_PREFIX,
-                   help=f"topic prefix (default {DEFAULT_PREFIX})")
-    p.add_argument("--out", default=".", help="directory for the files (default .)")
+    p.add_argument("--policy-name", default=None, help="IoT policy (default: edgecascade-<role>)")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
+    p.add_argument("--out", default=".", help="directory for the files")
     p.add_argument("--endpoint-url", default=None, help=argparse.SUPPRESS)  # tests: moto
     p.set_defaults(func=run_provision)
 
@@ -53,7 +61,18 @@ def run_worker(args: argparse.Namespace) -> int:
     from edgecascade.models.errors import ModelError
 
     if args.check:
+        from edgecascade.mqtt import BrokerSettings, SettingsError, tls_context
+
         from .model import load_classifier
+
+        b = config.broker
+        if b.url is not None and b.url.startswith("mqtts://"):
+            try:
+                tls_context(BrokerSettings(url=b.url, ca_file=b.ca_file, cert_file=b.cert_file,
+                                           key_file=b.key_file))
+            except SettingsError as exc:
+                print(f"{args.config}: broker.{exc.path}: {exc.why}", file=sys.stderr)
+                return 2
 
         try:
             model = load_classifier(config.model.path, config.model.num_threads)
@@ -63,13 +82,31 @@ def run_worker(args: argparse.Namespace) -> int:
         print(f"{args.config}: ok ({model.model_id} v{model.model_version})")
         return 0
 
-    from .aws import AwsError
+    from edgecascade.mqtt import SettingsError
+    from edgecascade.probe import STOPPED, await_broker, unreachable_line
+
+    from .aws import AwsError, broker_settings
     from .worker import WorkerError, build_worker
 
     with stop_signals() as stop:
         try:
-            worker = build_worker(config)
-            worker.start()
+            settings = broker_settings(config)
+            why = await_broker(settings, stop, wait=args.wait, what="broker")
+        except (AwsError, SettingsError) as exc:
+            print(f"cloud-worker: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, SettingsError) else 1
+        except Exception as exc:  # boto3 missing, no AWS region or credentials...
+            print(f"cloud-worker: cannot find the broker: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return 1
+        if why == STOPPED:
+            return 0
+        if why is not None:
+            print(unreachable_line("cloud-worker", "broker", settings, why), file=sys.stderr)
+            return 1
+        try:
+            worker = build_worker(config, settings=settings)
+            worker.start(timeout=START_TIMEOUT_S)
         except (ModelError, AwsError, WorkerError, OSError, ValueError) as exc:
             log.error("worker failed to start", extra={"error": str(exc)})
             print(f"cloud-worker: {exc}", file=sys.stderr)

@@ -69,6 +69,36 @@ class BrokerSettings:
         return parsed.port or (8883 if self.tls else 1883)
 
 
+def tls_context(settings: BrokerSettings) -> ssl.SSLContext:
+    """The client TLS context for ``settings``: CA bundle, then client certificate and key.
+
+    A missing or unreadable file is a :class:`SettingsError` naming the setting and
+    the file, never an ``ssl.SSLError`` traceback.
+    """
+    try:
+        context = ssl.create_default_context(cafile=settings.ca_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise SettingsError("ca_file", _file_problem(settings.ca_file, "CA certificates",
+                                                     exc)) from None
+    if settings.cert_file and settings.key_file:
+        try:
+            context.load_cert_chain(settings.cert_file, settings.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise SettingsError("cert_file", _file_problem(
+                f"{settings.cert_file} and {settings.key_file}", "certificate and key",
+                exc)) from None
+    return context
+
+
+def _file_problem(path: str | None, what: str, exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        why = exc.reason or exc.strerror or str(exc)
+        return f"cannot load {path}: not valid PEM {what} ({why})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read {path}: {exc.strerror}"
+    return f"cannot load {path}: {exc}"
+
+
 def set_nodelay(sock: Any) -> None:
     """Disable Nagle's algorithm on an MQTT socket.
 
@@ -113,10 +143,7 @@ def make_client(
     if settings.username is not None:
         client.username_pw_set(settings.username, settings.password)
     if settings.tls:
-        context = ssl.create_default_context(cafile=settings.ca_file)
-        if settings.cert_file and settings.key_file:
-            context.load_cert_chain(settings.cert_file, settings.key_file)
-        client.tls_set_context(context)
+        client.tls_set_context(tls_context(settings))
     if will is not None:
         client.will_set(will[0], will[1], qos=1, retain=True)
     client.on_socket_open = _on_socket_open  # TCP_NODELAY before CONNECT goes out

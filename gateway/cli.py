@@ -3,19 +3,67 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from edgecascade.lifecycle import stop_signals
 
+log = logging.getLogger("edgecascade.gateway")
+
+#: How long ``Gateway.start`` may wait for the site subscription once the broker answered.
+START_TIMEOUT_S = 10.0
+
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("gateway", help="run the gateway (escalation, edge model, spool)",
-                              description="Run the edgecascade gateway.")
-    p.add_argument("--config", required=True, help="gateway TOML config")
-    p.add_argument("--check", action="store_true", help="validate the config and exit")
+    p = subparsers.add_parser(
+        "gateway", help="run the gateway (escalation, edge model, spool)",
+        description="Run the edgecascade gateway: decide per frame between the device's "
+        "answer, the edge model and the cloud; publish one final result per frame. "
+        "SIGTERM or Ctrl-C stops it cleanly (no new reports; what is in hand is answered "
+        "or spooled; offline state published) with exit 0. Exit 1: the site broker is "
+        "unreachable at start (see --wait) or a resource is unavailable; exit 2: the "
+        "config is invalid.")
+    p.add_argument("--config", required=True, metavar="FILE",
+                   help="gateway TOML config (see gateway.example.toml)")
+    p.add_argument("--check", action="store_true",
+                   help="validate the config, load the edge model, check the state "
+                        "directory, the HTTP port and the TLS files, then exit (0 ok, 2 not)")
+    p.add_argument("--wait", action="store_true",
+                   help="at start, retry until the site broker answers instead of exiting 1")
     p.set_defaults(func=run)
+
+
+def preflight(cfg: Any, *, load_model: bool) -> list[tuple[str, str]]:
+    """What would stop the gateway from starting, as (config path, why) pairs."""
+    from edgecascade.checks import port_free, writable_dir
+    from edgecascade.mqtt import SettingsError, tls_context
+
+    problems: list[tuple[str, str]] = []
+    why = writable_dir(cfg.storage.state_dir)
+    if why:
+        problems.append(("storage.state_dir", why))
+    if cfg.observe.http_port > 0:
+        why = port_free(cfg.observe.http_host, cfg.observe.http_port)
+        if why:
+            problems.append(("observe.http_port", why))
+    for section, settings in (("site", cfg.site), ("cloud_broker", cfg.cloud_broker)):
+        if settings is not None and settings.tls:
+            try:
+                tls_context(settings)
+            except SettingsError as exc:
+                problems.append((f"{section}.{exc.path}", exc.why))
+    if load_model and cfg.edge.model:
+        from edgecascade.models.errors import ModelError
+        from edgecascade.models.runtime import ModelRunner
+
+        try:
+            ModelRunner(cfg.edge.model, num_threads=cfg.edge.num_threads,
+                        delegate=cfg.edge.delegate or None)
+        except ModelError as exc:
+            problems.append(("edge.model", str(exc)))
+    return problems
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,37 +72,56 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    problems = preflight(cfg, load_model=args.check)
+    for path, problem in problems:
+        print(f"gateway: {args.config}: {path}: {problem}", file=sys.stderr)
+    if problems:
         return 2
     if args.check:
         print(f"{args.config}: ok")
         return 0
+
+    from edgecascade.models.errors import ModelError
+    from edgecascade.mqtt import SettingsError
+    from edgecascade.probe import STOPPED, await_broker, unreachable_line
+
     from .service import Gateway
 
     with stop_signals() as stop:
-        gateway = Gateway(cfg).start()
+        why = await_broker(cfg.site, stop, wait=args.wait, what="site broker")
+        if why == STOPPED:
+            return 0
+        if why is not None:
+            print(unreachable_line("gateway", "site broker", cfg.site, why), file=sys.stderr)
+            return 1
+        from edgecascade.probe import warn_if_nagle
+
+        warn_if_nagle(cfg.site, f"{cfg.gateway_id}-probe", what="site broker")
+        try:
+            gateway = Gateway(cfg).start(timeout=START_TIMEOUT_S)
+        except (ModelError, SettingsError, OSError) as exc:
+            print(f"gateway: cannot start: {exc}", file=sys.stderr)
+            return 1
         try:
             stop.wait()
         finally:
-            gateway.stop()
+            try:
+                gateway.stop()
+            except RuntimeError as exc:
+                # The offline state could not be published (site broker away); the
+                # broker's last will says offline instead, and every store is on disk.
+                log.warning("stopped without publishing the offline state",
+                            extra={"why": str(exc)})
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from edgecascade.logs import setup_logging
+    """``python -m edgecascade.gateway [--config x]``: the subcommand word is optional."""
+    from edgecascade.cli import main as edgecascade_main
 
-    parser = argparse.ArgumentParser(prog="python -m edgecascade.gateway")
-    parser.add_argument("--log-level", default="info",
-                        choices=["debug", "info", "warning", "error"])
-    sub = parser.add_subparsers(dest="command")
-    add_parser(sub)
     raw = list(sys.argv[1:] if argv is None else argv)
-    if not raw or raw[0] != "gateway":
-        # `python -m edgecascade.gateway --config x` works without the subcommand word.
-        level = []
-        if raw[:1] == ["--log-level"]:
-            level, raw = raw[:2], raw[2:]
-        raw = [*level, "gateway", *raw]
-    args = parser.parse_args(raw)
-    setup_logging(args.log_level)
-    return int(args.func(args))
+    if "gateway" not in raw:
+        raw = ["gateway", *raw]
+    return edgecascade_main(raw)

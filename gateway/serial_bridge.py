@@ -182,31 +182,64 @@ class SerialBridge:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("serial-bridge",
-                       help="publish framed reports from USB serial boards to the broker")
+    p = sub.add_parser(
+        "serial-bridge", help="publish framed reports from USB serial boards to the broker",
+        description="Read COBS-framed reports from a serial port and publish each on its "
+        "device's report topic (QoS 1). An unplugged port is reopened until it returns. "
+        "At start, a port that cannot be opened or an unreachable broker is an error "
+        "(exit 1) unless --wait is given. SIGTERM or Ctrl-C stops it with exit 0.")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
-    p.add_argument("--broker", default="mqtt://127.0.0.1:1883")
-    p.add_argument("--prefix", default=DEFAULT_PREFIX)
-    p.add_argument("--baud", type=int, default=115200)
-    p.add_argument("--duration", type=float, default=None, help="seconds (default: forever)")
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix <root>/v<N>")
+    p.add_argument("--baud", type=int, default=115200, help="serial line speed")
+    p.add_argument("--wait", action="store_true",
+                   help="at start, retry until the port opens and the broker answers")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="seconds to run (default: until SIGTERM or Ctrl-C)")
     p.set_defaults(func=run)
 
 
+def _port_problem(port: str, baudrate: int) -> str | None:
+    """None when the port opens now (it is closed again at once), else why not."""
+    import serial
+
+    try:
+        serial.serial_for_url(port, baudrate=baudrate, timeout=0.2).close()
+    except (serial.SerialException, OSError, ValueError) as exc:
+        cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
+        return getattr(cause, "strerror", None) or str(exc)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
 
     from edgecascade.mqtt import BrokerSettings, SettingsError
+    from edgecascade.probe import STOPPED, await_broker, unreachable_line
     from edgecascade.protocol import ProtocolError, Topics
 
     try:
-        bridge = SerialBridge(args.port, Topics(args.prefix), settings=BrokerSettings(args.broker),
+        settings = BrokerSettings(args.broker)
+        bridge = SerialBridge(args.port, Topics(args.prefix), settings=settings,
                               baudrate=args.baud)
     except (SettingsError, ProtocolError, ValueError) as exc:
-        print(f"serial-bridge: {exc}")
+        print(f"serial-bridge: {exc}", file=sys.stderr)
         return 2
     with stop_signals() as done:
+        why = _port_problem(args.port, args.baud)
+        if why is not None and not args.wait:
+            print(f"serial-bridge: cannot open {args.port}: {why} (check the cable and the "
+                  f"port name, or pass --wait to wait for it)", file=sys.stderr)
+            return 1
+        why = await_broker(settings, done, wait=args.wait)
+        if why == STOPPED:
+            return 0
+        if why is not None:
+            print(unreachable_line("serial-bridge", "broker", settings, why), file=sys.stderr)
+            return 1
         bridge.start()
         done.wait(args.duration)
-    s = bridge.stop()
+        s = bridge.stop()
     print(f"frames={s.frames} published={s.published} acked={s.acked} bad_frames={s.bad_frames} "
           f"bad_reports={s.bad_reports} dropped={s.dropped} opens={s.opens} unplugs={s.unplugs}")
     return 0

@@ -163,7 +163,8 @@ class Gateway:
         if not self.link.ready.wait(timeout):
             log.warning("site broker not ready yet; still trying",
                         extra={"broker": cfg.broker.url})
-        log.info("gateway started", extra={
+        log.info("gateway started" if self.link.ready.is_set() else
+                 "gateway started, not ready: waiting for the site broker", extra={
             "gateway_id": cfg.gateway_id, "site": cfg.broker.url,
             "cloud": (cfg.cloud_broker or cfg.broker).url if cfg.cloud.enabled else None,
             "edge_model": self.edge.model_id if self.edge else None,

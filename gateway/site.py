@@ -149,7 +149,9 @@ class SiteLink:
                                    qos=1, retain=True)
         self.dashboards.on_gateway_state(offline)
         deadline = time.monotonic() + 5
-        while (not info.is_published() and time.monotonic() < deadline
+        # A publish that failed (broker gone) has nothing to wait for: is_published() raises.
+        while (info.rc == mqtt.MQTT_ERR_SUCCESS and not info.is_published()
+               and time.monotonic() < deadline
                and self.client.is_connected()):
             time.sleep(0.01)
         while self._outbox and time.monotonic() < deadline:

@@ -1,5 +1,9 @@
 """Run a ``.tflite`` model on raw pixels with ai-edge-litert (gateway and cloud tiers).
 
+The interpreter comes from ``ai_edge_litert`` (LiteRT, what pyproject installs) or,
+where only it is installed (older JetPack and Coral images), from ``tflite_runtime``:
+the same ``Interpreter`` API under another name. :func:`interpreter_api` chooses.
+
     runner = ModelRunner("models/mnist-edge.tflite")
     probs = runner.predict(images_uint8)      # (N, 28, 28) -> float32 (N, 10)
 
@@ -21,7 +25,32 @@ from .registry import DEFAULT_REGISTRY, ModelEntry, load_registry, sha256_file
 if TYPE_CHECKING:
     from edgecascade.protocol import Frame
 
-__all__ = ["ModelError", "ModelRunner", "frame_to_pixels", "lookup_entry"]
+__all__ = ["ModelError", "ModelRunner", "frame_to_pixels", "interpreter_api", "lookup_entry"]
+
+#: Interpreter packages in order of preference: module holding ``Interpreter``.
+RUNTIMES: tuple[tuple[str, str], ...] = (
+    ("ai-edge-litert", "ai_edge_litert.interpreter"),
+    ("tflite-runtime", "tflite_runtime.interpreter"),
+)
+
+
+def interpreter_api(where: str | Path = "TFLite interpreter") -> tuple[str, Any]:
+    """(package name, interpreter module) of the first runtime that imports.
+
+    Raises :class:`ModelError` naming each runtime and why it did not import (e.g.
+    tflite-runtime 2.14, its last release, is built against numpy 1 and fails on 2).
+    """
+    import importlib
+
+    why: list[str] = []
+    for package, module in RUNTIMES:
+        try:
+            return package, importlib.import_module(module)
+        except ImportError as exc:  # absent, or built for another numpy
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            why.append(f"{package}: {first}")
+    raise ModelError(where, "no TFLite interpreter: install ai-edge-litert (or tflite-runtime "
+                            "with numpy < 2); " + "; ".join(why))
 
 
 def lookup_entry(path: Path, registry_path: Path | None = None) -> ModelEntry | None:
@@ -61,7 +90,10 @@ BUILTIN_DELEGATES = ("xnnpack", "none", "reference")
 
 
 class ModelRunner:
-    """One ai-edge-litert interpreter for one model; batch size follows the input.
+    """One LiteRT interpreter for one model; batch size follows the input.
+
+    ``runtime`` names the package that provides it (``ai-edge-litert`` or
+    ``tflite-runtime``).
 
     ``delegate``: ``None`` or ``"xnnpack"`` (default CPU kernels, XNNPACK),
     ``"none"`` (built-in optimized kernels without the default delegate: int8
@@ -71,10 +103,11 @@ class ModelRunner:
 
     def __init__(self, path: str | Path, *, num_threads: int = 1,
                  delegate: str | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType, load_delegate
-
         self.path = Path(path)
         content = _read_model(self.path)
+        self.runtime, api = interpreter_api(self.path)
+        Interpreter, OpResolverType, load_delegate = (  # noqa: N806 - the runtime's names
+            api.Interpreter, api.OpResolverType, api.load_delegate)
         resolver = {
             None: OpResolverType.AUTO, "xnnpack": OpResolverType.AUTO,
             "none": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,

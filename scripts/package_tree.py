@@ -46,6 +46,8 @@ def build(out: Path) -> int:
     for package in setup["packages"]:
         src = source_dir(package, package_dir)
         if not (src / "__init__.py").is_file():
+            if not any(src.glob("*.py")):
+                continue  # a data folder listed as a package (shipped as package data)
             raise SystemExit(f"package_tree: {package} -> {src} has no __init__.py")
         dest = out / Path(*package.split("."))
         dest.mkdir(parents=True, exist_ok=True)

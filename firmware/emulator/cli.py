@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -20,13 +21,18 @@ def add_parser(sub: Any) -> None:
         "devices",
         help="run a fleet of emulated devices (one MQTT session each)",
         description="Emulated devices running the mcu model through tflite-micro on the "
-        "shipped test split, publishing the firmware's exact report bytes.",
+        "shipped test split, publishing the firmware's exact report bytes. Stops at "
+        "--duration or on SIGTERM/Ctrl-C and prints a summary; exit 0 when every report "
+        "was acknowledged, 1 otherwise or when the broker is unreachable at start (see "
+        "--wait), 2 on bad arguments.",
     )
-    p.add_argument("--count", type=int, default=10, help="number of devices (default 10)")
+    p.add_argument("--count", type=int, default=10, help="number of devices")
     p.add_argument("--rate", type=float, default=1.0, help="reports per second per device")
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
-    p.add_argument("--duration", type=float, default=None,
-                   help="seconds to run (default: until Ctrl-C)")
+    p.add_argument("--wait", action="store_true",
+                   help="at start, retry until the broker answers instead of exiting 1")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="seconds to run (default: until SIGTERM or Ctrl-C)")
     p.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix <root>/v<N>")
     p.add_argument("--id-prefix", default="emu", help="device ids are <id-prefix>-NNNN")
     p.add_argument("--first", type=int, default=0, help="number of the first device")
@@ -35,9 +41,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--state-file", default=None,
                    help="JSON file persisting each device's epoch and config revision")
     p.add_argument("--model", default=None, help="mcu .tflite (default: the shipped one)")
-    p.add_argument("--ca-file", default=None)
-    p.add_argument("--cert-file", default=None)
-    p.add_argument("--key-file", default=None)
+    p.add_argument("--username", default=os.environ.get("EC_DEVICES_USERNAME"),
+                   help="broker user name (default: $EC_DEVICES_USERNAME)")
+    p.add_argument("--password", default=os.environ.get("EC_DEVICES_PASSWORD"),
+                   help="broker password (default: $EC_DEVICES_PASSWORD)")
+    p.add_argument("--ca-file", default=None, help="CA bundle for mqtts:// brokers")
+    p.add_argument("--cert-file", default=None, help="client certificate (PEM)")
+    p.add_argument("--key-file", default=None, help="client private key (PEM)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run_devices)
 
@@ -55,7 +65,8 @@ def run_devices(args: argparse.Namespace) -> int:
     from .model import DEFAULT_MODEL, EmulatorModelError, FrameSource
 
     try:
-        settings = BrokerSettings(args.broker, ca_file=args.ca_file, cert_file=args.cert_file,
+        settings = BrokerSettings(args.broker, username=args.username, password=args.password,
+                                  ca_file=args.ca_file, cert_file=args.cert_file,
                                   key_file=args.key_file)
         topics = Topics(args.prefix)
         source = FrameSource(args.model or DEFAULT_MODEL)
@@ -65,10 +76,25 @@ def run_devices(args: argparse.Namespace) -> int:
     except (SettingsError, ProtocolError, EmulatorModelError, ValueError) as exc:
         print(f"edgecascade devices: {exc}", file=sys.stderr)
         return 2
+    from edgecascade.probe import STOPPED, await_broker, unreachable_line
+
     with stop_signals() as done:
+        try:
+            why = await_broker(settings, done, wait=args.wait)
+        except SettingsError as exc:
+            why = str(exc)
+            print(f"edgecascade devices: {why}", file=sys.stderr)
+            return 2
+        if why is not None:
+            fleet.ledger.close()
+            if why == STOPPED:
+                return 0
+            print(unreachable_line("edgecascade devices", "broker", settings, why),
+                  file=sys.stderr)
+            return 1
         fleet.start()
         done.wait(args.duration)
-    stats = fleet.stop()
+        stats = fleet.stop()
     fleet.ledger.close()
     if args.json:
         print(json.dumps({**stats.as_dict(), "devices": stats.devices,
@@ -77,4 +103,9 @@ def run_devices(args: argparse.Namespace) -> int:
                           "buffered": stats.buffered, "inflight": stats.inflight}))
     else:
         print(stats.summary())
+    if stats.made and not stats.connects:
+        print(f"edgecascade devices: no device connected to {settings.url} (the broker "
+              f"answered but refused them: check --username/--password and its ACLs)",
+              file=sys.stderr)
+        return 1
     return 0 if stats.sent == stats.acked and stats.driver_errors == 0 else 1

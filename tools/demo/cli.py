@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,18 @@ def add_parser(sub: Any) -> None:
         "worker, a gateway and a fleet of emulated devices replaying the shipped test split; "
         "show live progress and end with a report (also written as JSON and HTML).",
     )
-    p.add_argument("--devices", type=int, default=10, help="emulated devices (default 10)")
+    p.add_argument("--devices", type=int, default=10, help="emulated devices")
     p.add_argument("--rate", type=float, default=5.0, help="reports per second per device")
-    p.add_argument("--duration", type=float, default=20.0, help="seconds of reporting")
+    p.add_argument("--duration", type=float, default=20.0, metavar="SECONDS",
+                   help="seconds of reporting")
     p.add_argument("--broker", default=None,
                    help="site broker URL (mqtt://host:port) instead of starting one")
     p.add_argument("--cloud-broker", default=None,
                    help="cloud broker URL instead of starting one")
     p.add_argument("--embedded-broker", action="store_true",
                    help="use the embedded amqtt broker even when mosquitto is installed")
-    p.add_argument("--wan-delay-ms", type=float, default=30.0,
-                   help="simulated one-way delay between gateway and cloud (ms)")
+    p.add_argument("--wan-delay-ms", type=float, default=30.0, metavar="MS",
+                   help="simulated one-way delay between gateway and cloud")
     p.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
                    help="cut the cloud link for this long in the middle of the run")
     p.add_argument("--out", type=Path, default=Path("edgecascade-demo"),
@@ -36,7 +38,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dump", type=Path, default=None,
                    help="also write every frame's ground truth and results (JSON lines)")
     p.add_argument("--no-live", action="store_true", help="print progress lines, no live view")
-    p.set_defaults(func=main, json_logs=False)
+    p.set_defaults(func=main, default_log_format="text")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -45,7 +47,8 @@ def main(args: argparse.Namespace) -> int:
     from edgecascade.tools.demo.runner import DemoOptions, run_demo
 
     if args.devices < 1 or args.rate <= 0 or args.duration <= 0 or args.outage < 0:
-        print("error: --devices, --rate and --duration must be positive, --outage >= 0")
+        print("demo: --devices, --rate and --duration must be positive, --outage >= 0",
+              file=sys.stderr)
         return 2
     if args.log_level == "info":
         logging.getLogger().setLevel(logging.WARNING)  # the live view is the output

@@ -62,19 +62,23 @@ def _registry(args: argparse.Namespace) -> int:
 def add_parser(subparsers: Any) -> None:
     models = subparsers.add_parser(
         "models", help="train, calibrate, evaluate and export the model tiers",
-        description=__doc__,
+        description="Rebuild the three model tiers and what is generated from them: "
+        "train (needs the 'train' extra), calibrate the thresholds, evaluate on the test "
+        "split, export the firmware's C array, rebuild the registry.",
     )
     sub = models.add_subparsers(dest="models_command", metavar="<action>", required=True)
 
-    p = sub.add_parser("train", help="train the tiers (needs the 'train' extra), then "
-                                     "rebuild the registry and the C array")
+    help_ = "train the tiers (needs the 'train' extra), then rebuild the registry and the C array"
+    p = sub.add_parser("train", help=help_, description=help_ + ".")
     p.add_argument("--tier", action="append", choices=["mcu", "edge", "cloud"],
                    help="train only this tier (repeatable); default all")
-    p.add_argument("--seed", type=int, default=None, help="training seed")
+    p.add_argument("--seed", type=int, default=None,
+                   help="training seed (default: the one the shipped models used)")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("calibrate", help="fit temperatures and choose cascade thresholds; "
-                                         "writes models/thresholds.json and ec_settings.h")
+    help_ = ("fit temperatures and choose cascade thresholds; writes models/thresholds.json "
+             "and ec_settings.h")
+    p = sub.add_parser("calibrate", help=help_, description=help_ + ".")
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--max-cloud-share", type=float, default=0.08, metavar="X",
                       help="maximise accuracy with at most X of frames reaching the cloud "
@@ -86,14 +90,15 @@ def add_parser(subparsers: Any) -> None:
                    help="at most X of frames leave the device (default 0.4)")
     p.set_defaults(func=_calibrate)
 
-    p = sub.add_parser("evaluate", help="every tier and the cascade on the test split; "
-                                        "writes models/evaluation.json and .png")
+    help_ = "every tier and the cascade on the test split; writes models/evaluation.json and .png"
+    p = sub.add_parser("evaluate", help=help_, description=help_ + ".")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("export-c",
-                       help="write firmware/generated/mcu_model_data.{h,c} and ec_limits.h")
+    help_ = "write firmware/generated/mcu_model_data.{h,c} and ec_limits.h"
+    p = sub.add_parser("export-c", help=help_, description=help_ + ".")
     p.set_defaults(func=_export_c)
 
-    p = sub.add_parser("registry", help="rebuild models/registry.json from the model files")
+    help_ = "rebuild models/registry.json from the model files"
+    p = sub.add_parser("registry", help=help_, description=help_ + ".")
     p.set_defaults(func=_registry)

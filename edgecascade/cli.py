@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "edgecascade.gateway.serial_bridge",
     "edgecascade.cloud.cli",
     "edgecascade.tools.demo.cli",
+    "edgecascade.tools.site.cli",
 )
 
 

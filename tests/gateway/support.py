@@ -139,7 +139,7 @@ class CloudResponderSeam:
             for i in req.items)
         resp = CloudResponse(correlation_id=req.correlation_id, status="ok", worker_id="seam",
                              model_id="mnist-cloud", model_version=1, worker_ms=1.0,
-                             ts_ms=req.ts_ms, items=answers)
+                             ts_ms=req.ts_ms, items=answers, nonce=req.nonce)
         client.publish(self.topics.cloud_response(req.gateway_id), encode(resp), qos=1)
 
     def items_seen(self) -> int:

@@ -56,3 +56,6 @@ def peers(site_folder: SiteFolder, secure_brokers: SiteBrokers) -> Iterator[dict
     yield Peers()
     for peer in made:
         peer.close()
+
+
+from tests.gateway.conftest import closing, results, start_gateway  # noqa: E402,F401

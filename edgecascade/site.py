@@ -12,6 +12,8 @@ Roles (what each may do is rendered into the broker ACL by ``tools/site/acl.py``
 * ``gateway``: read every device's report and state; publish results, device config,
   its own state and metrics; on the cloud broker: publish requests, read responses.
 * ``dashboard``: read results, gateway state and metrics, device state. Never frames.
+* ``monitor``: a dashboard that also reads reports, frames included (the demo's observer,
+  an operator's audit tool): give it only to whom the frames may be shown.
 * ``worker``: on the cloud broker: read requests, publish responses, its own state.
 """
 
@@ -27,7 +29,7 @@ from edgecascade.protocol.errors import ProtocolError
 from edgecascade.protocol.topics import DEFAULT_PREFIX, Topics
 
 REGISTRY_FILE = "site.json"
-ROLES = ("device", "gateway", "dashboard", "worker")
+ROLES = ("device", "gateway", "dashboard", "monitor", "worker")
 FORMAT_VERSION = 1
 
 

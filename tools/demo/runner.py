@@ -41,6 +41,7 @@ from edgecascade.tools.demo.report import (
     render_text,
     summarize,
 )
+from edgecascade.tools.site.demo import GATEWAY, OBSERVER, WORKER, demo_site, login, login_fields
 
 log = logging.getLogger("edgecascade.demo")
 
@@ -60,6 +61,7 @@ class DemoOptions:
     settle_timeout: float = 60.0  # how long to wait for answers after the last report
     live: bool = True
     dump: Path | None = None  # write every frame's truth and answers here (JSON lines)
+    secure: bool = False  # a secured site (tools/site): TLS, one identity each, ACLs
 
     @property
     def reports_per_device(self) -> int:
@@ -206,13 +208,17 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     try:
         # -- brokers ------------------------------------------------------------------
         embedded = opts.embedded
-        if opts.broker:
+        secure = demo_site(workdir / "site", opts.prefix, opts.devices) if opts.secure else None
+        if secure is not None:  # the shipped secure configs; each party logs in as itself
+            stack.add("secure brokers", secure.stop)
+            (site_url, site_kind), (cloud_url, cloud_kind) = secure.described()
+        elif opts.broker:
             site_url, site_kind = opts.broker, "existing broker"
         else:
             site_url, site_kind = start_broker("site", workdir, embedded, stack)
-        if opts.cloud_broker:
+        if opts.cloud_broker and secure is None:
             cloud_url, cloud_kind = opts.cloud_broker, "existing broker"
-        else:
+        elif secure is None:
             cloud_url, cloud_kind = start_broker("cloud", workdir, embedded, stack)
         shared = "amqtt" not in cloud_kind
         write(f"site broker:  {site_url}  [{site_kind}]")
@@ -229,7 +235,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             model=ModelConfig(path=str(cloud_model.path)),
             prefix=opts.prefix,
             shared_group="ec-workers" if shared else "",
-            broker=BrokerConfig(url=cloud_url),
+            broker=BrokerConfig(url=cloud_url, **login_fields(secure, WORKER)),
         ))
         worker.start()
         stack.add("cloud worker", worker.stop)
@@ -241,8 +247,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         gateway = Gateway(GatewayConfig(
             gateway_id="demo-gw",
             prefix=opts.prefix,
-            broker=BrokerSettings(site_url),
-            cloud_broker=BrokerSettings(wan.url),
+            broker=login(secure, GATEWAY, site_url), cloud_broker=login(secure, GATEWAY, wan.url),
             thresholds=load_settings(DEFAULT_THRESHOLDS).thresholds,
             edge=EdgeConfig(model=str(edge_model.path)),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
@@ -253,12 +258,13 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         write(f"gateway:      demo-gw running {edge_model.id} v{edge_model.version}, "
               f"metrics on http://127.0.0.1:{gateway.http_port}/metrics")
 
-        observer = Observer(BrokerSettings(site_url), topics).start()
+        observer = Observer(login(secure, OBSERVER, site_url), topics).start()
         stack.add("observer", observer.stop)
 
         # -- devices --------------------------------------------------------------------
         fleet = Fleet(BrokerSettings(site_url), topics, opts.devices, opts.rate,
-                      id_prefix="demo", reports=opts.reports_per_device, ledger=ledger)
+                      id_prefix="demo", reports=opts.reports_per_device, ledger=ledger,
+                      credentials=(lambda d: login(secure, d, site_url)) if secure else None)
         sample_frame = fleet.source.answer(0).frame
         write(f"devices:      {opts.devices} emulated devices x {opts.reports_per_device} "
               f"reports at {opts.rate:g} Hz ({total} frames from the shipped test split)")

@@ -47,9 +47,10 @@ def _site_rules(ident: Identity, t: Topics, gateway_id: str) -> list[str]:
                 f"topic write {p}/dev/+/config", f"topic write {p}/res/+",
                 f"topic readwrite {t.gateway_state(gateway_id)}",
                 f"topic readwrite {t.gateway_metrics(gateway_id)}"]
-    if ident.role == "dashboard":
+    if ident.role in ("dashboard", "monitor"):
         return [f"topic read {p}/res/+", f"topic read {p}/gw/+/state",
-                f"topic read {p}/gw/+/metrics", f"topic read {p}/dev/+/state"]
+                f"topic read {p}/gw/+/metrics", f"topic read {p}/dev/+/state",
+                *([f"topic read {p}/dev/+/report"] if ident.role == "monitor" else [])]
     return []  # workers have no business on the site broker
 
 
@@ -79,7 +80,7 @@ def render_acl(site: Site, cloud: bool) -> str:
 
 def members(site: Site, cloud: bool) -> tuple[Identity, ...]:
     """Who has an account on that broker (revoked identities have none)."""
-    roles = ("gateway", "worker") if cloud else ("device", "gateway", "dashboard")
+    roles = ("gateway", "worker") if cloud else ("device", "gateway", "dashboard", "monitor")
     return tuple(i for i in site.identities if i.role in roles and not i.revoked)
 
 

@@ -58,6 +58,7 @@ def add_parser(sub: Any) -> None:
     init.set_defaults(func=cmd_init)
     for name, role, what in (("add-device", "device", "a device"),
                              ("add-dashboard", "dashboard", "a read-only dashboard"),
+                             ("add-monitor", "monitor", "a read-only monitor that sees frames"),
                              ("add-worker", "worker", "a cloud worker")):
         q = s.add_parser(name, help=f"add {what} and write its credentials")
         common(q)

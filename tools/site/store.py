@@ -120,7 +120,7 @@ class SiteFolder:
         assert ident is not None
         password = secrets.token_urlsafe(24)
         lay = self.layout()
-        on_site = ident.role in ("device", "gateway", "dashboard")
+        on_site = ident.role in ("device", "gateway", "dashboard", "monitor")
         on_cloud = ident.role in ("gateway", "worker")
         creds = Credentials(name, ident.role, name, password, str(self.ca_crt),
                             lay.url(False) if on_site else None,

@@ -17,11 +17,10 @@ from edgecascade.gateway.trust import (
     TrustSettings,
 )
 from edgecascade.protocol import DeviceState, Result, TopicKind, decode, encode
+from edgecascade.tools.bench.trusted_gateway import TrustedGateway
 from tests.gateway.conftest import decoded_results
 from tests.gateway.support import make_config, report
 from tests.support import Collector, publish
-
-from .trusted_gateway import TrustedGateway
 
 REAL = ("d1", "d2", "d3")
 

@@ -41,7 +41,7 @@ from edgecascade.tools.demo.report import (
     render_text,
     summarize,
 )
-from edgecascade.tools.site.demo import GATEWAY, OBSERVER, WORKER, demo_site, login, login_fields
+from edgecascade.tools.site.demo import GATEWAY, OBSERVER, WORKER, demo_site, login, login_section
 
 log = logging.getLogger("edgecascade.demo")
 
@@ -179,7 +179,7 @@ def progress_line(elapsed: float, sent: int, total: int, seen: list[SeenResult],
 
 
 def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoReport | None:
-    from edgecascade.cloud.config import BrokerConfig, ModelConfig, WorkerConfig
+    from edgecascade.cloud.config import ModelConfig, WorkerConfig
     from edgecascade.cloud.worker import build_worker
     from edgecascade.config import HttpSection
     from edgecascade.emulator.fleet import Fleet
@@ -235,7 +235,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             model=ModelConfig(path=str(cloud_model.path)),
             prefix=opts.prefix,
             shared_group="ec-workers" if shared else "",
-            broker=BrokerConfig(url=cloud_url, **login_fields(secure, WORKER)),
+            broker=login_section(secure, WORKER, cloud_url),
         ))
         worker.start()
         stack.add("cloud worker", worker.stop)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecascade.config import BrokerSection
 from edgecascade.mqtt import BrokerSettings
 from edgecascade.site import Identity, Site
 
@@ -81,10 +82,9 @@ def login(secure: SecureSite | None, name: str, url: str) -> BrokerSettings:
     return secure.settings(name, url) if secure is not None else BrokerSettings(url)
 
 
-def login_fields(secure: SecureSite | None, name: str) -> dict[str, str]:
-    """Username, password and CA as config-section keyword arguments ({} without a site)."""
+def login_section(secure: SecureSite | None, name: str, url: str) -> BrokerSection:
+    """A config ``[broker]`` section for ``name`` at ``url`` (plain without a site)."""
     if secure is None:
-        return {}
-    s = secure.settings(name)
-    return {"username": s.username or "", "password": s.password or "",
-            "ca_file": s.ca_file or ""}
+        return BrokerSection(url=url)
+    s = secure.settings(name, url)
+    return BrokerSection(url=s.url, username=s.username, password=s.password, ca_file=s.ca_file)

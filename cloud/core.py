@@ -90,16 +90,17 @@ def ok_response(request: CloudRequest, *, worker_id: str, model_id: str, model_v
     return CloudResponse(
         correlation_id=request.correlation_id, status="ok", worker_id=worker_id,
         model_id=model_id, model_version=model_version, worker_ms=max(0.0, worker_ms),
-        ts_ms=ts_ms, items=items,
+        ts_ms=ts_ms, items=items, nonce=request.nonce,
     )
 
 
 def error_response(correlation_id: str, why: str, *, worker_id: str, model_id: str,
-                   model_version: int, worker_ms: float, ts_ms: int) -> CloudResponse:
+                   model_version: int, worker_ms: float, ts_ms: int,
+                   nonce: bytes | None = None) -> CloudResponse:
     return CloudResponse(
         correlation_id=correlation_id, status="error", worker_id=worker_id, model_id=model_id,
         model_version=model_version, worker_ms=max(0.0, worker_ms), ts_ms=ts_ms, items=(),
-        error=clip_text(why),
+        error=clip_text(why), nonce=nonce,
     )
 
 

@@ -193,7 +193,7 @@ class WorkerCore:
             out += [Log(logging.ERROR, "request handling failed", {
                         "correlation_id": request.correlation_id, "error": repr(bug)[:200]}),
                     Count("errors", "worker:internal")]
-            self._reply_error(event.gateway_id, request.correlation_id, "internal worker error",
+            self._reply_error(event.gateway_id, request, "internal worker error",
                               (ticket,), now, ts_ms, out)
 
     def _admit(self, gateway_id: str, request: CloudRequest, ticket: Ticket, now: float,
@@ -201,7 +201,7 @@ class WorkerCore:
         cid = request.correlation_id
         if request.gateway_id != gateway_id:
             out.append(Count("errors", "request:gateway_id"))
-            self._reply_error(gateway_id, cid, f"request names gateway {request.gateway_id!r} "
+            self._reply_error(gateway_id, request, f"request names gateway {request.gateway_id!r} "
                               f"but came on the topic of {gateway_id!r}", (ticket,), now, ts_ms,
                               out)
             return
@@ -219,7 +219,7 @@ class WorkerCore:
             return
         if len(self._pending) >= self.settings.max_in_hand:
             out.append(Count("errors", "worker:overloaded"))
-            self._reply_error(gateway_id, cid, "worker overloaded", (ticket,), now, ts_ms, out)
+            self._reply_error(gateway_id, request, "worker overloaded", (ticket,), now, ts_ms, out)
             return
         self._pending[key] = _Pending(request, [ticket], now)
         out += [SetGauge("in_hand", len(self._pending)), Prepare(key, request)]
@@ -251,8 +251,7 @@ class WorkerCore:
                         Log(logging.ERROR, "model failed", {
                             "correlation_id": request.correlation_id,
                             "error": str(done.error)[:200]})]
-            response = self._error(request.correlation_id, f"model error: {done.error}",
-                                   worker_ms, ts_ms)
+            response = self._error(request, f"model error: {done.error}", worker_ms, ts_ms)
         else:
             try:
                 items = core.answers(done.inputs, done.probs)
@@ -263,8 +262,8 @@ class WorkerCore:
                 cacheable = core.cacheable(done.inputs)
             except (ValueError, ProtocolError) as exc:
                 effects.append(Count("errors", "model:output"))
-                response = self._error(request.correlation_id,
-                                       f"model output unusable: {exc}", worker_ms, ts_ms)
+                response = self._error(request, f"model output unusable: {exc}", worker_ms,
+                                       ts_ms)
         payload = encode(response)
         if cacheable:
             self.cache.put(done.key, payload)
@@ -292,22 +291,25 @@ class WorkerCore:
         pending.answered = True
         out += [Count("requests", "error"),
                 Publish(self.settings.topics.cloud_response(key[0]),
-                        encode(self._error(key[1], why, (now - pending.received) * 1000.0,
-                                           ts_ms)),
+                        encode(self._error(pending.request, why,
+                                           (now - pending.received) * 1000.0, ts_ms)),
                         key=key, received=pending.received)]
 
-    def _reply_error(self, gateway_id: str, cid: str, why: str, tickets: tuple[Ticket, ...],
-                     now: float, ts_ms: int, out: list[Effect]) -> None:
+    def _reply_error(self, gateway_id: str, request: CloudRequest, why: str,
+                     tickets: tuple[Ticket, ...], now: float, ts_ms: int,
+                     out: list[Effect]) -> None:
         out += [Count("requests", "error"),
                 Publish(self.settings.topics.cloud_response(gateway_id),
-                        encode(self._error(cid, why, 0.0, ts_ms)), tickets=tickets,
+                        encode(self._error(request, why, 0.0, ts_ms)), tickets=tickets,
                         received=now)]
 
-    def _error(self, cid: str, why: str, worker_ms: float, ts_ms: int) -> CloudResponse:
+    def _error(self, request: CloudRequest, why: str, worker_ms: float,
+               ts_ms: int) -> CloudResponse:
+        """An error answer to ``request`` (its correlation id and nonce echoed)."""
         s = self.settings
-        return core.error_response(cid, why, worker_id=s.worker_id, model_id=s.model_id,
-                                   model_version=s.model_version, worker_ms=worker_ms,
-                                   ts_ms=ts_ms)
+        return core.error_response(request.correlation_id, why, worker_id=s.worker_id,
+                                   model_id=s.model_id, model_version=s.model_version,
+                                   worker_ms=worker_ms, ts_ms=ts_ms, nonce=request.nonce)
 
     # -- release ----------------------------------------------------------------------------
     def _on_sent(self, pub: Publish, now: float, out: list[Effect]) -> None:

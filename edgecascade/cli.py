@@ -37,6 +37,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "edgecascade.gateway.status",
     "edgecascade.cloud.cli",
     "edgecascade.tools.demo.cli",
+    "edgecascade.tools.site.cli",
 )
 
 

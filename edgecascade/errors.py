@@ -11,6 +11,7 @@ The tree (the module defining each class on the right)::
     EdgecascadeError                         edgecascade.errors
     ├── ConfigError (ValueError)             edgecascade.config
     ├── SettingsError (ValueError)           edgecascade.mqtt
+    ├── SiteError (ValueError)               edgecascade.site
     ├── ProtocolError (ValueError)           edgecascade.protocol.errors
     ├── ClaimCheckError                      edgecascade.protocol.claimcheck
     ├── ModelError                           edgecascade.models.errors
@@ -31,7 +32,8 @@ The tree (the module defining each class on the right)::
     │   └── ProvisionError                   edgecascade.emulator.provision
     └── ToolError                            edgecascade.errors
         ├── BrokerUnavailable (RuntimeError) edgecascade.tools.broker
-        └── BrokerFailed (RuntimeError)      edgecascade.tools.broker
+        ├── BrokerFailed (RuntimeError)      edgecascade.tools.broker
+        └── PkiError (RuntimeError)          edgecascade.tools.site.pki
 
 ``edgecascade.models.dataset.DatasetError`` is another name of ``ModelError`` (the models
 package has one exception). ``ConfigError`` is the gateway's and the worker's (both

@@ -8,10 +8,11 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
   :class:`CloudRequest` (<= 128 KB, <= ``max_items``; :mod:`.cloud_requests`), paces publishes under
   ``max_publish_per_s``, and tracks each request's deadline by correlation id;
 * responses (on this gateway's response topic, own connection to the cloud broker)
-  are matched by correlation id (:mod:`.cloud_outcomes`); each answer is handed to
-  ``on_answer`` and its frame
-  leaves the spool. Late answers (after a timeout) are still used: they become
-  corrections.
+  are matched by correlation id and must echo the request's nonce (:mod:`.cloud_outcomes`;
+  a forged one, or one for a request not remembered, is counted ``rejected{reason=
+  "cloud_response:nonce|unknown"}`` and dropped: its frames are sent again); each
+  answer goes to ``on_answer`` and its frame leaves the spool. Late answers (after a
+  timeout) are still used: they become corrections.
 * a timeout or a lost connection feeds the circuit breaker; unanswered frames go back
   to the spool to be sent again (replayed in order when the link returns).
 * a frame too large for a request goes by claim check (``frame_store.put``). A
@@ -20,8 +21,7 @@ Thin I/O shell around pure parts (:mod:`.packing`, :mod:`.pacing`, :mod:`.breake
   (``claimcheck_errors{kind}``) and, when the error is transient, retries the put from
   the sender thread (:mod:`.claim_retries`: at most :data:`CLAIM_RETRY_ATTEMPTS` times,
   :data:`CLAIM_RETRY_MAX` frames at once); once stored, the cloud's answer arrives as a
-  correction. A permanent
-  error, or a transient one out of retries, is a counted drop
+  correction. A permanent error, or a transient one out of retries, is a counted drop
   (``spool_dropped{reason="claimcheck"}``).
 * a spool write the state disk refuses (:class:`~.db.StorageError`) never breaks the
   loop: items are not sent until they can be marked in flight.
@@ -34,6 +34,7 @@ requires it to equal the thing name.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -57,7 +58,7 @@ from edgecascade.protocol.claimcheck import ClaimCheckError, FrameStore
 
 from .breaker import STATE_VALUE, BreakerState, CircuitBreaker
 from .claim_retries import CLAIM_RETRY_ATTEMPTS, CLAIM_RETRY_MAX, ClaimRetries
-from .cloud_outcomes import UNKNOWN, CloudOutcome, SentRequest, match_response
+from .cloud_outcomes import CloudOutcome, SentRequest, match_response, take_request
 from .cloud_requests import build_request, claim_name, inline_item, ref_item
 from .config import CloudConfig
 from .db import StorageError
@@ -270,16 +271,14 @@ class CloudClient:
             return
         now = self.clock()
         with self._cond:
-            req = self._in_flight.pop(resp.correlation_id, None)
-            if req is None:
-                req = self._recent.pop(resp.correlation_id, None)
+            req = take_request(resp, self._in_flight, self._recent)
+            if isinstance(req, str):  # forged or unknown: counted, dropped, the request waits
+                self.metrics.inc("rejected", reason=req)
+                return
             self.breaker.on_success(now)
             self.budget.add(now, billed_messages(len(payload)))
         self.metrics.inc("cloud_cost", billed_messages(len(payload)))
         self.metrics.inc("cloud_responses", status=resp.status)
-        if req is None:
-            log.info("answer for an unknown request", extra={"correlation_id": resp.correlation_id})
-            req = UNKNOWN
         outcomes, missing = match_response(resp, len(payload), req)
         for outcome in outcomes:
             self.spool.remove([outcome.answer.key])
@@ -373,7 +372,7 @@ class CloudClient:
                 packed = build_request(batch, correlation_id=uuid.uuid4().hex,
                                        gateway_id=self.gateway_id, now=now,
                                        deadline_ms=self.cfg.deadline_ms,
-                                       max_items=self.cfg.max_items)
+                                       max_items=self.cfg.max_items, nonce=os.urandom(16))
                 request, payload, chosen = packed.request, packed.payload, packed.chosen
                 try:  # in flight before it can be answered; a refused write sends nothing
                     self.spool.mark_inflight([b.id for b in chosen], request.correlation_id)
@@ -390,7 +389,7 @@ class CloudClient:
                 self.pacer.take(now)
                 self._in_flight[request.correlation_id] = SentRequest(
                     {it.key: it for it in request.items}, len(payload),
-                    now + self.cfg.deadline_ms / 1000)
+                    now + self.cfg.deadline_ms / 1000, request.nonce)
                 billed = billed_messages(len(payload))
                 self.budget.add(now, billed)
                 self._first_waiting = None

@@ -4,10 +4,16 @@ A response names its request by correlation id; :func:`match_response` turns it 
 :class:`CloudOutcome` per answered frame (an ``error`` response becomes one error answer
 per frame of the request) with the frame's share of the billed cost, and lists the
 frames the worker left out (still owed: the client sends them again).
+
+A response is taken only when it echoes its request's nonce (:func:`take_request`): anyone
+who can publish on the response topic but did not read the request cannot answer it, and
+a forged answer leaves the request in flight for the real worker's answer.
 """
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 from edgecascade.protocol import CloudAnswer, CloudItem, CloudResponse, billed_messages
@@ -36,9 +42,29 @@ class SentRequest:
     items: dict[Key, CloudItem]
     request_bytes: int
     deadline: float
+    nonce: bytes | None = None  # what its answer must echo; None: no check (old requests)
 
 
-UNKNOWN = SentRequest({}, 0, 0.0)  # a response to a request long forgotten
+NONCE_MISMATCH = "cloud_response:nonce"
+UNKNOWN_REQUEST = "cloud_response:unknown"
+
+
+def take_request(resp: CloudResponse, *tables: MutableMapping[str, SentRequest]
+                 ) -> SentRequest | str:
+    """Pop the request ``resp`` answers from the first table holding it, or say why not.
+
+    :data:`NONCE_MISMATCH`: a request we sent, but its nonce is not echoed (a forgery, or
+    an answer to someone else's copy); the request stays where it was, for the real answer.
+    :data:`UNKNOWN_REQUEST`: no request we remember; nothing in it can be checked.
+    """
+    for table in tables:
+        req = table.get(resp.correlation_id)
+        if req is None:
+            continue
+        if req.nonce is not None and not hmac.compare_digest(req.nonce, resp.nonce or b""):
+            return NONCE_MISMATCH
+        return table.pop(resp.correlation_id)
+    return UNKNOWN_REQUEST
 
 
 def match_response(resp: CloudResponse, payload_bytes: int,

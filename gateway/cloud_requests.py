@@ -44,7 +44,8 @@ class Packed:
 
 
 def build_request(batch: Sequence[SpooledItem], *, correlation_id: str, gateway_id: str,
-                  now: float, deadline_ms: int, max_items: int) -> Packed:
+                  now: float, deadline_ms: int, max_items: int,
+                  nonce: bytes | None = None) -> Packed:
     """One request from the first packed group of ``batch`` (non-empty, oldest first)."""
     items = [decode(CloudItem, b.item) for b in batch]
     group = pack([len(b.item) for b in batch], max_items)[0]
@@ -54,5 +55,6 @@ def build_request(batch: Sequence[SpooledItem], *, correlation_id: str, gateway_
         ts_ms=int(now * 1000),
         deadline_ms=deadline_ms,
         items=tuple(items[i] for i in group),
+        nonce=nonce,
     )
     return Packed(request, encode(request), tuple(batch[i] for i in group))

@@ -48,6 +48,7 @@ from edgecascade.config import (
     unknown_keys,
 )
 from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
+from edgecascade.gateway.trust import DEFAULT_BURST, DEFAULT_MAX_SEQ_AHEAD, DEFAULT_RATE_PER_S
 from edgecascade.models.cascade import Thresholds, resolve_thresholds
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
@@ -56,6 +57,7 @@ from edgecascade.protocol.limits import (
     MAX_ITEMS_PER_REQUEST,
     MAX_PUBLISH_PER_SECOND,
 )
+from edgecascade.site import REGISTRY_FILE
 
 __all__ = ["ConfigError", "GatewayConfig", "Thresholds", "load_config", "parse_config",
            "redacted"]
@@ -112,8 +114,14 @@ class ObserveConfig:
 
 @dataclass(frozen=True)
 class DevicesConfig:
-    allowlist: tuple[str, ...] = ()  # empty: any device
+    allowlist: tuple[str, ...] = ()  # empty: any device (unless site_dir is set)
     assign_epochs: bool = True  # answer epoch-less births with a retained DeviceConfig epoch
+    # A site made by `edgecascade site init`: its active devices are the allowlist (re-read
+    # every few seconds, so add-device / revoke-device take effect without a restart).
+    site_dir: str = ""
+    rate_per_s: float = DEFAULT_RATE_PER_S  # sustained reports/s per device
+    burst: float = DEFAULT_BURST  # reports a device may send at once (ring replay)
+    max_seq_ahead: int = DEFAULT_MAX_SEQ_AHEAD  # seqs past the highest accepted one
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,10 @@ def _check_ranges(cfg: GatewayConfig, problems: Problems) -> None:
          f"{cfg.cloud_session_client_id!r} is also the site connection's client id on the "
          "same broker: the two connections would keep disconnecting each other")
     need("metrics_interval_s", 0.1 <= cfg.metrics_interval_s <= 3600, "must be 0.1..3600 s")
+    d = cfg.devices
+    need("devices.rate_per_s", d.rate_per_s > 0, "must be > 0 reports/s")
+    need("devices.burst", d.burst >= 1, "must be >= 1")
+    need("devices.max_seq_ahead", d.max_seq_ahead >= 1, "must be >= 1")
     for i, dev in enumerate(cfg.devices.allowlist):
         try:
             validate_id(dev)
@@ -300,6 +312,12 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
                       f"file {edge.model!r} does not exist")
     storage = section(StorageConfig, doc.get("storage"), "storage", problems)
     storage = replace(storage, state_dir=resolve_path(base_dir, storage.state_dir) or "")
+    devices = section(DevicesConfig, doc.get("devices"), "devices", problems)
+    if devices.site_dir:
+        devices = replace(devices, site_dir=resolve_path(base_dir, devices.site_dir) or "")
+        problems.need("devices.site_dir", (Path(devices.site_dir) / REGISTRY_FILE).is_file(),
+                      f"{devices.site_dir!r} holds no {REGISTRY_FILE} (make it with "
+                      "`edgecascade site init`)")
     cfg = replace(
         cfg,
         broker=_settings(site, at, problems) or cfg.broker,
@@ -311,7 +329,7 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         storage=storage,
         http=old.get("http") or read_http(doc.get("http"), problems,
                                           HttpSection(port=GATEWAY_HTTP_PORT)),
-        devices=section(DevicesConfig, doc.get("devices"), "devices", problems),
+        devices=devices,
         dashboards=parse_dashboards(doc.get("dashboards"), problems.add),
     )
     _check_ranges(cfg, problems)

@@ -26,15 +26,20 @@ from edgecascade.protocol import (
     decode,
     encode,
 )
+from edgecascade.site import SiteError
 
 from .edge import FrameRejected
 from .ledger import Key
 from .site import now_ms
+from .trust import allowlist_of
 
 if TYPE_CHECKING:
     from .service import Gateway
 
 log = logging.getLogger("edgecascade.gateway")
+
+#: How often a gateway with ``[devices] site_dir`` re-reads the site's devices.
+SITE_REREAD_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class Housekeeper:
         next_metrics = 0.0
         next_prune = time.monotonic() + 30
         next_checkpoint = 0.0
+        next_site = time.monotonic() + SITE_REREAD_S
         resumed = False
         while not gw.stopped.is_set():
             if not resumed and gw.link.ready.is_set():
@@ -154,6 +160,9 @@ class Housekeeper:
                 if now >= next_checkpoint:
                     next_checkpoint = now + 1.0
                     self._storage()
+                if now >= next_site and gw.cfg.devices.site_dir:
+                    next_site = now + SITE_REREAD_S
+                    self._reread_site()
                 if now >= next_prune and gw.ledger is not None:
                     next_prune = now + 30
                     gw.ledger.prune()
@@ -161,6 +170,17 @@ class Housekeeper:
                 log.exception("housekeeping step failed")
             if gw.stopping.is_set() and not gw.core.waiting:
                 return
+
+    def _reread_site(self) -> None:
+        """Adopt the site's current devices (add-device / revoke-device need no restart)."""
+        gw = self.gw
+        try:
+            devices = allowlist_of(gw.cfg.devices)
+        except SiteError as exc:  # a half-written or removed registry: keep the last one
+            log.warning("site registry unreadable; keeping the devices known before",
+                        extra={"why": str(exc)[:200]})
+            return
+        gw.trust.set_allowlist(devices)
 
     def _storage(self) -> None:
         gw = self.gw

@@ -19,6 +19,7 @@ from edgecascade.protocol import ProtocolError, Report, TopicKind, decode
 from .edge import FrameRejected
 from .housekeeping import handle_device_state
 from .site import now_ms
+from .trust import Refusal
 
 if TYPE_CHECKING:
     from .service import Gateway
@@ -40,6 +41,15 @@ class Intake:
                 kind, id_ = None, ""  # Home Assistant's status: the dashboards' own topic
             else:
                 kind, id_ = self._parse_topic(msg.topic)
+            if kind in (TopicKind.DEVICE_REPORT, TopicKind.DEVICE_STATE):
+                # Before decoding: a known identity, within its rate (refused for good: acked).
+                refusal = self.gw.trust.admit_topic(id_, received,
+                                                    birth=kind is TopicKind.DEVICE_STATE)
+                if refusal is not None:
+                    if kind is TopicKind.DEVICE_REPORT:
+                        self.gw.metrics.inc("reports")
+                    self._refused(refusal)
+                    kind = None
             if kind is TopicKind.DEVICE_REPORT:
                 self._handle_report(id_, payload, received)
             elif kind is TopicKind.DEVICE_STATE:
@@ -63,9 +73,15 @@ class Intake:
         return parsed.kind, parsed.id
 
     def _reject(self, reason: str, device: str, why: str) -> None:
-        self.gw.metrics.inc("rejected", reason=reason)
-        log.warning("report rejected", extra={"reason": reason, "device_id": device[:64],
-                                              "why": why[:200]})
+        self._refused(Refusal(reason, device, why))
+
+    def _refused(self, r: Refusal) -> None:
+        """Every rejection: counted by reason; logged at most once per reason and interval,
+        with how many were suppressed (a flood must not flood the log)."""
+        self.gw.metrics.inc("rejected", reason=r.reason)
+        line = self.gw.trust.log_line(r, time.monotonic())
+        if line is not None:
+            log.log(line.level, line.message, extra=line.extra)
 
     def _handle_report(self, topic_id: str, payload: bytes, received: float) -> None:
         self.gw.metrics.inc("reports")
@@ -78,9 +94,9 @@ class Intake:
             self._reject("report:topic_mismatch", topic_id,
                          f"payload device {report.device_id!r} on topic of {topic_id!r}")
             return
-        allow = self.gw.cfg.devices.allowlist
-        if allow and report.device_id not in allow:
-            self._reject("report:unknown_device", report.device_id, "not in devices.allowlist")
+        refusal = self.gw.trust.admit_report(report, received)  # the sequence-ahead rule
+        if refusal is not None:
+            self._refused(refusal)
             return
         pixels = None
         if report.frame is not None and self.gw.edge is not None:

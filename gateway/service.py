@@ -68,6 +68,7 @@ from .metrics import GatewayMetrics
 from .policy import Snapshot
 from .site import SiteLink, now_ms
 from .spool import Spool as SpoolStore
+from .trust import Trust, trust_for
 
 log = logging.getLogger("edgecascade.gateway")
 
@@ -83,10 +84,11 @@ def _now() -> Now:
 
 class Gateway:
     def __init__(self, config: GatewayConfig, *, edge_model: EdgeModel | None = None,
-                 frame_store: FrameStore | None = None) -> None:
+                 frame_store: FrameStore | None = None, trust: Trust | None = None) -> None:
         self.cfg = config
         self.topics = config.topics
         self.metrics = GatewayMetrics()
+        self.trust = trust if trust is not None else trust_for(config.devices)
         self.storage = StorageHealth(on_error=self._storage_error)
         self.frame_store = frame_store
         self._edge_model = edge_model

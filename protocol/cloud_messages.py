@@ -13,6 +13,7 @@ from typing import ClassVar
 from .errors import ProtocolError
 from .fields import (
     Array,
+    Bytes,
     Field,
     Float,
     Ident,
@@ -29,6 +30,9 @@ from .limits import (
     MAX_TEXT_LENGTH,
 )
 from .messages import Frame
+
+#: Longest request nonce; the gateway sends 16 random bytes.
+MAX_NONCE_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class CloudRequest(WireMessage):
         Field(3, "ts_ms", UInt(64)),
         Field(4, "deadline_ms", UInt(32)),
         Field(5, "items", Array(Nested(CloudItem), MAX_ITEMS_PER_REQUEST, 1)),
+        Field(6, "nonce", Bytes(MAX_NONCE_BYTES), required=False),
     )
 
     correlation_id: str
@@ -78,6 +83,9 @@ class CloudRequest(WireMessage):
     ts_ms: int
     deadline_ms: int
     items: tuple[CloudItem, ...]
+    #: Fresh random bytes per request; the response must echo them (``CloudResponse.nonce``)
+    #: or the gateway drops it: an answer to a request nobody read cannot be forged.
+    nonce: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ class CloudResponse(WireMessage):
         Field(7, "ts_ms", UInt(64)),
         Field(8, "items", Array(Nested(CloudAnswer), MAX_ITEMS_PER_REQUEST)),
         Field(9, "error", Text(MAX_TEXT_LENGTH, 1), required=False),
+        Field(10, "nonce", Bytes(MAX_NONCE_BYTES), required=False),
     )
 
     correlation_id: str
@@ -141,6 +150,7 @@ class CloudResponse(WireMessage):
     ts_ms: int
     items: tuple[CloudAnswer, ...] = field(default_factory=tuple)
     error: str | None = None
+    nonce: bytes | None = None  # the request's nonce, echoed
 
     def check(self) -> None:
         if self.status == "error" and self.error is None:

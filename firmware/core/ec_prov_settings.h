@@ -9,6 +9,11 @@
  *   conf_threshold    decimal in 0..1       (grammar: [0-9]{1,6}(.[0-9]{1,9})?)
  *   margin_threshold  decimal in 0..1
  *   complexity_limit  decimal >= 0
+ *   mqtt_user         empty (no login) or [A-Za-z0-9_-]{1,64}: the broker username
+ *   mqtt_pass         empty or 8..64 printable ASCII characters, no spaces (GET: ***)
+ *   ca_cert           the site CA (DER) in base64, [A-Za-z0-9+/=]; at most 96
+ *                     characters per SET, extended by ec_settings_append up to
+ *                     EC_CA_CERT_MAX in all (an mqtts:// broker is verified against it)
  * A decimal's value is the float32 nearest to the double nearest to the text, the
  * same as Python's to_float32(float(text)).
  */
@@ -28,13 +33,18 @@ typedef enum {
     EC_SET_CONF_THRESHOLD,
     EC_SET_MARGIN_THRESHOLD,
     EC_SET_COMPLEXITY_LIMIT,
+    EC_SET_MQTT_USER,
+    EC_SET_MQTT_PASS,
+    EC_SET_CA_CERT,
     EC_SETTING_COUNT
 } ec_setting_t;
 
 #define EC_SETTING_MAX_LEN 96u
+#define EC_CA_CERT_MAX 1536u
 
 typedef struct {
     char value[EC_SETTING_COUNT][EC_SETTING_MAX_LEN + 1u];
+    char ca_cert[EC_CA_CERT_MAX + 1u]; /* EC_SET_CA_CERT lives here, not in value[] */
 } ec_settings_t;
 
 /* The key's name ("wifi_ssid"...), or NULL. */
@@ -50,6 +60,10 @@ int ec_parse_decimal(const char *text, size_t len, float *out);
 int ec_settings_set(ec_settings_t *s, ec_setting_t key, const char *value, size_t len,
                     const char **why);
 const char *ec_settings_get(const ec_settings_t *s, ec_setting_t key);
+/* Append to an appendable key (only ca_cert): same checks per chunk, "too_long" when
+ * the total would pass EC_CA_CERT_MAX, "not_appendable" for any other key. */
+int ec_settings_append(ec_settings_t *s, ec_setting_t key, const char *value, size_t len,
+                       const char **why);
 
 /* Thresholds from the stored text (EC_ERR_RANGE if a stored value is bad or empty). */
 int ec_settings_thresholds(const ec_settings_t *s, ec_thresholds_t *out);

@@ -1,5 +1,6 @@
 #include "ec_provision.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int ec_provision_init(ec_provision_t *p, ec_settings_t *settings, const char *fw_version)
@@ -90,12 +91,33 @@ static int handle_get(ec_provision_t *p, const char *args, size_t len, char *out
         return key_error(out, cap, args, len, "unknown_key");
     }
     value = ec_settings_get(p->settings, (ec_setting_t)key);
-    if (key == (int)EC_SET_WIFI_PASS) {
-        value = "***";
+    if (key == (int)EC_SET_WIFI_PASS || key == (int)EC_SET_MQTT_PASS) {
+        value = "***"; /* secrets are write-only */
     } else if (value == NULL || value[0] == '\0') {
         value = "-";
+    } else if (key == (int)EC_SET_CA_CERT) { /* too long for a line: its length */
+        char n[12];
+        snprintf(n, sizeof n, "%u", (unsigned)strlen(value));
+        return answer(out, cap, "EC OK ", n, NULL);
     }
     return answer(out, cap, "EC OK ", value, NULL);
+}
+
+static int handle_add(ec_provision_t *p, const char *args, size_t len, char *out, size_t cap)
+{
+    const char *sp = memchr(args, ' ', len);
+    size_t key_len = sp != NULL ? (size_t)(sp - args) : len;
+    const char *value = sp != NULL ? sp + 1 : args + len;
+    size_t value_len = sp != NULL ? len - key_len - 1u : 0u;
+    int key = ec_setting_lookup(args, key_len);
+    const char *why = "bad_value";
+    if (key < 0) {
+        return key_error(out, cap, args, key_len, "unknown_key");
+    }
+    if (ec_settings_append(p->settings, (ec_setting_t)key, value, value_len, &why) != EC_OK) {
+        return key_error(out, cap, args, key_len, why);
+    }
+    return answer(out, cap, "EC OK", NULL, NULL);
 }
 
 int ec_provision_handle_line(ec_provision_t *p, const char *line, size_t len, uint64_t now_ms,
@@ -127,6 +149,9 @@ int ec_provision_handle_line(ec_provision_t *p, const char *line, size_t len, ui
     }
     if (starts(line, len, "EC SET ")) {
         return handle_set(p, line + 7, len - 7u, out, cap);
+    }
+    if (starts(line, len, "EC ADD ")) {
+        return handle_add(p, line + 7, len - 7u, out, cap);
     }
     if (starts(line, len, "EC GET ")) {
         return handle_get(p, line + 7, len - 7u, out, cap);

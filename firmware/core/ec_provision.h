@@ -4,7 +4,9 @@
  * the \n. Requests and answers:
  *   EC HELLO              -> EC OK <fw_version> <device_id or ->   (pauses reports)
  *   EC SET <key> <value>  -> EC OK | EC ERR <key> <reason>
- *   EC GET <key>          -> EC OK <value> (wifi_pass answers ***, empty answers -)
+ *   EC ADD <key> <value>  -> EC OK | EC ERR <key> <reason>   (appends; only ca_cert)
+ *   EC GET <key>          -> EC OK <value> (wifi_pass and mqtt_pass answer ***, ca_cert
+ *                            its length, empty answers -)
  *   EC COMMIT             -> EC OK | EC ERR - storage
  *   EC EXIT               -> EC OK   (resumes reports)
  *   EC REBOOT             -> EC OK   (then the app reboots)

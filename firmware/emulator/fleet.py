@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class Fleet:
         ring_capacity: int = DEFAULT_RING_CAPACITY,
         window: int = DEFAULT_WINDOW,
         per_driver: int = DEVICES_PER_DRIVER,
+        credentials: Callable[[str], BrokerSettings] | None = None,  # per-device identity
     ) -> None:
         if count < 1:
             raise ValueError("count must be >= 1")
@@ -97,7 +99,8 @@ class Fleet:
                 config_revision=self.state.config_revision(device_id),
             )
             self.devices.append(VirtualDevice(
-                core, settings, topics, ledger=self.ledger, state=self.state,
+                core, credentials(device_id) if credentials else settings, topics,
+                ledger=self.ledger, state=self.state,
                 ring_capacity=ring_capacity, window=window,
             ))
         self.state.save()

@@ -7,18 +7,25 @@ segment that starts with ``EC OK`` or ``EC ERR``; everything else is skipped.
 
 The device is the authority on validity: every setting is sent, every rejection
 is collected, and nothing is committed unless all were accepted.
+
+Broker credentials come from a site credentials file (``edgecascade site add-device``
+writes ``creds/<id>.json``; :func:`site_values`): the device id, broker URL, username,
+password and the site CA, sent as base64 DER in chunks (``EC SET`` then ``EC ADD``).
+Secrets are never printed: the device answers ``***`` for them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from edgecascade.errors import EmulatorError
 
-from .provisioning import KEYS, LINE_MAX
+from .provisioning import KEYS, LINE_MAX, SECRET_KEYS, SETTING_MAX_LEN
 
 _SPLIT = re.compile(rb"[\n\x00]")
 
@@ -112,6 +119,16 @@ class Provisioner:
     def set(self, key: str, value: str) -> None:
         self._expect_ok("set", f"EC SET {key} {value}", key)
 
+    def add(self, key: str, value: str) -> None:
+        self._expect_ok("set", f"EC ADD {key} {value}", key)
+
+    def put(self, key: str, value: str) -> None:
+        """SET, or for a value longer than a line (the CA) SET its first chunk, ADD the rest."""
+        chunks = [value[i:i + SETTING_MAX_LEN] for i in range(0, len(value), SETTING_MAX_LEN)]
+        self.set(key, chunks[0] if chunks else "")
+        for chunk in chunks[1:]:
+            self.add(key, chunk)
+
     def get(self, key: str) -> str:
         words = self._expect_ok("get", f"EC GET {key}", key)
         return " ".join(words)
@@ -137,7 +154,7 @@ def provision(port: Port, values: dict[str, str], *, reboot: bool = False,
     out.fw_version, out.previous_id = p.hello()
     for key, value in values.items():
         try:
-            p.set(key, value)
+            p.put(key, value)
         except ProvisionError as exc:
             out.errors.append(exc)
     if not out.errors:
@@ -146,7 +163,7 @@ def provision(port: Port, values: dict[str, str], *, reboot: bool = False,
         for key, value in values.items():
             got = p.get(key)
             out.verified[key] = got
-            expected = "***" if key == "wifi_pass" else (value or "-")
+            expected = read_back(key, value)
             if got != expected:
                 out.errors.append(ProvisionError("verify", key, f"reads back {got!r}"))
     if reboot and out.ok:
@@ -155,3 +172,39 @@ def provision(port: Port, values: dict[str, str], *, reboot: bool = False,
         p.exit()
     out.skipped_lines = p.skipped
     return out
+
+
+def read_back(key: str, value: str) -> str:
+    """What ``EC GET key`` answers once ``value`` is set (secrets ***, the CA its length)."""
+    if key in SECRET_KEYS:
+        return "***"
+    if key == "ca_cert" and value:
+        return str(len(value))
+    return value or "-"
+
+
+def pem_body(pem: str) -> str:
+    """The base64 DER of the first certificate in ``pem`` (what ``ca_cert`` holds)."""
+    lines = pem.strip().splitlines()
+    try:
+        start = lines.index("-----BEGIN CERTIFICATE-----")
+        end = lines.index("-----END CERTIFICATE-----", start)
+    except ValueError:
+        raise ProvisionError("set", "ca_cert", "no PEM certificate in the CA file") from None
+    return "".join(line.strip() for line in lines[start + 1:end])
+
+
+def site_values(creds_file: str | Path) -> dict[str, str]:
+    """Settings from a site credentials file (``creds/<id>.json`` of ``edgecascade site``)."""
+    try:
+        raw = json.loads(Path(creds_file).read_text())
+        pem = Path(raw["ca_file"]).read_text()
+        values = {"device_id": raw["name"], "broker_url": raw["url"] or "",
+                  "mqtt_user": raw["username"], "mqtt_pass": raw["password"]}
+        role = raw.get("role")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        why = f"cannot read {creds_file}: {type(exc).__name__}"  # never the content: secrets
+        raise ProvisionError("set", "-", why) from None
+    if role != "device" or not values["broker_url"]:
+        raise ProvisionError("set", "-", f"{creds_file} is not a device's credentials")
+    return {**values, "ca_cert": pem_body(pem)}

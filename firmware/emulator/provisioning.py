@@ -6,7 +6,9 @@ ASCII lines ending in ``\\n`` (a trailing ``\\r`` ignored), at most 128 bytes wi
 
     EC HELLO              -> EC OK <fw_version> <device_id or ->   (pauses reports)
     EC SET <key> <value>  -> EC OK | EC ERR <key> <reason>
-    EC GET <key>          -> EC OK <value>   (wifi_pass answers ***, empty answers -)
+    EC ADD <key> <value>  -> EC OK | EC ERR <key> <reason>   (appends; only ca_cert)
+    EC GET <key>          -> EC OK <value>   (wifi_pass and mqtt_pass answer ***, ca_cert
+                             its length, empty answers -)
     EC COMMIT             -> EC OK | EC ERR - storage
     EC EXIT               -> EC OK   (resumes reports)
     EC REBOOT             -> EC OK   (then the device reboots)
@@ -37,8 +39,14 @@ KEYS = (
     "conf_threshold",
     "margin_threshold",
     "complexity_limit",
+    "mqtt_user",  # the broker username ([A-Za-z0-9_-]{1,64}, or empty: no login)
+    "mqtt_pass",  # 8..64 printable, no spaces (or empty); write-only
+    "ca_cert",  # the site CA (DER) in base64; SET then ADD chunks (<= 96 per line)
 )
+SECRET_KEYS = ("wifi_pass", "mqtt_pass")
 SETTING_MAX_LEN = 96
+CA_CERT_MAX = 1536
+_BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
 _ID = re.compile(rf"{ID_PATTERN}")
 _TOKEN = re.compile(r"[a-z_]{1,32}")
 
@@ -73,10 +81,20 @@ def check_setting(key: str, value: str) -> str | None:
             return "bad_value"
         ok = (n > 7 and value.startswith("mqtt://")) or (n > 8 and value.startswith("mqtts://"))
         return None if ok else "bad_value"
-    if key == "device_id":
+    if key in ("device_id", "mqtt_user"):
         if n > MAX_ID_LENGTH:
             return "too_long"
+        if key == "mqtt_user" and n == 0:
+            return None
         return None if _ID.fullmatch(value) else "bad_value"
+    if key == "mqtt_pass":
+        if n > 64:
+            return "too_long"
+        return None if (n == 0 or n >= 8) and _printable(value, False) else "bad_value"
+    if key == "ca_cert":
+        if n > SETTING_MAX_LEN:
+            return "too_long"
+        return None if _BASE64.fullmatch(value) else "bad_value"
     if key in ("conf_threshold", "margin_threshold", "complexity_limit"):
         if n > 16:
             return "too_long"
@@ -99,12 +117,34 @@ class Settings:
             self.values[key] = value
         return problem
 
+    def append(self, key: str, value: str) -> str | None:
+        """Extend an appendable key (only ca_cert); why not, or None."""
+        if key != "ca_cert":
+            return "not_appendable"
+        problem = check_setting(key, value)
+        if problem is None and len(self.values[key]) + len(value) > CA_CERT_MAX:
+            problem = "too_long"
+        if problem is None:
+            self.values[key] += value
+        return problem
+
+    def restore(self, key: str, value: str) -> bool:
+        """Take a stored value (ec_settings_load): the CA whole, checked chunk by chunk."""
+        if key != "ca_cert":
+            return self.set(key, value) is None
+        saved, self.values[key] = self.values[key], ""
+        for i in range(0, len(value), SETTING_MAX_LEN):
+            if self.append(key, value[i:i + SETTING_MAX_LEN]) is not None:
+                self.values[key] = saved
+                return False
+        return True
+
     def get(self, key: str) -> str:
         return self.values.get(key, "")
 
     def thresholds(self) -> tuple[float, float, float] | None:
         """(conf, margin, complexity limit) when all three are set, else None."""
-        parsed = [parse_decimal(self.get(k)) for k in KEYS[4:]]
+        parsed = [parse_decimal(self.get(k)) for k in KEYS[4:7]]
         if any(p is None for p in parsed):
             return None
         conf, margin, limit = parsed
@@ -146,11 +186,21 @@ class Provisioning:
                 return _key_error(key, "unknown_key")
             problem = self.settings.set(key, value)
             return b"EC OK\n" if problem is None else _key_error(key, problem)
+        if text.startswith("EC ADD "):
+            key, _, value = text[7:].partition(" ")
+            if key not in KEYS:
+                return _key_error(key, "unknown_key")
+            problem = self.settings.append(key, value)
+            return b"EC OK\n" if problem is None else _key_error(key, problem)
         if text.startswith("EC GET "):
             key = text[7:]
             if key not in KEYS:
                 return _key_error(key, "unknown_key")
-            value = "***" if key == "wifi_pass" else (self.settings.get(key) or "-")
+            value = self.settings.get(key) or "-"
+            if key in SECRET_KEYS:
+                value = "***"  # secrets are write-only
+            elif key == "ca_cert" and value != "-":
+                value = str(len(value))  # too long for a line: its length
             return _answer(f"EC OK {value}")
         if text == "EC COMMIT":
             return b"EC OK\n" if self.save(self.settings.copy()) else b"EC ERR - storage\n"

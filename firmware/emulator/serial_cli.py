@@ -27,6 +27,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--conf-threshold", help="device confidence threshold (0..1)")
     p.add_argument("--margin-threshold", help="device top-1/top-2 margin threshold (0..1)")
     p.add_argument("--complexity-limit", help="frame complexity above which it escalates")
+    p.add_argument("--site-creds", type=Path, metavar="FILE",
+                   help="a device's credentials from `edgecascade site add-device` "
+                   "(device id, broker URL, username, password and site CA)")
     p.add_argument("--reboot", action="store_true", help="reboot the board when done")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="seconds to wait per answer")
@@ -74,12 +77,17 @@ def add_parsers(sub: Any) -> None:
 def run_provision(args: argparse.Namespace) -> int:
     import serial
 
-    from .provision import ProvisionError, provision
+    from .provision import ProvisionError, provision, site_values
 
-    values = {key: getattr(args, key) for key in (
+    try:
+        values = site_values(args.site_creds) if args.site_creds else {}
+    except ProvisionError as exc:
+        print(f"provision-device: {exc}", file=sys.stderr)
+        return 2
+    values.update({key: getattr(args, key) for key in (
         "wifi_ssid", "wifi_pass", "broker_url", "device_id",
         "conf_threshold", "margin_threshold", "complexity_limit")
-        if getattr(args, key) is not None}
+        if getattr(args, key) is not None})
     if not values:
         print("provision-device: nothing to set", file=sys.stderr)
         return 2

@@ -63,7 +63,7 @@ def load_settings(path: Path | None) -> Settings:
         for key in KEYS:
             value = raw.get(key)
             if isinstance(value, str):
-                settings.set(key, value)
+                settings.restore(key, value)
     return settings
 
 

@@ -13,7 +13,7 @@ int host_published_count;
 
 static struct {
     char key[16];
-    char value[128];
+    char value[1600]; /* the CA (ca_cert) is the longest value */
 } store[HOST_MAX_KEYS];
 static int store_count;
 

@@ -140,8 +140,10 @@ state_dir = "{self.state}"
 spool_max_bytes = {self.spool_max_bytes}
 [http]
 port = {self.http_port}
-[devices]
+[devices]  # the load is bursty: the per-device rate limit is lifted (tests/security tests it)
 allowlist = [{allow}]
+rate_per_s = 1e9
+burst = 1e9
 """)
         return path
 

@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edgecascade.config import HttpSection
 from edgecascade.gateway.config import (
     CloudConfig,
+    DevicesConfig,
     EdgeConfig,
     GatewayConfig,
     StorageConfig,
@@ -46,6 +47,11 @@ EDGE_MODEL = REPO / "models" / "mnist-edge.tflite"
 THRESHOLDS = REPO / "models" / "thresholds.json"
 
 
+# These runs send hundreds of reports at once from one device; the per-device rate
+# limit is not what they test (tests/security does), so it is lifted.
+UNLIMITED_DEVICES = DevicesConfig(rate_per_s=1e9, burst=1e9)
+
+
 def make_config(tmp: Path, site_url: str, topics: Topics, *, cloud_url: str | None = None,
                 gateway_id: str = "gw1", with_edge: bool = True,
                 **sections: object) -> GatewayConfig:
@@ -59,6 +65,7 @@ def make_config(tmp: Path, site_url: str, topics: Topics, *, cloud_url: str | No
         cloud=CloudConfig(deadline_ms=3000, breaker_reset_s=0.5, retry_s=0.3),
         storage=StorageConfig(state_dir=str(tmp / f"state-{gateway_id}")),
         http=HttpSection(port=0), metrics_interval_s=0.5,
+        devices=UNLIMITED_DEVICES,
     )
     return replace(cfg, **sections)
 
@@ -139,7 +146,7 @@ class CloudResponderSeam:
             for i in req.items)
         resp = CloudResponse(correlation_id=req.correlation_id, status="ok", worker_id="seam",
                              model_id="mnist-cloud", model_version=1, worker_ms=1.0,
-                             ts_ms=req.ts_ms, items=answers)
+                             ts_ms=req.ts_ms, items=answers, nonce=req.nonce)
         client.publish(self.topics.cloud_response(req.gateway_id), encode(resp), qos=1)
 
     def items_seen(self) -> int:

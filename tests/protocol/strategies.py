@@ -115,6 +115,7 @@ cloud_requests = st.builds(
     ts_ms=u64,
     deadline_ms=u32,
     items=st.lists(cloud_items(), min_size=1, max_size=5).map(tuple),
+    nonce=st.none() | st.binary(min_size=1, max_size=32),
 )
 
 
@@ -144,6 +145,7 @@ def cloud_responses(draw: st.DrawFn) -> CloudResponse:
         ts_ms=draw(u64),
         items=tuple(draw(st.lists(cloud_answers(), max_size=5))),
         error=draw(texts) if status == "error" else draw(st.none() | texts),
+        nonce=draw(st.none() | st.binary(min_size=1, max_size=32)),
     )
 
 

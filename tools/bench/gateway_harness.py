@@ -26,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edgecascade.config import HttpSection
 from edgecascade.gateway.config import (
     CloudConfig,
+    DevicesConfig,
     EdgeConfig,
     GatewayConfig,
     StorageConfig,
@@ -97,6 +98,9 @@ def gateway_config(tmp: Path, site: str, topics: Topics, *, cloud_url: str | Non
         cloud=CloudConfig(enabled=False),
         storage=StorageConfig(state_dir=str(tmp / f"gw-{uuid.uuid4().hex[:6]}")),
         http=HttpSection(enabled=False), metrics_interval_s=5,
+        # A benchmark load, not a flood: the per-device rate limit is lifted (gateway_flood
+        # measures it).
+        devices=DevicesConfig(rate_per_s=1e9, burst=1e9),
     )
     return replace(cfg, **sections)
 
@@ -222,6 +226,9 @@ enabled = {str(cloud_enabled).lower()}
 state_dir = "{state}"
 [http]
 enabled = false
+[devices]  # a benchmark load: the rate limit is lifted
+rate_per_s = 1e9
+burst = 1e9
 """
     if cloud_url:
         text += f'[cloud_broker]\nurl = "{cloud_url}"\n'

@@ -43,6 +43,7 @@ from edgecascade.tools.demo.report import (
     summarize,
 )
 from edgecascade.tools.demo.timeline import Sample
+from edgecascade.tools.site.demo import GATEWAY, OBSERVER, WORKER, demo_site, login, login_section
 
 log = logging.getLogger("edgecascade.demo")
 
@@ -62,6 +63,7 @@ class DemoOptions:
     settle_timeout: float = 60.0  # how long to wait for answers after the last report
     live: bool = True
     dump: Path | None = None  # write every frame's truth and answers here (JSON lines)
+    secure: bool = False  # a secured site (tools/site): TLS, one identity each, ACLs
 
     @property
     def reports_per_device(self) -> int:
@@ -179,7 +181,7 @@ def progress_line(elapsed: float, sent: int, total: int, seen: list[SeenResult],
 
 
 def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoReport | None:
-    from edgecascade.cloud.config import BrokerConfig, ModelConfig, WorkerConfig
+    from edgecascade.cloud.config import ModelConfig, WorkerConfig
     from edgecascade.cloud.worker import build_worker
     from edgecascade.config import HttpSection
     from edgecascade.emulator.fleet import Fleet
@@ -211,13 +213,17 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     try:
         # -- brokers ------------------------------------------------------------------
         embedded = opts.embedded
-        if opts.broker:
+        secure = demo_site(workdir / "site", opts.prefix, opts.devices) if opts.secure else None
+        if secure is not None:  # the shipped secure configs; each party logs in as itself
+            stack.add("secure brokers", secure.stop)
+            (site_url, site_kind), (cloud_url, cloud_kind) = secure.described()
+        elif opts.broker:
             site_url, site_kind = opts.broker, "existing broker"
         else:
             site_url, site_kind = start_broker("site", workdir, embedded, stack)
-        if opts.cloud_broker:
+        if opts.cloud_broker and secure is None:
             cloud_url, cloud_kind = opts.cloud_broker, "existing broker"
-        else:
+        elif secure is None:
             cloud_url, cloud_kind = start_broker("cloud", workdir, embedded, stack)
         shared = "amqtt" not in cloud_kind
         write(f"site broker:  {site_url}  [{site_kind}]")
@@ -234,7 +240,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             model=ModelConfig(path=str(cloud_model.path)),
             prefix=opts.prefix,
             shared_group="ec-workers" if shared else "",
-            broker=BrokerConfig(url=cloud_url),
+            broker=login_section(secure, WORKER, cloud_url),
         ))
         worker.start()
         stack.add("cloud worker", worker.stop)
@@ -246,8 +252,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         gateway = Gateway(GatewayConfig(
             gateway_id="demo-gw",
             prefix=opts.prefix,
-            broker=BrokerSettings(site_url),
-            cloud_broker=BrokerSettings(wan.url),
+            broker=login(secure, GATEWAY, site_url), cloud_broker=login(secure, GATEWAY, wan.url),
             thresholds=load_settings(DEFAULT_THRESHOLDS).thresholds,
             edge=EdgeConfig(model=str(edge_model.path)),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
@@ -263,12 +268,13 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         write(f"dashboard:    http://127.0.0.1:{gateway.http_port}/  (live), JSON view on "
               f"{gateway.dashboards.json.all()}, Home Assistant discovery on homeassistant/#")
 
-        observer = Observer(BrokerSettings(site_url), topics).start()
+        observer = Observer(login(secure, OBSERVER, site_url), topics).start()
         stack.add("observer", observer.stop)
 
         # -- devices --------------------------------------------------------------------
         fleet = Fleet(BrokerSettings(site_url), topics, opts.devices, opts.rate,
-                      id_prefix="demo", reports=opts.reports_per_device, ledger=ledger)
+                      id_prefix="demo", reports=opts.reports_per_device, ledger=ledger,
+                      credentials=(lambda d: login(secure, d, site_url)) if secure else None)
         sample_frame = fleet.source.answer(0).frame
         write(f"devices:      {opts.devices} emulated devices x {opts.reports_per_device} "
               f"reports at {opts.rate:g} Hz ({total} frames from the shipped test split)")

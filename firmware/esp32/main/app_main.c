@@ -227,6 +227,32 @@ static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     }
 }
 
+/* The provisioned CA (base64 DER) as a NUL-terminated PEM (64-character lines) for
+ * esp-mqtt's TLS; NULL if none. */
+static const char *ca_pem(void)
+{
+    static char s_ca_pem[EC_CA_CERT_MAX + EC_CA_CERT_MAX / 64u + 64u];
+    static const char head[] = "-----BEGIN CERTIFICATE-----\n";
+    static const char tail[] = "-----END CERTIFICATE-----\n";
+    const char *b64 = ec_settings_get(&s_settings, EC_SET_CA_CERT);
+    size_t n = strlen(b64);
+    size_t at = 0;
+    size_t out = sizeof head - 1u;
+    if (n == 0u) {
+        return NULL;
+    }
+    memcpy(s_ca_pem, head, out);
+    while (at < n) {
+        size_t part = n - at < 64u ? n - at : 64u;
+        memcpy(s_ca_pem + out, b64 + at, part);
+        out += part;
+        s_ca_pem[out++] = '\n';
+        at += part;
+    }
+    memcpy(s_ca_pem + out, tail, sizeof tail); /* with its NUL */
+    return s_ca_pem;
+}
+
 static void mqtt_init(void)
 {
     esp_mqtt_client_config_t cfg;
@@ -241,6 +267,19 @@ static void mqtt_init(void)
     s_will_len = encode_state(false, s_will, sizeof s_will);
     cfg.broker.address.uri = ec_settings_get(&s_settings, EC_SET_BROKER_URL);
     cfg.credentials.client_id = s_device_id;
+    /* A secured site (edgecascade site): username + password over TLS, the broker verified
+     * against the provisioned site CA. Secrets are never logged. */
+    const char *user = ec_settings_get(&s_settings, EC_SET_MQTT_USER);
+    if (user[0] != '\0') {
+        cfg.credentials.username = user;
+        cfg.credentials.authentication.password = ec_settings_get(&s_settings, EC_SET_MQTT_PASS);
+    }
+    const char *ca = ca_pem();
+    if (ca != NULL) {
+        cfg.broker.verification.certificate = ca; /* NUL-terminated PEM: length 0 */
+    }
+    ESP_LOGI(TAG, "broker %s, login %s, CA %s", cfg.broker.address.uri,
+             user[0] != '\0' ? user : "(none)", ca != NULL ? "provisioned" : "(none)");
     cfg.session.last_will.topic = s_topic_state;
     cfg.session.last_will.msg = (const char *)s_will; /* binary: msg_len is required */
     cfg.session.last_will.msg_len = (int)s_will_len;

@@ -7,8 +7,10 @@ typedef enum { MQTT_EVENT_ANY = -1, MQTT_EVENT_CONNECTED = 1, MQTT_EVENT_DISCONN
 typedef struct { esp_mqtt_event_id_t event_id; esp_mqtt_client_handle_t client; char *data; int data_len; int total_data_len; int current_data_offset; char *topic; int topic_len; int msg_id; } esp_mqtt_event_t;
 typedef esp_mqtt_event_t *esp_mqtt_event_handle_t;
 typedef struct {
-  struct { struct { const char *uri; } address; } broker;
-  struct { const char *client_id; } credentials;
+  struct { struct { const char *uri; } address;
+           struct { const char *certificate; size_t certificate_len; } verification; } broker;
+  struct { const char *username; const char *client_id;
+           struct { const char *password; } authentication; } credentials;
   struct { struct { const char *topic; const char *msg; int msg_len; int qos; int retain; } last_will; int keepalive; } session;
   struct { int size; } buffer;
 } esp_mqtt_client_config_t;

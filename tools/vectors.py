@@ -113,7 +113,9 @@ def cases() -> dict[str, WireMessage]:
             "mnist-mcu", 65_536, "mcu", bytes(range(255, 223, -1)), 131_072, 24_576, 65_536,
             1.0, 0.0, 2.5, devices=("cam-01", "D" * 64),
         ),
-        "model_chunk": ModelChunk("mnist-mcu", 2, 1, 4096, bytes((i * 13) % 256 for i in range(300))),
+        "model_chunk": ModelChunk(
+            "mnist-mcu", 2, 1, 4096, bytes((i * 13) % 256 for i in range(300))
+        ),
         "ota_status": OtaStatus("cam-01", _TS, "mnist-mcu", 2, "rejected", "arena_too_small", 1),
     }
 

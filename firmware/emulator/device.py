@@ -165,7 +165,7 @@ class VirtualDevice:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if self.ota is not None and self.ota.owns(msg.topic):
-            self.ota.on_message(msg.topic, msg.payload)
+            self.ota.on_message(msg.topic, bytes(msg.payload))
             self.needs_service = True
             return
         try:

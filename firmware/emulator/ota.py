@@ -4,7 +4,8 @@ No I/O, no clock: the shell (:mod:`edgecascade.emulator.ota_agent`) feeds decode
 manifests and chunks in and acts on what comes out. The same rules as the C core:
 
 * **admit** a manifest (:func:`admit`): it must address this device, name the tier's
-  model, be newer than the running version, fit a model slot (``too_large``) and need no
+  model and another version than the running one (the manifest is the version to run:
+  an older one is a rollback deploy), fit a model slot (``too_large``) and need no
   more arena than the device has (``arena_too_small``, from the manifest's *measured*
   arena: never by trying to allocate, which aborts tflite-micro on a too-small arena);
 * **assemble** chunks (:class:`Assembly`): each chunk must carry the manifest's model and
@@ -35,7 +36,7 @@ class Verdict(str, enum.Enum):
     """What :func:`admit` says about a manifest (the non-``START`` ones are final)."""
 
     START = "start"  # download it
-    IGNORE = "ignore"  # not for us, another model, or not newer: no status either
+    IGNORE = "ignore"  # not for us, another model, or already running: no status
     TOO_LARGE = "too_large"
     ARENA_TOO_SMALL = "arena_too_small"
 
@@ -52,7 +53,7 @@ def admit(
     """Whether to download ``manifest``; the first failing check names the verdict."""
     if not manifest.targets(device_id) or manifest.model_id != model_id:
         return Verdict.IGNORE
-    if manifest.version <= running_version:
+    if manifest.version == running_version:
         return Verdict.IGNORE
     if manifest.size > slot_bytes:
         return Verdict.TOO_LARGE

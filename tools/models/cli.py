@@ -97,3 +97,7 @@ def add_parser(subparsers: Any) -> None:
 
     p = sub.add_parser("registry", help="rebuild models/registry.json from the model files")
     p.set_defaults(func=_registry)
+
+    from .deploy import add_parser as add_deploy  # models deploy (OTA, tools/models/deploy.py)
+
+    add_deploy(sub)

@@ -23,20 +23,20 @@ import numpy as np
 DENSE_WEIGHTS = "sequential_1/dense_1/MatMul"
 
 
-def _schema():  # type: ignore[no-untyped-def]
+def _schema():
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     return schema
 
 
-def _tensor(subgraph, name: str) -> int:  # type: ignore[no-untyped-def]
+def _tensor(subgraph, name: str) -> int:
     for i, t in enumerate(subgraph.tensors):
         if t.name.decode() == name:
             return i
     raise KeyError(name)
 
 
-def _conv_ops(model, subgraph) -> list:  # type: ignore[no-untyped-def]
+def _conv_ops(model, subgraph) -> list:
     schema = _schema()
     return [op for op in subgraph.operators
             if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.CONV_2D
@@ -44,12 +44,12 @@ def _conv_ops(model, subgraph) -> list:  # type: ignore[no-untyped-def]
             == schema.BuiltinOperator.CONV_2D]
 
 
-def _set(model, tensor, arr: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+def _set(model, tensor, arr: np.ndarray) -> None:
     tensor.shape = np.asarray(arr.shape, dtype=np.int32)
     model.buffers[tensor.buffer].data = np.frombuffer(arr.tobytes(), dtype=np.uint8).copy()
 
 
-def _get(model, tensor, dtype: type) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _get(model, tensor, dtype: type) -> np.ndarray:
     raw = np.asarray(model.buffers[tensor.buffer].data, dtype=np.uint8).tobytes()
     return np.frombuffer(raw, dtype=dtype).reshape(tuple(int(d) for d in tensor.shape)).copy()
 

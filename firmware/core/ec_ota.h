@@ -22,8 +22,7 @@
 #include "ec_err.h"
 #include "../generated/ec_limits.h" /* EC_MAX_MODEL_*, EC_MAX_ID_LENGTH: protocol/limits.py */
 
-/* ---- sha256 (FIPS 180-4), small and portable ---- */
-#define EC_SHA256_BYTES 32u
+/* ---- sha256 (FIPS 180-4), small and portable; EC_SHA256_BYTES from ec_limits.h ---- */
 
 typedef struct {
     uint32_t h[8];

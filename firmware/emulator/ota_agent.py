@@ -95,6 +95,7 @@ class Outcome:
     version: int
     state: str
     reason: str
+    running_version: int
 
 
 class OtaAgent:
@@ -170,7 +171,8 @@ class OtaAgent:
         self.assembly = ota.Assembly(m)
         self.slots.erase(self._inactive())
         self._subscribe.append(self.topics.model_chunk_filter(self.tier, m.version))
-        self._pending.append(Outcome(m.version, "downloading", "in_progress"))
+        self._pending.append(Outcome(m.version, "downloading", "in_progress",
+                                     self.running_version))
 
     def _on_chunk(self, chunk: ModelChunk) -> None:
         assert self.assembly is not None
@@ -199,7 +201,7 @@ class OtaAgent:
             self._install(self.assembly.manifest)
         for o in self._pending:
             status = OtaStatus(self.core.device_id, now_ms, self.core.source.model_id, o.version,
-                               o.state, o.reason, self.running_version)
+                               o.state, o.reason, o.running_version)
             publish(self.topics.device_ota(self.core.device_id), encode(status))
         self._pending.clear()
         subs, self._subscribe = self._subscribe, []
@@ -284,7 +286,7 @@ class OtaAgent:
             self._failed = reason
 
     def _finish(self, version: int, state: str, reason: str) -> None:
-        outcome = Outcome(version, state, reason)
+        outcome = Outcome(version, state, reason, self.running_version)
         self.outcomes.append(outcome)
         self._pending.append(outcome)
         log.info("ota outcome", extra={"device_id": self.core.device_id, "version": version,

@@ -54,8 +54,11 @@ def _get(model, tensor, dtype: type) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).reshape(tuple(int(d) for d in tensor.shape)).copy()
 
 
-def make_variant(v1: bytes, *, widen: int = 2, seed: int = 2, nudge: int = 1) -> bytes:
-    """The v2 flatbuffer built from ``v1`` (see the module docstring)."""
+def make_variant(v1: bytes, *, widen: int = 2, seed: int = 2, nudge: int = 1,
+                 zero_dense: bool = False) -> bytes:
+    """The v2 flatbuffer built from ``v1`` (see the module docstring); ``zero_dense``
+    zeroes the dense layer instead: a model that loads and runs but answers nonsense
+    (what a self-test must catch)."""
     import flatbuffers
 
     schema = _schema()
@@ -80,12 +83,15 @@ def make_variant(v1: bytes, *, widen: int = 2, seed: int = 2, nudge: int = 1) ->
     wd = _get(model, dense, np.int8).astype(np.int16)
     rng = np.random.default_rng(seed)
     wd = np.clip(wd + rng.integers(-nudge, nudge + 1, size=wd.shape), -127, 127)
+    if zero_dense:
+        wd[:] = 0
     _set(model, dense, wd.astype(np.int8))
     builder = flatbuffers.Builder(len(v1) * 2)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 
 
-def write_variant(src: Path, out: Path, **kwargs: int) -> Path:
-    out.write_bytes(make_variant(src.read_bytes(), **kwargs))
+def write_variant(src: Path, out: Path, *, widen: int = 2, seed: int = 2, nudge: int = 1
+                  ) -> Path:
+    out.write_bytes(make_variant(src.read_bytes(), widen=widen, seed=seed, nudge=nudge))
     return out

@@ -562,6 +562,59 @@ void ec_ota_confirm(ec_ota_record_t *record)
     record->tries = 0;
 }
 
+/* ================================================================ topics ======== */
+static int join(char *buf, size_t cap, const char *const *parts, size_t n)
+{
+    size_t len = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        size_t k = strlen(parts[i]);
+        if (k >= cap - len) {
+            return EC_ERR_NOSPACE;
+        }
+        memcpy(buf + len, parts[i], k);
+        len += k;
+    }
+    buf[len] = '\0';
+    return len > EC_MAX_TOPIC_BYTES ? EC_ERR_RANGE : EC_OK;
+}
+
+int ec_ota_topic_manifest(char *buf, size_t cap, const char *prefix, const char *tier)
+{
+    const char *parts[5];
+    if (buf == NULL || cap == 0 || prefix == NULL || prefix[0] == '\0' || !ec_id_valid(tier)) {
+        return EC_ERR_ARG;
+    }
+    parts[0] = prefix;
+    parts[1] = "/models/";
+    parts[2] = tier;
+    parts[3] = "/manifest";
+    return join(buf, cap, parts, 4);
+}
+
+int ec_ota_topic_chunks(char *buf, size_t cap, const char *prefix, const char *tier,
+                        uint32_t version)
+{
+    char digits[11];
+    char *p = digits + sizeof digits - 1u;
+    const char *parts[6];
+    if (buf == NULL || cap == 0 || prefix == NULL || prefix[0] == '\0' || !ec_id_valid(tier)) {
+        return EC_ERR_ARG;
+    }
+    *p = '\0';
+    do {
+        *--p = (char)('0' + version % 10u);
+        version /= 10u;
+    } while (version != 0u);
+    parts[0] = prefix;
+    parts[1] = "/models/";
+    parts[2] = tier;
+    parts[3] = "/v";
+    parts[4] = p;
+    parts[5] = "/+";
+    return join(buf, cap, parts, 6);
+}
+
 /* ================================================================ status ======== */
 int ec_ota_status_encode(const ec_ota_status_t *st, uint8_t *buf, size_t cap,
                          size_t *out_len)

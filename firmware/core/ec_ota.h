@@ -148,6 +148,12 @@ void ec_ota_switch(ec_ota_record_t *record);
 ec_ota_boot_t ec_ota_boot(ec_ota_record_t *record);
 void ec_ota_confirm(ec_ota_record_t *record);
 
+/* ---- topics (twins of Topics.model_manifest / model_chunk_filter in protocol/topics.py;
+ * the device's status topic is ec_topic_build(..., EC_TOPIC_OTA)) ---- */
+int ec_ota_topic_manifest(char *buf, size_t cap, const char *prefix, const char *tier);
+int ec_ota_topic_chunks(char *buf, size_t cap, const char *prefix, const char *tier,
+                        uint32_t version);
+
 /* ---- OtaStatus (device -> fleet, retained): the exact bytes of protocol/vectors ---- */
 typedef struct {
     const char *device_id;

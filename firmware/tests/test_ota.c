@@ -4,6 +4,7 @@
 
 #include "ec_ota.h"
 #include "ec_test.h"
+#include "ec_topics.h"
 #include "ec_vectors.h"
 
 void test_sha256(void);
@@ -99,6 +100,17 @@ void test_ota_vectors(void)
         CHECK_EQ(ec_ota_status_encode(&st, buf, sizeof buf, &len), EC_OK);
         CHECK(len == v->len && memcmp(buf, v->bin, len) == 0);
         CHECK_EQ(ec_ota_status_encode(&st, buf, v->len - 1u, &len), EC_ERR_NOSPACE);
+    }
+    {
+        char t[EC_MAX_TOPIC_BYTES + 1];
+        CHECK_EQ(ec_ota_topic_manifest(t, sizeof t, "ec/v1", "mcu"), EC_OK);
+        CHECK(strcmp(t, TOPIC_MANIFEST_MCU) == 0);
+        CHECK_EQ(ec_ota_topic_chunks(t, sizeof t, "ec/v1", "mcu", 2), EC_OK);
+        CHECK(strcmp(t, TOPIC_CHUNK_MCU_V2_FILTER) == 0);
+        CHECK_EQ(ec_topic_build(t, sizeof t, "ec/v1", "cam-01", EC_TOPIC_OTA), EC_OK);
+        CHECK(strcmp(t, TOPIC_OTA_CAM01) == 0);
+        CHECK_EQ(ec_ota_topic_chunks(t, 12, "ec/v1", "mcu", 2), EC_ERR_NOSPACE);
+        CHECK_EQ(ec_ota_topic_manifest(t, sizeof t, "ec/v1", "bad tier"), EC_ERR_ARG);
     }
     CHECK_EQ(sizeof ota_reason_names / sizeof ota_reason_names[0], EC_OTA_REASON_COUNT);
     for (i = 0; i < (size_t)EC_OTA_REASON_COUNT; i++) {

@@ -9,6 +9,9 @@
  *   encode HEX              -> framed HEX
  *   deframe CAP HEX         -> frames (HEX, comma list or -) ok cobs crc long short
  *   config HEX              -> ok REV CONF MARGIN LIMIT HAS_EPOCH EPOCH | err CODE KEY
+ *   manifest HEX DEVICE     -> ok IDHEX VERSION TIER SHA SIZE ARENA CHUNK CONF MARGIN LIMIT
+ *                              TARGETS | err CODE KEY
+ *   chunk HEX               -> ok IDHEX VERSION INDEX OFFSET DATAHEX | err CODE KEY
  *   report ID EPOCH SEQ TS MODEL MV CLASSES CONFS CPLX DEADLINE PRIO PRIVATE FRAME
  *       (CLASSES/CONFS comma lists; CPLX/DEADLINE/PRIO '-' when absent;
  *        FRAME '-' or DTYPE:SCALE:ZP:SHAPE(c-list):DATAHEX) -> HEX | err CODE
@@ -24,6 +27,7 @@
 
 #include "ec_config.h"
 #include "ec_msgpack.h"
+#include "ec_ota.h"
 #include "ec_platform_host.h"
 #include "ec_provision.h"
 #include "ec_framing.h"
@@ -263,6 +267,54 @@ static void cmd_config(void)
            c.has_epoch ? 1 : 0, (unsigned long)c.epoch);
 }
 
+static void cmd_manifest(void)
+{
+    ec_manifest_t m;
+    int bad = 0;
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    const char *device = next();
+    int rc = n < 0 ? EC_ERR_ARG : ec_manifest_decode(bytes_a, (size_t)n, device, &m, &bad);
+    size_t i;
+    if (rc != EC_OK) {
+        printf("err %s %d\n", ec_err_name(rc), bad);
+        return;
+    }
+    printf("ok ");
+    for (i = 0; m.model_id[i] != '\0'; i++) { /* hex: an id may hold any character */
+        printf("%02x", (unsigned char)m.model_id[i]);
+    }
+    printf(" %lu %s ", (unsigned long)m.version, m.tier);
+    for (i = 0; i < sizeof m.sha256; i++) {
+        printf("%02x", m.sha256[i]);
+    }
+    printf(" %lu %lu %lu %08lx %08lx %08lx %d\n", (unsigned long)m.size,
+           (unsigned long)m.arena_bytes, (unsigned long)m.chunk_bytes,
+           bits32(m.conf_threshold), bits32(m.margin_threshold), bits32(m.complexity_limit),
+           m.targets_me ? 1 : 0);
+}
+
+static void cmd_chunk(void)
+{
+    ec_chunk_t c;
+    int bad = 0;
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    int rc = n < 0 ? EC_ERR_ARG : ec_chunk_decode(bytes_a, (size_t)n, &c, &bad);
+    uint32_t i;
+    if (rc != EC_OK) {
+        printf("err %s %d\n", ec_err_name(rc), bad);
+        return;
+    }
+    printf("ok ");
+    for (i = 0; c.model_id[i] != '\0'; i++) {
+        printf("%02x", (unsigned char)c.model_id[i]);
+    }
+    printf(" %lu %u %lu ", (unsigned long)c.version, (unsigned)c.index, (unsigned long)c.offset);
+    for (i = 0; i < c.len; i++) {
+        printf("%02x", c.data[i]);
+    }
+    printf("\n");
+}
+
 static int csv_u16(char *s, uint16_t *dst, int max)
 {
     int n = 0;
@@ -470,6 +522,10 @@ int main(void)
             cmd_deframe();
         } else if (strcmp(cmd, "config") == 0) {
             cmd_config();
+        } else if (strcmp(cmd, "manifest") == 0) {
+            cmd_manifest();
+        } else if (strcmp(cmd, "chunk") == 0) {
+            cmd_chunk();
         } else if (strcmp(cmd, "report") == 0) {
             cmd_report();
         } else if (strcmp(cmd, "quantize") == 0) {

@@ -59,8 +59,8 @@ def _py_manifest(data: bytes) -> str:
         m = decode(ModelManifest, data)
     except ProtocolError:
         return "err"
-    return (f"ok {m.model_id.encode().hex()} {m.version} {m.tier} {m.sha256.hex()} {m.size} {m.arena_bytes} "
-            f"{m.chunk_bytes} {bits(m.conf_threshold)} {bits(m.margin_threshold)} "
+    return (f"ok {m.model_id.encode().hex()} {m.version} {m.tier} {m.sha256.hex()} {m.size} "
+            f"{m.arena_bytes} {m.chunk_bytes} {bits(m.conf_threshold)} {bits(m.margin_threshold)} "
             f"{bits(m.complexity_limit)} {int(m.targets('cam-01'))}")
 
 

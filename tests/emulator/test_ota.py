@@ -151,3 +151,32 @@ def test_release_chunks_fit_the_limit_and_rebuild_the_model() -> None:
     assert b"".join(c.data for c in r.chunks) == MODEL
     assert all(len(encode(c)) < 128 * 1024 for c in r.chunks)
     assert 1e38 < r.manifest.complexity_limit < float("inf")  # inf is no float32 on the wire
+
+
+def test_deploy_command_publishes_retained_chunks_then_the_manifest(broker, topics, tmp_path: Path
+                                                                    ) -> None:
+    from edgecascade.cli import main
+    from tests.support import Collector
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(MODEL)
+    fleet = ",".join(f"cam-{i:02d}" for i in range(20))
+    rc = main(["models", "deploy", "--tier", "mcu", "--version", "3", "--model", str(model),
+               "--model-id", "mnist-mcu", "--arena-bytes", "20000", "--canary", "10%",
+               "--fleet", fleet, "--chunk-bytes", "2048", "--broker", broker.url,
+               "--prefix", topics.prefix])
+    assert rc == 0
+    late = Collector(broker.host, broker.port,  # subscribes after the fact: retained only
+                     [topics.model_manifest("mcu"), topics.model_chunk_filter("mcu", 3)])
+    try:
+        got = late.wait_for(4, 10)
+    finally:
+        late.close()
+    assert all(m.retain for m in got)
+    m = decode(ModelManifest, next(g.payload for g in got if g.topic.endswith("manifest")))
+    assert (m.version, m.size, m.chunk_bytes, m.chunks, m.arena_bytes) == (3, 5000, 2048, 3,
+                                                                            20000)
+    assert m.devices == canary_targets(fleet.split(","), 0.1) and len(m.devices) == 2
+    chunks = sorted((decode(ModelChunk, g.payload) for g in got if "/v3/" in g.topic),
+                    key=lambda c: c.index)
+    assert hashlib.sha256(b"".join(c.data for c in chunks)).digest() == m.sha256

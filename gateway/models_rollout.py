@@ -14,7 +14,11 @@ canaries' leave-device share exceeds the rest's by more than ``max_leave_increas
 their agreement falls below the rest's by more than ``max_agreement_drop``; else promote.
 Promoting is republishing the manifest without ``devices``; rolling back is publishing
 the previous version's manifest (the device treats any other version as the one to run).
-Pure: the tally is a frozen value updated by :func:`count`.
+
+:class:`Rollout` ties it together for the shell: :func:`on_manifest` for every retained
+manifest seen, :func:`on_result` for every first final result (with its report); when
+the rule decides, ``on_result`` returns the manifest to publish (retained) and the
+rollout is over until the next canary manifest. Pure: frozen values in and out.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from edgecascade.config import Problems, section
+from edgecascade.protocol import Report, Result
+from edgecascade.protocol.ota_messages import ModelManifest
 
 
 @dataclass(frozen=True)
@@ -105,3 +111,47 @@ def judge(rule: CanaryRule, tally: Tally) -> Judgement:
         return Judgement(Verdict.ROLL_BACK, f"canary agreement with edge/cloud {drop:.3f} "
                                             f"lower (limit {rule.max_agreement_drop})")
     return Judgement(Verdict.PROMOTE, f"leave share {leave:+.3f}, agreement {-drop:+.3f}")
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """The newest manifest, the one before it, and the tally while a canary is out."""
+
+    current: ModelManifest | None = None
+    previous: ModelManifest | None = None
+    tally: Tally = Tally()
+    last: Judgement | None = None
+
+    @property
+    def canary_out(self) -> bool:
+        return self.current is not None and bool(self.current.devices)
+
+
+def on_manifest(r: Rollout, m: ModelManifest) -> Rollout:
+    if r.current is not None and (r.current.model_id, r.current.version) == (m.model_id,
+                                                                             m.version):
+        return replace(r, current=m)  # the same version re-announced (e.g. promoted)
+    return Rollout(current=m, previous=r.current, tally=Tally())
+
+
+def on_result(r: Rollout, rule: CanaryRule, report: Report, result: Result
+              ) -> tuple[Rollout, ModelManifest | None]:
+    """Count one first final result; the manifest to publish when the rule decides."""
+    if not r.canary_out or r.current is None or report.model_id != r.current.model_id:
+        return r, None
+    m = r.current
+    canaries = set(m.devices)
+    if report.device_id in canaries and report.model_version != m.version:
+        return r, None  # a canary still on the old model: neither group
+    escalated = result.tier != "device"
+    tally = count(r.tally, device_id=report.device_id, canaries=canaries, left_device=escalated,
+                  device_label=report.top1,
+                  final_label=result.label if result.tier in ("edge", "cloud") else None)
+    j = judge(rule, tally)
+    r = replace(r, tally=tally, last=j)
+    if j.verdict is Verdict.PROMOTE:
+        return replace(r, current=replace(m, devices=())), replace(m, devices=())
+    if j.verdict is Verdict.ROLL_BACK and r.previous is not None:
+        back = r.previous
+        return Rollout(current=back, previous=m, last=j), back
+    return r, None

@@ -85,3 +85,41 @@ def test_rollout_section_reports_every_bad_key() -> None:
     text = str(err.value)
     assert "rollout.min_frames" in text and "rollout.max_agreement_drop" in text \
         and "bogus" in text
+
+
+def test_rollout_promotes_the_canary_manifest_or_publishes_the_previous_one() -> None:
+    from dataclasses import replace as dc_replace
+
+    from edgecascade.gateway.models_rollout import Rollout, on_manifest, on_result
+    from edgecascade.protocol import Result
+
+    rule = CanaryRule(min_frames=3, max_leave_increase=0.05, max_agreement_drop=0.03)
+    v1 = manifest(1, 0.9)
+    v2 = dc_replace(manifest(2, 0.8), devices=("c1",))
+
+    def result(device: str, tier: str, label: int) -> Result:
+        return Result(device, 1, 0, label, 0.9, tier, "m", 1, 1.0, 0.0, "confident", 0, "gw",
+                      0)
+
+    def run(canary_tier: str) -> tuple[Rollout, object]:
+        r = on_manifest(on_manifest(Rollout(), v1), v2)
+        assert r.canary_out and r.previous == v1
+        out = None
+        for _ in range(3):
+            r, out = on_result(r, rule, dc_replace(report(1, 0.95), device_id="r1"),
+                               result("r1", "device", 3))
+            assert out is None
+            r, out = on_result(r, rule, dc_replace(report(2, 0.95), device_id="c1"),
+                               result("c1", canary_tier, 3 if canary_tier == "device" else 4))
+        return r, out
+
+    r, published = run("device")  # canaries behave like the rest
+    assert published == dc_replace(v2, devices=()) and not r.canary_out
+    r, published = run("edge")  # canaries escalate everything, and the edge disagrees
+    assert published == v1 and r.current == v1 and r.last is not None \
+        and r.last.verdict is Verdict.ROLL_BACK
+    # a canary still reporting v1 counts in neither group
+    r0 = on_manifest(on_manifest(Rollout(), v1), v2)
+    r1, _ = on_result(r0, rule, dc_replace(report(1, 0.95), device_id="c1"),
+                      result("c1", "device", 3))
+    assert r1.tally == r0.tally

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from edgecascade.gateway.config import CloudConfig
 from edgecascade.gateway import service
+from edgecascade.gateway.config import CloudConfig
 from edgecascade.protocol import confidence_to_wire, encode
 from edgecascade.tools.models.deploy import build_release
 from tests.gateway.conftest import decoded_results

@@ -12,8 +12,11 @@ The whole flow of the firmware, with the real tflite-micro interpreter:
    frames (``self_test_failed`` when fewer than :data:`SELF_TEST_MIN_CORRECT` are right);
 4. switch: the slot record makes the new slot active on trial, the device answers with
    the new model and its thresholds from the manifest, sends a fresh birth naming the
-   new version, and confirms the slot. A device restarted while still on trial rolls
-   back (:meth:`OtaAgent.boot`).
+   new version, and confirms the slot.
+
+At start (:meth:`OtaAgent._boot`) the agent does what the board's boot does: counts a
+trial, rolls back one that never confirmed (``rolled_back``), and runs the active
+slot's model (verified again) with its manifest's identity and thresholds.
 
 Every outcome is published retained as an ``OtaStatus`` on ``Topics.device_ota``.
 Messages arrive in paho callbacks (:meth:`on_message`: decode and store only); the
@@ -82,6 +85,15 @@ class FileSlots:
             return ota.SlotRecord()
         return ota.SlotRecord(**json.loads(p.read_text()))
 
+    def save_manifest(self, slot: int, m: ModelManifest) -> None:
+        """What the slot holds (the board: NVS ``ota_m0``/``ota_m1``)."""
+        (self.dir / f"manifest_{slot}.bin").write_bytes(encode(m))
+
+    def manifest(self, slot: int) -> ModelManifest | None:
+        """The manifest of the model in ``slot``; None: the factory model (slot 0) or none."""
+        p = self.dir / f"manifest_{slot}.bin"
+        return decode(ModelManifest, p.read_bytes()) if p.is_file() else None
+
     def save_record(self, record: ota.SlotRecord) -> None:
         p = self.dir / "slot.json"
         p.write_text(json.dumps({"active": record.active, "trial": record.trial,
@@ -127,6 +139,42 @@ class OtaAgent:
         labels = np.asarray(core.source.labels)
         picks = [int(np.flatnonzero(labels == c)[0]) for c in sorted(set(labels.tolist()))]
         self.self_test = picks[:SELF_TEST_FRAMES]
+        self.boot = self._boot()
+
+    def _boot(self) -> ota.BootOutcome:
+        """At start: count a trial, roll back an unconfirmed one, run the active slot's
+        model (the core's own model when the slot holds none: the factory model)."""
+        record, kind = ota.boot(self.slots.record())
+        self.slots.save_record(record)
+        if kind is ota.BootOutcome.ROLLED_BACK:
+            tried = self.slots.manifest(1 - record.active)
+            self._finish(tried.version if tried else 0, "rolled_back", "load_failed")
+        m = self.slots.manifest(record.active)
+        if m is None:
+            return kind
+        try:
+            if not ota.verify(m, self.slots.read(record.active, m.size)):
+                raise EmulatorModelError(self.slots.path(record.active), "sha256 mismatch")
+            source = self._source(self.slots.path(record.active), m)
+            source.answer(self.core.frame_index(self.core.seq))
+        except (EmulatorModelError, ModelError):
+            if kind is ota.BootOutcome.TRIAL:  # the trial failed: back to the other slot
+                record, kind = ota.boot(record)
+                self.slots.save_record(record)
+                self._finish(m.version, "rolled_back", "load_failed")
+                return kind
+            raise  # a confirmed slot that no longer loads: the board would halt too
+        self._adopt(source, m)
+        if kind is ota.BootOutcome.TRIAL:
+            self.slots.save_record(ota.confirm(record))
+            self._finish(m.version, "applied", "ok")
+        return kind
+
+    def _adopt(self, source: FrameSource, m: ModelManifest) -> None:
+        self.core.source = source
+        self.core.thresholds = replace(
+            self.core.thresholds, device_confidence=m.conf_threshold,
+            device_margin=m.margin_threshold, complexity_limit=m.complexity_limit)
 
     @property
     def running_version(self) -> int:
@@ -221,6 +269,7 @@ class OtaAgent:
             self._drop_assembly()
             return
         old_source, old_thresholds = self.core.source, self.core.thresholds
+        self.slots.save_manifest(slot, m)
         record = ota.switch(self.slots.record())
         self.slots.save_record(record)
         record, _ = ota.boot(record)  # the twin of the board's reboot into the trial slot
@@ -235,10 +284,7 @@ class OtaAgent:
             self._finish(m.version, "rolled_back", "load_failed")
             self._drop_assembly()
             return
-        self.core.source = source
-        self.core.thresholds = replace(
-            old_thresholds, device_confidence=m.conf_threshold,
-            device_margin=m.margin_threshold, complexity_limit=m.complexity_limit)
+        self._adopt(source, m)
         self.slots.save_record(ota.confirm(record))
         self.switched = True
         self._finish(m.version, "applied", "ok")

@@ -180,3 +180,41 @@ def test_deploy_command_publishes_retained_chunks_then_the_manifest(broker, topi
     chunks = sorted((decode(ModelChunk, g.payload) for g in got if "/v3/" in g.topic),
                     key=lambda c: c.index)
     assert hashlib.sha256(b"".join(c.data for c in chunks)).digest() == m.sha256
+
+
+def test_restart_runs_the_installed_model_and_an_unconfirmed_trial_rolls_back(
+        source: FrameSource, tmp_path: Path) -> None:
+    v2 = make_variant((MODELS_DIR / "mnist-mcu.tflite").read_bytes())
+    agent, _ = run_agent(source, tmp_path, v2)
+    assert agent.slots.record() == ota.SlotRecord(active=1)
+
+    def restart() -> OtaAgent:
+        core = DeviceCore("cam-01", source, 2, device_thresholds())  # boots the factory model
+        return OtaAgent(core, Topics(), FileSlots(tmp_path / "slots"))
+
+    again = restart()  # a confirmed slot: v2 again, with v2's thresholds
+    assert again.boot is ota.BootOutcome.NORMAL and again.running_version == 2
+    assert again.core.thresholds.device_margin == pytest.approx(0.1)
+
+    # power lost after the switch, before the first boot counted the trial: trial, confirmed
+    again.slots.save_record(ota.SlotRecord(active=1, trial=True, tries=0))
+    trial = restart()
+    assert trial.boot is ota.BootOutcome.TRIAL and trial.running_version == 2
+    assert trial.slots.record() == ota.SlotRecord(active=1)
+
+    # a trial that was booted once and never confirmed (it crashed): back to slot 0
+    trial.slots.save_record(ota.SlotRecord(active=1, trial=True, tries=1))
+    back = restart()
+    assert back.boot is ota.BootOutcome.ROLLED_BACK and back.running_version == 1
+    assert back.slots.record() == ota.SlotRecord(active=0)
+    out: list[OtaStatus] = []
+    back.service(lambda t, p: out.append(decode(OtaStatus, p)), 1)
+    assert [(s.version, s.state, s.reason, s.running_version) for s in out] == [
+        (2, "rolled_back", "load_failed", 1)]
+
+    # a trial slot whose bytes went bad: rolled back at boot, not run
+    back.slots.save_record(ota.SlotRecord(active=1, trial=True, tries=0))
+    path = back.slots.path(1)
+    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    bad = restart()
+    assert bad.boot is ota.BootOutcome.ROLLED_BACK and bad.running_version == 1

@@ -121,8 +121,12 @@ class OtaAgent:
         *,
         arena_bytes: int = DEFAULT_ARENA_BYTES,
         tier: str = "mcu",
+        sources: dict[tuple[bytes, str, int], FrameSource] | None = None,
     ) -> None:
         self.core = core
+        # Installed models by (sha256, id, version), shared by a fleet's agents so a
+        # thousand devices on v2 run one interpreter (and one answer memo), not a thousand.
+        self.sources = sources if sources is not None else {}
         self.topics = topics
         self.slots = slots
         self.arena_bytes = arena_bytes
@@ -318,10 +322,15 @@ class OtaAgent:
         return right
 
     def _source(self, path: Path, m: ModelManifest) -> FrameSource:
+        key = (m.sha256, m.model_id, m.version)
+        shared = self.sources.get(key)
+        if shared is not None:
+            return shared
         old = self.core.source
         source = FrameSource(path, images=old.images, labels=old.labels, mean=old.mean, k=old.k)
         # The slot's bytes are pinned by the manifest's sha256: its identity is the manifest's.
         source.model_id, source.model_version = m.model_id, m.version
+        self.sources[key] = source
         return source
 
     def _inactive(self) -> int:

@@ -51,12 +51,14 @@ def test_fleet_rolls_from_v1_to_v2_and_the_two_that_cannot_keep_v1(
     th = device_thresholds()
     settings = BrokerSettings(broker.url)
     devices, agents = [], {}
+    installed: dict = {}  # one interpreter per installed model, shared by the fleet
     for i in range(6):
         did = f"ota-{i:02d}"
         core = DeviceCore(did, source, 1, th)
         slots_cls = CorruptingSlots if did == "ota-01" else FileSlots
         agent = OtaAgent(core, topics, slots_cls(tmp_path / did),
-                         arena_bytes=SMALL_ARENA if did == "ota-02" else ARENA)
+                         arena_bytes=SMALL_ARENA if did == "ota-02" else ARENA,
+                         sources=installed)
         agents[did] = agent
         devices.append(VirtualDevice(core, settings, topics, ota=agent))
     reports = Collector(broker.host, broker.port, [topics.filter(TopicKind.DEVICE_REPORT)])
@@ -96,6 +98,7 @@ def test_fleet_rolls_from_v1_to_v2_and_the_two_that_cannot_keep_v1(
     for did in ("ota-00", "ota-03", "ota-04", "ota-05"):
         assert (status[did].state, status[did].reason, status[did].running_version) == \
             ("applied", "ok", 2), ota_status.describe()
+        assert agents[did].core.source is agents["ota-00"].core.source  # shared
         assert agents[did].core.thresholds.device_confidence == float(np.float32(0.85))  # v2's
     # the newest birth of each device names the model it runs
     last_birth: dict[str, DeviceState] = {}

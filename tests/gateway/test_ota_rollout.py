@@ -82,10 +82,10 @@ def test_fleet_rolls_from_v1_to_v2_and_the_two_that_cannot_keep_v1(
 
     ota_status.wait_for(6, 120, where=final)
 
-    def v2_reports(m) -> bool:  # type: ignore[no-untyped-def]
-        return decode(Report, m.payload).model_version == 2
-
-    reports.wait_for(4 * 10, 60, where=v2_reports)  # the updated ones answer with v2
+    for did in ("ota-00", "ota-03", "ota-04", "ota-05"):  # the updated ones answer with v2
+        reports.wait_for(5, 60, where=lambda m, d=did: (  # type: ignore[misc]
+            decode(Report, m.payload).device_id == d
+            and decode(Report, m.payload).model_version == 2))
     driver.stop(drain_timeout=20)
     driver.join(30)
     assert driver.errors == 0

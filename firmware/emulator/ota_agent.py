@@ -302,9 +302,11 @@ class OtaAgent:
             return "sha256_mismatch"
         try:
             runner = MicroRunner(self.slots.path(self._inactive()), arena_size=self.arena_bytes)
-        except ModelError:
+            right = self._self_test(runner)
+        except (ModelError, TypeError, ValueError, RuntimeError):
+            # the interpreter's reader raises TypeError on some damaged flatbuffers
             return "load_failed"
-        if self._self_test(runner) < SELF_TEST_MIN_CORRECT:
+        if right < SELF_TEST_MIN_CORRECT:
             return "self_test_failed"
         return None
 

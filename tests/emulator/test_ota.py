@@ -218,3 +218,13 @@ def test_restart_runs_the_installed_model_and_an_unconfirmed_trial_rolls_back(
     path.write_bytes(path.read_bytes()[:-1] + b"\0")
     bad = restart()
     assert bad.boot is ota.BootOutcome.ROLLED_BACK and bad.running_version == 1
+
+
+def test_agent_reports_a_damaged_flatbuffer_with_a_matching_hash_as_load_failed(
+        source: FrameSource, tmp_path: Path) -> None:
+    # the publisher hashed bad bytes: sha256 passes, the interpreter's reader raises
+    bad = bytearray(make_variant((MODELS_DIR / "mnist-mcu.tflite").read_bytes()))
+    bad[0] ^= 1
+    agent, statuses = run_agent(source, tmp_path, bytes(bad))
+    assert (statuses[-1].state, statuses[-1].reason) == ("rejected", "load_failed")
+    assert agent.core.source.model_version == 1

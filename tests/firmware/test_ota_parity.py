@@ -110,3 +110,87 @@ def test_chunk_parity_on_random_and_damaged_documents() -> None:
     good = encode(ModelChunk("m", 1, 0, 0, b"abc"))
     cases += [good[:n] for n in range(len(good) + 1)]
     _check("chunk", cases, _py_chunk)
+
+
+# -- admission and assembly: ec_ota_admit / ec_ota_chunk / verify vs emulator/ota.py ----------
+def _py_ota(m_bytes: bytes, device: str, model: str, running: int, arena: int, slot: int,
+            chunks: list[bytes]) -> str:
+    from edgecascade.emulator import ota
+
+    try:
+        m = decode(ModelManifest, m_bytes)
+    except ProtocolError:
+        return "err"
+    v = ota.admit(m, device_id=device, model_id=model, running_version=running,
+                  arena_bytes=arena, slot_bytes=slot)
+    if v is not ota.Verdict.START:
+        return v.value
+    out = ["start"]
+    a = ota.Assembly(m)
+    data = bytearray(m.size)
+    for raw in chunks:
+        try:
+            c = decode(ModelChunk, raw)
+        except ProtocolError:
+            out.append("err")
+            continue
+        outcome = a.check(c)
+        if outcome is ota.ChunkOutcome.STORED:
+            data[c.offset:c.offset + len(c.data)] = c.data
+        out.append(outcome.value)
+    out += ["complete", str(int(a.complete))]
+    if a.complete:
+        out += ["verified", str(int(ota.verify(m, bytes(data))))]
+    return " ".join(out)
+
+
+def _ota_case(rng: np.random.Generator) -> tuple[bytes, str, str, int, int, int, list[bytes]]:
+    size = int(rng.integers(1, 3000))
+    chunk = int(rng.integers(size // 200 + 1, 1025))  # at most 200 chunks
+    model = bytes(rng.integers(0, 256, size, dtype=np.uint8))
+    version = int(rng.integers(1, 5))
+    devices = pick(rng, [(), ("cam-01",), ("cam-02",), ("cam-02", "cam-01")])
+    m = ModelManifest("mnist-mcu", version, "mcu", hashlib.sha256(model).digest(), size,
+                      int(rng.integers(1000, 3000)), chunk, 0.5, 0.5, 1.0, devices=devices)
+    n = m.chunks
+    raw = [ModelChunk("mnist-mcu", version, i, i * chunk, model[i * chunk:(i + 1) * chunk])
+           for i in range(n)]
+    order = list(rng.permutation(n))
+    if rng.random() < 0.3:
+        order += [int(rng.integers(0, n))]  # a duplicate
+    if rng.random() < 0.2 and n > 1:
+        order.remove(int(rng.integers(0, n)))  # one missing: never complete
+    sent: list[bytes] = []
+    for i in order:
+        c = raw[i]
+        roll = rng.random()
+        if roll < 0.05:
+            c = ModelChunk(c.model_id, c.version, c.index, c.offset + 1, c.data)
+        elif roll < 0.1:
+            c = ModelChunk(c.model_id, c.version + 1, c.index, c.offset, c.data)
+        elif roll < 0.15 and len(c.data) > 1:
+            c = ModelChunk(c.model_id, c.version, c.index, c.offset, c.data[:-1])
+        elif roll < 0.2:
+            c = ModelChunk(c.model_id, c.version, c.index + n, (c.index + n) * chunk, c.data)
+        elif roll < 0.25:
+            c = ModelChunk(c.model_id, c.version, c.index, c.offset,
+                           bytes([c.data[0] ^ 4]) + c.data[1:])  # stored, fails sha256
+        elif roll < 0.27:
+            c = ModelChunk("other", c.version, c.index, c.offset, c.data)
+        sent.append(encode(c))
+    return (encode(m), pick(rng, ["cam-01", "cam-01", "cam-03"]),
+            pick(rng, ["mnist-mcu"] * 5 + ["other"]), pick(rng, [0, version, version + 1]),
+            int(rng.integers(900, 3200)), int(rng.integers(size - 10, size + 10)), sent)
+
+
+def test_admission_and_assembly_parity() -> None:
+    rng = np.random.default_rng(17)
+    cases = [_ota_case(rng) for _ in range(400)]
+    want = [_py_ota(*c) for c in cases]
+    kinds = {w.split()[0] for w in want}
+    assert kinds >= {"start", "ignore", "too_large", "arena_too_small"}, kinds
+    assert any("verified 1" in w for w in want) and any("verified 0" in w for w in want)
+    lines = [f"ota {m.hex()} {d} {mid} {run} {arena} {slot} "
+             f"{','.join(c.hex() for c in chunks) or '-'}"
+             for m, d, mid, run, arena, slot, chunks in cases]
+    compare(cases, run_parity(lines), want)

@@ -491,6 +491,7 @@ void app_main(void)
     load_settings();
     /* the model to run: compiled in, or an OTA slot (a trial is counted, an unconfirmed
      * one rolled back, before anything else runs) */
+    ota_esp32_set_clock(wall_ms);
     ota_esp32_boot(ec_mcu_model, EC_MODEL_ID, EC_MODEL_VERSION,
                    (uint32_t)(sizeof s_arena - ARENA_HEADROOM), &s_run);
     init_session();

@@ -31,6 +31,7 @@ static const esp_partition_t *s_part[2];
 static const char *s_model_id = "";
 static uint32_t s_running_version;
 static uint32_t s_arena_bytes;
+static uint64_t (*s_now_ms)(void);
 static volatile bool s_ready; /* a download is complete: verify it in the main loop */
 static esp_mqtt_client_handle_t s_client;
 static char s_prefix[EC_MAX_TOPIC_BYTES + 1];
@@ -126,7 +127,7 @@ static void set_status(uint32_t version, const char *state, ec_ota_reason_t reas
         return; /* sent on connect */
     }
     st.device_id = s_device_id;
-    st.ts_ms = 0;
+    st.ts_ms = s_now_ms != NULL ? s_now_ms() : 0u;
     st.model_id = s_model_id;
     st.version = version;
     st.state = state;
@@ -180,6 +181,11 @@ void ota_esp32_boot(const uint8_t *builtin_model, const char *model_id, uint32_t
     }
     ESP_LOGI(TAG, "model slot %u, v%u%s", (unsigned)s_record.active, (unsigned)run->version,
              run->trial ? " (trial)" : run->rolled_back ? " (rolled back)" : "");
+}
+
+void ota_esp32_set_clock(uint64_t (*now_ms)(void))
+{
+    s_now_ms = now_ms;
 }
 
 void ota_esp32_confirm(void)

@@ -35,6 +35,8 @@ typedef struct {
 void ota_esp32_boot(const uint8_t *builtin_model, const char *model_id, uint32_t builtin_version,
                     uint32_t arena_bytes, ota_running_t *run);
 void ota_esp32_confirm(void);
+/* The clock OtaStatus.ts_ms is read from (the app's wall clock). */
+void ota_esp32_set_clock(uint64_t (*now_ms)(void));
 void ota_esp32_on_connect(esp_mqtt_client_handle_t client, const char *prefix,
                           const char *device_id);
 bool ota_esp32_on_data(esp_mqtt_event_handle_t ev);

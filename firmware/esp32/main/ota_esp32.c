@@ -148,8 +148,10 @@ void ota_esp32_boot(const uint8_t *builtin_model, const char *model_id, uint32_t
     ec_ota_boot_t kind;
     s_model_id = model_id;
     s_arena_bytes = arena_bytes;
-    s_part[0] = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, SUBTYPE_MODEL, "model_0");
-    s_part[1] = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, SUBTYPE_MODEL, "model_1");
+    s_part[0] = esp_partition_find_first(ESP_PARTITION_TYPE_DATA,
+                                         (esp_partition_subtype_t)SUBTYPE_MODEL, "model_0");
+    s_part[1] = esp_partition_find_first(ESP_PARTITION_TYPE_DATA,
+                                         (esp_partition_subtype_t)SUBTYPE_MODEL, "model_1");
     memset(run, 0, sizeof *run);
     if (nvs_blob("ota_rec", &s_record, sizeof s_record, false) != 0 || s_record.active > 1u) {
         memset(&s_record, 0, sizeof s_record);

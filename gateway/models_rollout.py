@@ -155,3 +155,39 @@ def on_result(r: Rollout, rule: CanaryRule, report: Report, result: Result
         back = r.previous
         return Rollout(current=back, previous=m, last=j), back
     return r, None
+
+
+#: Reports remembered while their answer is pending (oldest forgotten first).
+MAX_PENDING_REPORTS = 100_000
+
+
+class RolloutTracker:
+    """The shell's handle: remembers each report's device answer until its first final
+    result is published, so the two hooks need only what they have at hand
+    (:meth:`on_report` where reports arrive, :meth:`on_result` where results go out).
+    Not thread-safe: call it under the gateway's lock."""
+
+    def __init__(self, rule: CanaryRule) -> None:
+        self.rule = rule
+        self.state = Rollout()
+        self._reports: dict[tuple[str, int, int], Report] = {}
+
+    def on_manifest(self, m: ModelManifest) -> None:
+        self.state = on_manifest(self.state, m)
+
+    def on_report(self, report: Report) -> None:
+        if not self.state.canary_out:
+            return
+        if len(self._reports) >= MAX_PENDING_REPORTS:
+            self._reports.pop(next(iter(self._reports)))
+        self._reports[report.key] = report
+
+    def on_result(self, result: Result) -> ModelManifest | None:
+        """The manifest to publish (retained) when the rule decides; None otherwise."""
+        report = self._reports.pop(result.key, None) if result.revision == 0 else None
+        if report is None:
+            return None
+        self.state, out = on_result(self.state, self.rule, report, result)
+        if out is not None:
+            self._reports.clear()
+        return out

@@ -123,3 +123,29 @@ def test_rollout_promotes_the_canary_manifest_or_publishes_the_previous_one() ->
     r1, _ = on_result(r0, rule, dc_replace(report(1, 0.95), device_id="c1"),
                       result("c1", "device", 3))
     assert r1.tally == r0.tally
+
+
+def test_tracker_pairs_each_first_result_with_its_report() -> None:
+    from dataclasses import replace as dc_replace
+
+    from edgecascade.gateway.models_rollout import RolloutTracker
+    from edgecascade.protocol import Result
+
+    t = RolloutTracker(CanaryRule(min_frames=2, max_leave_increase=0.05,
+                                  max_agreement_drop=0.03))
+    t.on_report(report(1, 0.95))  # no canary out: not remembered
+    t.on_manifest(manifest(1, 0.9))
+    t.on_manifest(dc_replace(manifest(2, 0.8), devices=("c1",)))
+    published = []
+    for seq in range(2):
+        for dev, version in (("r1", 1), ("c1", 2)):
+            r = dc_replace(report(version, 0.95), device_id=dev, seq=seq)
+            t.on_report(r)
+            res = Result(dev, 1, seq, 3, 0.95, "device", "mnist-mcu", version, 1.0, 0.0,
+                         "confident", 0, "gw", 0)
+            assert t.on_result(dc_replace(res, revision=1)) is None  # corrections: not counted
+            out = t.on_result(res)
+            if out is not None:
+                published.append(out)
+    assert [(m.version, m.devices) for m in published] == [(2, ())]
+    assert not t.state.canary_out

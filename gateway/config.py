@@ -48,6 +48,7 @@ from edgecascade.config import (
     unknown_keys,
 )
 from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
+from edgecascade.gateway.models_rollout import CanaryRule, read_rollout
 from edgecascade.gateway.trust import DEFAULT_BURST, DEFAULT_MAX_SEQ_AHEAD, DEFAULT_RATE_PER_S
 from edgecascade.models.cascade import Thresholds, resolve_thresholds
 from edgecascade.mqtt import BrokerSettings, SettingsError
@@ -144,6 +145,7 @@ class GatewayConfig:
     http: HttpSection = field(default_factory=lambda: HttpSection(port=GATEWAY_HTTP_PORT))
     metrics_interval_s: float = 5.0  # how often the metrics message is published
     devices: DevicesConfig = field(default_factory=DevicesConfig)
+    rollout: CanaryRule = field(default_factory=CanaryRule)  # [rollout]: the canary rule
     dashboards: DashboardsConfig = field(default_factory=DashboardsConfig)
 
     @property
@@ -252,7 +254,7 @@ def _old_observe(doc: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
 
 TOP_KEYS = {"version", "gateway_id", "prefix", "shared_group", "thresholds_file",
             "metrics_interval_s", "broker", "cloud_broker", "thresholds", "edge", "cloud",
-            "storage", "http", "devices", "dashboards",
+            "storage", "http", "devices", "dashboards", "rollout",
             "site", "client_id", "observe"}  # deprecated, still read
 
 
@@ -330,6 +332,7 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         http=old.get("http") or read_http(doc.get("http"), problems,
                                           HttpSection(port=GATEWAY_HTTP_PORT)),
         devices=devices,
+        rollout=read_rollout(doc.get("rollout"), problems),
         dashboards=parse_dashboards(doc.get("dashboards"), problems.add),
     )
     _check_ranges(cfg, problems)

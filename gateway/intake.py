@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import paho.mqtt.client as mqtt
 
 from edgecascade.protocol import ProtocolError, Report, TopicKind, decode
+from edgecascade.protocol.ota_messages import ModelManifest
 
 from .edge import FrameRejected
 from .housekeeping import handle_device_state
@@ -52,6 +53,8 @@ class Intake:
                     kind = None
             if kind is TopicKind.DEVICE_REPORT:
                 self._handle_report(id_, payload, received)
+            elif kind is TopicKind.MODEL_MANIFEST:
+                self._handle_manifest(payload)
             elif kind is TopicKind.DEVICE_STATE:
                 self.gw.dashboards.on_device_state(id_, payload)
                 if payload:  # empty: the device's retained state cleared (retired)
@@ -63,6 +66,18 @@ class Intake:
             return
         if msg.qos > 0:
             client.ack(msg.mid, msg.qos)
+
+    def _handle_manifest(self, payload: bytes) -> None:
+        """A model version deployed (retained): judge its devices by its thresholds."""
+        try:
+            m = decode(ModelManifest, payload)
+        except ProtocolError as exc:
+            self._reject(exc.reason, "manifest", exc.why)
+            return
+        gw = self.gw
+        with gw.wake:
+            gw.model_thresholds = gw.model_thresholds.with_manifest(m)
+            gw.rollout.on_manifest(m)
 
     def _parse_topic(self, topic: str) -> tuple[TopicKind | None, str]:
         try:

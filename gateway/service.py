@@ -60,11 +60,14 @@ from .dashboards import Dashboards
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, TFLiteEdgeModel
 from .effects import Arrival, Effect, FrameJob, Now, frame_id
+from .health import readiness
 from .housekeeping import Housekeeper, recover
 from .http import ObserveServer
 from .intake import Intake
 from .ledger import Key, Ledger
 from .metrics import GatewayMetrics
+from .model_versions import VersionThresholds
+from .models_rollout import RolloutTracker
 from .policy import Snapshot
 from .site import SiteLink, now_ms
 from .spool import Spool as SpoolStore
@@ -89,6 +92,8 @@ class Gateway:
         self.topics = config.topics
         self.metrics = GatewayMetrics()
         self.trust = trust if trust is not None else trust_for(config.devices)
+        self.model_thresholds = VersionThresholds(config.thresholds)
+        self.rollout = RolloutTracker(config.rollout)  # the canary tally
         self.storage = StorageHealth(on_error=self._storage_error)
         self.frame_store = frame_store
         self._edge_model = edge_model
@@ -203,19 +208,10 @@ class Gateway:
         log.info("gateway stopped", extra={"gateway_id": self.cfg.gateway_id})
 
     def readiness(self) -> tuple[bool, str]:
-        """``/readyz``. A state disk that refuses writes keeps the gateway ready (200):
-        it still answers and acknowledges every report, and taking it out of service
-        would neither free the disk nor leave the site's reports anywhere better; the
-        text says ``degraded storage`` (alert on ``ec_gateway_storage_degraded``)."""
-        if self.stopping.is_set():
-            return False, "stopping"
-        if self.link is None or not self.link.ready.is_set():
-            return False, "not connected to the site broker"
-        failing = self.storage.degraded()
-        if failing:
-            stores = ", ".join(f"{name}: {why}" for name, why in sorted(failing.items()))
-            return True, f"ready, degraded storage ({stores})"
-        return True, "ready"
+        """``/readyz`` (see :func:`.health.readiness`)."""
+        return readiness(self.stopping.is_set(),
+                         self.link is not None and self.link.ready.is_set(),
+                         self.storage.degraded())
 
     def _storage_error(self, store: str, reason: str) -> None:
         self.metrics.inc("storage_errors", store=store, reason=reason)
@@ -233,7 +229,9 @@ class Gateway:
                 received_ms: int, pixels: object) -> Arrival:
         """What the core needs to decide on a report, read from the stores."""
         assert self.cache is not None
-        snap = self._snapshot()
+        snap = self._snapshot(report)
+        with self._lock:
+            self.rollout.on_report(report)
         cached = last = None
         if needs_lookup(report, snap):
             assert report.frame is not None
@@ -260,10 +258,10 @@ class Gateway:
         if outcomes:
             self.step(lambda now: self.core.admitted(now, outcomes), built=built)
 
-    def _snapshot(self) -> Snapshot:
+    def _snapshot(self, report: Report) -> Snapshot:
         b = self.batcher
         return Snapshot(
-            thresholds=self.cfg.thresholds,
+            thresholds=self.model_thresholds.for_report(report),  # of the model that made it
             edge_available=b is not None,
             edge_queue_depth=b.depth if b else 0,
             edge_queue_capacity=b.capacity if b else 1,
@@ -301,7 +299,7 @@ class Gateway:
             assert self.batcher is not None
             job = effect.job
             if not self.batcher.submit(job):  # filled up since the snapshot
-                snap, last = self._snapshot(), self._last(job)
+                snap, last = self._snapshot(job.report), self._last(job)
                 self.step(lambda now: self.core.edge_refused(now, job, snap, last))
         elif isinstance(effect, fx.Spool):
             unspooled = self._spool(effect)
@@ -327,6 +325,9 @@ class Gateway:
                 self.ledger.record(result.key, result.revision, data, effect.cloud_done)
             assert self.link is not None
             self.link.publish_result(result, data)
+            decided = self.rollout.on_result(result)  # the canary rule: promote / roll back
+            if decided is not None:
+                self.link.publish_manifest(decided)
         elif isinstance(effect, fx.Remember):
             assert self.cache is not None
             self.cache.put_stream(effect.device_id, effect.answer)
@@ -377,7 +378,7 @@ class Gateway:
                 answer = Answer(result.label, result.confidence, "edge", self.edge.model_id,
                                 self.edge.model_version, now_ms())
                 margin = result.margin
-            outcome = fx.EdgeOutcome(answer, margin, self._snapshot(), self._last(job))
+            outcome = fx.EdgeOutcome(answer, margin, self._snapshot(job.report), self._last(job))
             self.step(lambda now: self.core.edge_done(now, job, outcome))
         except Exception:
             log.exception("edge completion failed", extra={"frame": frame_id(job.key)})

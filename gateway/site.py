@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from edgecascade import __version__
 from edgecascade.mqtt import connect_properties, make_client
 from edgecascade.protocol import Result, ServiceState, TopicKind, Topics, decode, encode
+from edgecascade.protocol.ota_messages import ModelManifest
 
 from .config import GatewayConfig
 from .dashboards import Dashboards
@@ -80,6 +81,7 @@ class SiteLink:
         client.subscribe([
             (self.topics.filter(TopicKind.DEVICE_REPORT, group), 1),
             (self.topics.filter(TopicKind.DEVICE_STATE, group), 1),
+            (self.topics.filter(TopicKind.MODEL_MANIFEST), 1),
             *self.dashboards.subscriptions(),
         ])
         online = self.state_payload(True)
@@ -116,6 +118,12 @@ class SiteLink:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("result", extra={"frame": frame_id(result.key), "tier": result.tier,
                                        "reason": result.reason, "revision": result.revision})
+
+    def publish_manifest(self, m: ModelManifest) -> None:
+        """The canary rule decided: the manifest every device of the tier follows next."""
+        assert self.client is not None
+        log.info("canary decided", extra={"tier": m.tier, "version": m.version})
+        self.client.publish(self.topics.model_manifest(m.tier), encode(m), qos=1, retain=True)
 
     def republish(self, key: Key, revision: int, data: bytes) -> None:
         """A stored result not confirmed before a crash: the same bytes again."""

@@ -7,7 +7,7 @@ See PROTOCOL.md. The room, by job:
 * ``limits`` every size and rate limit (``firmware/generated/ec_limits.h`` is made from it),
   ``topics`` the topic layout and ``DEFAULT_PREFIX``;
 * ``fields``/``codec`` the msgpack encoding; ``messages`` (device), ``cloud_messages``,
-  ``status_messages`` the payloads, ``catalog.MESSAGE_TYPES`` all of them;
+  ``status_messages``, ``ota_messages`` the payloads, ``catalog.MESSAGE_TYPES`` all of them;
 * ``framing`` serial COBS + CRC frames (twin of ``firmware/core/ec_framing.c``);
 * ``ratelimit`` the exact sliding window both tiers keep AWS's publish quota with;
 * ``claimcheck`` the frame-store seam (``FrameStore``, ``frame_key``, ``ClaimCheckError``).
@@ -20,6 +20,7 @@ from .errors import ProtocolError
 from .fields import WireMessage
 from .limits import SCHEMA_VERSION, billed_messages
 from .messages import Frame, Reason, Report, Result, Tier
+from .ota_messages import ModelChunk, ModelManifest, OtaStatus
 from .status_messages import DeviceConfig, DeviceState, Metrics, ServiceState
 from .topics import DEFAULT_PREFIX, ParsedTopic, TopicKind, Topics, validate_id
 
@@ -35,6 +36,9 @@ __all__ = [
     "DeviceState",
     "Frame",
     "Metrics",
+    "ModelChunk",
+    "ModelManifest",
+    "OtaStatus",
     "ParsedTopic",
     "ProtocolError",
     "Reason",

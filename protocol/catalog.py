@@ -6,6 +6,7 @@ from __future__ import annotations
 from .cloud_messages import CloudAnswer, CloudItem, CloudRequest, CloudResponse
 from .fields import WireMessage
 from .messages import Frame, Report, Result
+from .ota_messages import ModelChunk, ModelManifest, OtaStatus
 from .status_messages import DeviceConfig, DeviceState, Metrics, ServiceState
 
 #: Every message type, by the name used in errors, vectors and PROTOCOL.md.
@@ -23,5 +24,8 @@ MESSAGE_TYPES: dict[str, type[WireMessage]] = {
         DeviceConfig,
         ServiceState,
         Metrics,
+        ModelManifest,
+        ModelChunk,
+        OtaStatus,
     )
 }

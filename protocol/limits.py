@@ -53,3 +53,18 @@ def billed_messages(payload_bytes: int) -> int:
     if payload_bytes < 0:
         raise ValueError("payload size cannot be negative")
     return max(1, -(-payload_bytes // BILLING_UNIT_BYTES))
+
+#: A sha256 digest (model manifests) in bytes.
+SHA256_BYTES = 32
+#: Largest model file a manifest may announce: one ESP32 model slot (partitions.csv).
+MAX_MODEL_BYTES = 128 * 1024
+#: Default bytes per ``ModelChunk``: one esp-mqtt receive buffer on the board; 5 chunks
+#: for the 18 KB mcu model.
+MODEL_CHUNK_BYTES = 4096
+#: Largest ``ModelChunk.data``: leaves room for the chunk's other fields under the
+#: payload limit.
+MAX_MODEL_CHUNK_BYTES = 64 * 1024
+#: Most chunks one model version may have.
+MAX_MODEL_CHUNKS = 1024
+#: Most device ids one manifest may target.
+MAX_OTA_TARGETS = 256

@@ -11,6 +11,9 @@ Layout (``{p}`` is the prefix, ``ec/v1`` by default)::
     {p}/cloud/req/{gateway}      gateway -> workers   QoS 1, not retained
     {p}/cloud/res/{gateway}      workers -> gateway   QoS 1, not retained
     {p}/wk/{worker}/state        worker birth / LWT  QoS 1, retained
+    {p}/dev/{device}/ota         device OTA outcome  QoS 1, retained
+    {p}/models/{tier}/manifest   model manifest      QoS 1, retained
+    {p}/models/{tier}/v{N}/{i}   model chunk i of N  QoS 1, retained
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class TopicKind(str, Enum):
     CLOUD_REQUEST = "cloud_request"
     CLOUD_RESPONSE = "cloud_response"
     WORKER_STATE = "worker_state"
+    DEVICE_OTA = "device_ota"
+    MODEL_MANIFEST = "model_manifest"
 
 
 #: Topic suffix patterns; ``{id}`` is the one id segment. One line per kind.
@@ -57,6 +62,8 @@ _PATTERNS: dict[TopicKind, tuple[str, ...]] = {
     TopicKind.CLOUD_REQUEST: ("cloud", "req", "{id}"),
     TopicKind.CLOUD_RESPONSE: ("cloud", "res", "{id}"),
     TopicKind.WORKER_STATE: ("wk", "{id}", "state"),
+    TopicKind.DEVICE_OTA: ("dev", "{id}", "ota"),
+    TopicKind.MODEL_MANIFEST: ("models", "{id}", "manifest"),
 }
 
 
@@ -143,6 +150,26 @@ class Topics:
 
     def worker_state(self, worker_id: str) -> str:
         return self.build(TopicKind.WORKER_STATE, worker_id)
+
+    def device_ota(self, device_id: str) -> str:
+        return self.build(TopicKind.DEVICE_OTA, device_id)
+
+    def model_manifest(self, tier: str) -> str:
+        return self.build(TopicKind.MODEL_MANIFEST, tier)
+
+    def model_chunk(self, tier: str, version: int, index: int) -> str:
+        """Chunk ``index`` of model ``version`` of ``tier`` (two ids: not in ``parse``)."""
+        return check_topic_limits(f"{self._chunk_root(tier, version)}/{int(index)}")
+
+    def model_chunk_filter(self, tier: str, version: int) -> str:
+        """Every chunk of model ``version`` of ``tier``."""
+        return check_topic_limits(f"{self._chunk_root(tier, version)}/+")
+
+    def _chunk_root(self, tier: str, version: int) -> str:
+        validate_id(tier, "model_chunk")
+        if not 0 <= int(version) <= 0xFFFFFFFF:
+            raise ProtocolError("topic", "version", f"version {version} is not a u32")
+        return f"{self.prefix}/models/{tier}/v{int(version)}"
 
     def parse(self, topic: str) -> ParsedTopic:
         """Which kind and id a concrete topic names; ``ProtocolError`` if none."""

@@ -41,6 +41,7 @@ from edgecascade.protocol.fields import (
     Text,
     UInt,
 )
+from edgecascade.protocol.ota_messages import ModelManifest, OtaStatus
 
 DOC = Path(__file__).resolve().parent.parent / "PROTOCOL.md"
 BEGIN, END = "<!-- fields:begin -->", "<!-- fields:end -->"
@@ -56,6 +57,8 @@ PAYLOADS: dict[TopicKind, tuple[type[WireMessage], bool]] = {
     TopicKind.CLOUD_REQUEST: (CloudRequest, False),
     TopicKind.CLOUD_RESPONSE: (CloudResponse, False),
     TopicKind.WORKER_STATE: (ServiceState, False),
+    TopicKind.DEVICE_OTA: (OtaStatus, False),
+    TopicKind.MODEL_MANIFEST: (ModelManifest, False),
 }
 
 

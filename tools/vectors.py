@@ -21,6 +21,9 @@ from edgecascade.protocol import (
     DeviceState,
     Frame,
     Metrics,
+    ModelChunk,
+    ModelManifest,
+    OtaStatus,
     Report,
     Result,
     ServiceState,
@@ -108,6 +111,17 @@ def cases() -> dict[str, WireMessage]:
             'ec_gateway_results_total{reason="confident",tier="device"}': 1000.0,
             "ec_gateway_circuit_state": 0.0,
         }),
+        "model_manifest": ModelManifest(
+            "mnist-mcu", 2, "mcu", bytes(range(32)), 18024, 16128, 4096, 0.9, 0.25, 0.35,
+        ),
+        "model_manifest_targets": ModelManifest(
+            "mnist-mcu", 65_536, "mcu", bytes(range(255, 223, -1)), 131_072, 24_576, 65_536,
+            1.0, 0.0, 2.5, devices=("cam-01", "D" * 64),
+        ),
+        "model_chunk": ModelChunk(
+            "mnist-mcu", 2, 1, 4096, bytes((i * 13) % 256 for i in range(300))
+        ),
+        "ota_status": OtaStatus("cam-01", _TS, "mnist-mcu", 2, "rejected", "arena_too_small", 1),
     }
 
 

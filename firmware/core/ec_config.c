@@ -289,3 +289,8 @@ int ec_session_apply_config(ec_session_t *session, const ec_config_t *config)
     }
     return EC_CONFIG_APPLIED;
 }
+
+int ec_mp_as_float32(const ec_mp_value_t *v, float lo, float hi, float *out)
+{
+    return as_float32(v, lo, hi, out);
+}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "ec_err.h"
+#include "ec_msgpack.h"
 #include "ec_policy.h"
 
 typedef struct {
@@ -49,5 +50,9 @@ typedef enum {
  * revision carrying a different epoch starts a new session at seq 0.
  * Returns an ec_config_outcome_t (>= 0) or EC_ERR_RANGE (thresholds unusable). */
 int ec_session_apply_config(ec_session_t *session, const ec_config_t *config);
+
+/* A msgpack number as float32 within lo..hi, exactly as Python's to_float32(float(v))
+ * (the rule every Float field follows; ec_ota.c decodes manifest thresholds with it). */
+int ec_mp_as_float32(const ec_mp_value_t *v, float lo, float hi, float *out);
 
 #endif /* EC_CONFIG_H */

@@ -7,12 +7,12 @@
 int ec_topic_build(char *buf, size_t cap, const char *prefix, const char *device_id,
                    ec_topic_kind_t kind)
 {
-    static const char *const leaves[] = {"report", "state", "config"};
+    static const char *const leaves[] = {"report", "state", "config", "ota"};
     const char *parts[5];
     size_t len = 0;
     size_t i;
     if (buf == NULL || prefix == NULL || prefix[0] == '\0' || !ec_id_valid(device_id) ||
-        (unsigned)kind > (unsigned)EC_TOPIC_CONFIG) {
+        (unsigned)kind > (unsigned)EC_TOPIC_OTA) {
         return EC_ERR_ARG;
     }
     parts[0] = prefix;

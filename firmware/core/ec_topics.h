@@ -12,7 +12,12 @@
 /* Longest topic (bytes, without the NUL): the AWS limit, protocol/limits.py. */
 #define EC_TOPIC_MAX EC_MAX_TOPIC_BYTES
 
-typedef enum { EC_TOPIC_REPORT = 0, EC_TOPIC_STATE = 1, EC_TOPIC_CONFIG = 2 } ec_topic_kind_t;
+typedef enum {
+    EC_TOPIC_REPORT = 0,
+    EC_TOPIC_STATE = 1,
+    EC_TOPIC_CONFIG = 2,
+    EC_TOPIC_OTA = 3 /* the device's OtaStatus (retained) */
+} ec_topic_kind_t;
 
 /* EC_ERR_ARG for an invalid device id or prefix, EC_ERR_NOSPACE when buf is short. */
 int ec_topic_build(char *buf, size_t cap, const char *prefix, const char *device_id,

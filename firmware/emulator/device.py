@@ -32,6 +32,7 @@ from edgecascade.protocol import DeviceConfig, DeviceState, ProtocolError, Topic
 
 from .core import ConfigOutcome, DeviceCore, Made
 from .ledger import GroundTruth
+from .ota_agent import OtaAgent
 from .ring import DEFAULT_SLOTS, ReportRing
 from .state import StateStore
 
@@ -81,6 +82,7 @@ class VirtualDevice:
         ring_capacity: int = DEFAULT_RING_CAPACITY,
         window: int = DEFAULT_WINDOW,
         fw_version: str = FW_VERSION,
+        ota: OtaAgent | None = None,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -90,6 +92,7 @@ class VirtualDevice:
         self.window = window
         self.fw_version = fw_version
         self.stats = DeviceStats()
+        self.ota = ota  # model updates over the air (ota_agent.py), when enabled
         self.ring = ReportRing(max_slots=ring_capacity)
         self.report_topic = topics.device_report(core.device_id)
         self.state_topic = topics.device_state(core.device_id)
@@ -161,6 +164,10 @@ class VirtualDevice:
             self.needs_service = True
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self.ota is not None and self.ota.owns(msg.topic):
+            self.ota.on_message(msg.topic, bytes(msg.payload))
+            self.needs_service = True
+            return
         try:
             config = decode(DeviceConfig, msg.payload)
         except ProtocolError as exc:
@@ -222,10 +229,25 @@ class VirtualDevice:
             self._just_connected = False
             self._send_birth = True
             self.client.subscribe(self.config_topic, qos=1)
+            for topic in self.ota.subscriptions() if self.ota is not None else ():
+                self.client.subscribe(topic, qos=1)
+        if self.ota is not None:
+            self._service_ota(self.ota)
         if self._send_birth:
             self._send_birth = False
             self.client.publish(self.state_topic, self._state(True), qos=1, retain=True)
         self.pump()
+
+    def _service_ota(self, agent: OtaAgent) -> None:
+        """Verify/switch a finished download, publish its status, follow its topics."""
+        for topic in agent.service(
+                lambda t, p: self.client.publish(t, p, qos=1, retain=True), now_ms()):
+            self.client.subscribe(topic, qos=1)
+        for topic in agent.take_unsubscribes():
+            self.client.unsubscribe(topic)
+        if agent.switched:  # the new model's version goes out in a fresh birth
+            agent.switched = False
+            self._send_birth = True
 
     def pump(self) -> None:
         while self.connected and len(self.inflight) < self.window and len(self.ring):

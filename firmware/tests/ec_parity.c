@@ -9,6 +9,13 @@
  *   encode HEX              -> framed HEX
  *   deframe CAP HEX         -> frames (HEX, comma list or -) ok cobs crc long short
  *   config HEX              -> ok REV CONF MARGIN LIMIT HAS_EPOCH EPOCH | err CODE KEY
+ *   manifest HEX DEVICE     -> ok IDHEX VERSION TIER SHA SIZE ARENA CHUNK CONF MARGIN LIMIT
+ *                              TARGETS | err CODE KEY
+ *   chunk HEX               -> ok IDHEX VERSION INDEX OFFSET DATAHEX | err CODE KEY
+ *   ota MHEX DEVICE MODEL RUNNING ARENA SLOT CHUNKS   (CHUNKS: comma list of chunk HEX, or -)
+ *       -> VERDICT (start | ignore | too_large | arena_too_small | err) then, when
+ *          started, one outcome per chunk (stored | duplicate | bad_chunk | err) and
+ *          complete 0|1 and verified 0|1 (sha256 of the RAM slot vs the manifest)
  *   report ID EPOCH SEQ TS MODEL MV CLASSES CONFS CPLX DEADLINE PRIO PRIVATE FRAME
  *       (CLASSES/CONFS comma lists; CPLX/DEADLINE/PRIO '-' when absent;
  *        FRAME '-' or DTYPE:SCALE:ZP:SHAPE(c-list):DATAHEX) -> HEX | err CODE
@@ -24,6 +31,7 @@
 
 #include "ec_config.h"
 #include "ec_msgpack.h"
+#include "ec_ota.h"
 #include "ec_platform_host.h"
 #include "ec_provision.h"
 #include "ec_framing.h"
@@ -263,6 +271,129 @@ static void cmd_config(void)
            c.has_epoch ? 1 : 0, (unsigned long)c.epoch);
 }
 
+static void cmd_manifest(void)
+{
+    ec_manifest_t m;
+    int bad = 0;
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    const char *device = next();
+    int rc = n < 0 ? EC_ERR_ARG : ec_manifest_decode(bytes_a, (size_t)n, device, &m, &bad);
+    size_t i;
+    if (rc != EC_OK) {
+        printf("err %s %d\n", ec_err_name(rc), bad);
+        return;
+    }
+    printf("ok ");
+    for (i = 0; m.model_id[i] != '\0'; i++) { /* hex: an id may hold any character */
+        printf("%02x", (unsigned char)m.model_id[i]);
+    }
+    printf(" %lu %s ", (unsigned long)m.version, m.tier);
+    for (i = 0; i < sizeof m.sha256; i++) {
+        printf("%02x", m.sha256[i]);
+    }
+    printf(" %lu %lu %lu %08lx %08lx %08lx %d\n", (unsigned long)m.size,
+           (unsigned long)m.arena_bytes, (unsigned long)m.chunk_bytes,
+           bits32(m.conf_threshold), bits32(m.margin_threshold), bits32(m.complexity_limit),
+           m.targets_me ? 1 : 0);
+}
+
+static void cmd_chunk(void)
+{
+    ec_chunk_t c;
+    int bad = 0;
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    int rc = n < 0 ? EC_ERR_ARG : ec_chunk_decode(bytes_a, (size_t)n, &c, &bad);
+    uint32_t i;
+    if (rc != EC_OK) {
+        printf("err %s %d\n", ec_err_name(rc), bad);
+        return;
+    }
+    printf("ok ");
+    for (i = 0; c.model_id[i] != '\0'; i++) {
+        printf("%02x", (unsigned char)c.model_id[i]);
+    }
+    printf(" %lu %u %lu ", (unsigned long)c.version, (unsigned)c.index, (unsigned long)c.offset);
+    for (i = 0; i < c.len; i++) {
+        printf("%02x", c.data[i]);
+    }
+    printf("\n");
+}
+
+static uint8_t ota_ram[2][EC_MAX_MODEL_BYTES];
+
+static int ram_erase(void *ctx, int slot, uint32_t size)
+{
+    (void)ctx;
+    (void)size;
+    memset(ota_ram[slot], 0, sizeof ota_ram[slot]);
+    return 0;
+}
+
+static int ram_write(void *ctx, int slot, uint32_t off, const uint8_t *d, size_t n)
+{
+    (void)ctx;
+    memcpy(ota_ram[slot] + off, d, n);
+    return 0;
+}
+
+static int ram_read(void *ctx, int slot, uint32_t off, uint8_t *d, size_t n)
+{
+    (void)ctx;
+    memcpy(d, ota_ram[slot] + off, n);
+    return 0;
+}
+
+static void cmd_ota(void)
+{
+    static const ec_ota_slots_t slots = {ram_erase, ram_write, ram_read, NULL};
+    ec_manifest_t m;
+    ec_ota_t ota;
+    ec_ota_record_t rec = {0, false, 0};
+    ec_ota_reason_t why = EC_OTA_OK;
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    const char *device = next();
+    const char *model = next();
+    unsigned long running = strtoul(next(), NULL, 10);
+    unsigned long arena = strtoul(next(), NULL, 10);
+    unsigned long slot_bytes = strtoul(next(), NULL, 10);
+    char *chunks = next();
+    char *save = NULL;
+    char *t;
+    ec_ota_verdict_t v;
+    if (n < 0 || ec_manifest_decode(bytes_a, (size_t)n, device, &m, NULL) != EC_OK) {
+        printf("err\n");
+        return;
+    }
+    v = ec_ota_admit(&m, model, (uint32_t)running, (uint32_t)arena, (uint32_t)slot_bytes, &why);
+    if (v != EC_OTA_START) {
+        printf("%s\n", v == EC_OTA_IGNORE ? "ignore" : ec_ota_reason_name(why));
+        return;
+    }
+    printf("start");
+    if (ec_ota_begin(&ota, &m, &rec, &slots) != EC_OK) {
+        printf(" err\n");
+        return;
+    }
+    for (t = tok_r(chunks, ",", &save); t != NULL && strcmp(t, "-") != 0;
+         t = tok_r(NULL, ",", &save)) {
+        ec_chunk_t c;
+        long k = unhex(t, bytes_b, MAX_BYTES);
+        int rc = k < 0 ? EC_ERR_ARG : ec_chunk_decode(bytes_b, (size_t)k, &c, NULL);
+        if (rc == EC_OK) {
+            rc = ec_ota_chunk(&ota, &c, &slots);
+        }
+        printf(" %s", rc == EC_OTA_CHUNK_STORED ? "stored"
+                      : rc == EC_OTA_CHUNK_DUPLICATE ? "duplicate"
+                      : rc == EC_ERR_RANGE ? "bad_chunk" : "err");
+    }
+    printf(" complete %d", ec_ota_complete(&ota) ? 1 : 0);
+    if (ec_ota_complete(&ota)) {
+        why = ec_ota_install(&ota, &slots, NULL, NULL, &rec);
+        printf(" verified %d", why == EC_OTA_OK ? 1 : 0);
+    }
+    printf("\n");
+}
+
 static int csv_u16(char *s, uint16_t *dst, int max)
 {
     int n = 0;
@@ -470,6 +601,12 @@ int main(void)
             cmd_deframe();
         } else if (strcmp(cmd, "config") == 0) {
             cmd_config();
+        } else if (strcmp(cmd, "manifest") == 0) {
+            cmd_manifest();
+        } else if (strcmp(cmd, "chunk") == 0) {
+            cmd_chunk();
+        } else if (strcmp(cmd, "ota") == 0) {
+            cmd_ota();
         } else if (strcmp(cmd, "report") == 0) {
             cmd_report();
         } else if (strcmp(cmd, "quantize") == 0) {

@@ -19,6 +19,9 @@ void test_report_rejects(void);
 void test_session_config(void);
 void test_outbox(void);
 void test_report_opts(void);
+void test_sha256(void);
+void test_ota_vectors(void);
+void test_ota_flow(void);
 
 #ifdef EC_TEST_FORCE_FAIL
 /* Built only by tests/firmware's proof that a failing check reaches the exit code
@@ -42,6 +45,8 @@ static const test_case_t tests[] = {
     {"msgpack_reader", test_msgpack_reader},   {"provision", test_provision},
     {"report_rejects", test_report_rejects},   {"session_config", test_session_config},
     {"outbox", test_outbox},                   {"report_opts", test_report_opts},
+    {"sha256", test_sha256},                   {"ota_vectors", test_ota_vectors},
+    {"ota_flow", test_ota_flow},
 #ifdef EC_TEST_FORCE_FAIL
     {"forced_failure", test_forced_failure},
 #endif

@@ -26,7 +26,7 @@ from edgecascade.tools import protocol_doc
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = sorted((REPO / "protocol" / "vectors").glob("*.json"))
-ROW_RE = re.compile(r"^\| (\d+) \| `([a-z_]+)` \| (.+) \| (yes|no) \|$")
+ROW_RE = re.compile(r"^\| (\d+) \| `([a-z_0-9]+)` \| (.+) \| (yes|no) \|$")
 
 
 def doc() -> str:

@@ -16,12 +16,16 @@ from edgecascade.protocol import (
     DeviceState,
     Frame,
     Metrics,
+    ModelChunk,
+    ModelManifest,
+    OtaStatus,
     Report,
     Result,
     ServiceState,
 )
 from edgecascade.protocol.fields import to_float32
 from edgecascade.protocol.messages import FRAME_DTYPES, REASONS, TIERS
+from edgecascade.protocol.ota_messages import MODEL_TIERS, OTA_REASONS, OTA_STATES
 
 ID_ALPHABET = string.ascii_letters + string.digits + "_-"
 ids = st.text(ID_ALPHABET, min_size=1, max_size=64)
@@ -183,6 +187,30 @@ metrics = st.builds(
     values=st.dictionaries(st.text(min_size=1, max_size=40), floats(-1e6, 1e6), max_size=20),
 )
 
+
+@st.composite
+def model_manifests(draw: st.DrawFn) -> ModelManifest:
+    chunk = draw(st.integers(128, 64 * 1024))
+    size = draw(st.integers(1, min(128 * 1024, chunk * 1024)))
+    return ModelManifest(
+        model_id=draw(texts), version=draw(st.integers(1, 2**32 - 1)),
+        tier=draw(st.sampled_from(MODEL_TIERS)), sha256=draw(st.binary(min_size=32, max_size=32)),
+        size=size, arena_bytes=draw(u32), chunk_bytes=chunk,
+        conf_threshold=draw(floats(0.0, 1.0)), margin_threshold=draw(floats(0.0, 1.0)),
+        complexity_limit=draw(floats(0.0, 10.0)),
+        devices=tuple(draw(st.lists(ids, max_size=5))),
+    )
+
+
+model_chunks = st.builds(
+    ModelChunk, model_id=texts, version=u32, index=u16, offset=u32,
+    data=st.binary(min_size=1, max_size=300),
+)
+ota_statuses = st.builds(
+    OtaStatus, device_id=ids, ts_ms=u64, model_id=texts, version=u32,
+    state=st.sampled_from(OTA_STATES), reason=st.sampled_from(OTA_REASONS), running_version=u32,
+)
+
 #: One strategy per message kind; a test checks this covers MESSAGE_TYPES.
 BY_KIND: dict[str, st.SearchStrategy] = {
     "frame": frames(),
@@ -196,4 +224,7 @@ BY_KIND: dict[str, st.SearchStrategy] = {
     "device_config": device_configs,
     "service_state": service_states,
     "metrics": metrics,
+    "model_manifest": model_manifests(),
+    "model_chunk": model_chunks,
+    "ota_status": ota_statuses,
 }

@@ -102,3 +102,7 @@ def add_parser(subparsers: Any) -> None:
     help_ = "rebuild models/registry.json from the model files"
     p = sub.add_parser("registry", help=help_, description=help_ + ".")
     p.set_defaults(func=_registry)
+
+    from .deploy import add_parser as add_deploy  # models deploy (OTA, tools/models/deploy.py)
+
+    add_deploy(sub)

@@ -38,7 +38,8 @@ def add_parser(sub: Any) -> None:
         q.add_argument("--no-reload", action="store_true",
                        help="do not SIGHUP running brokers after the change")
 
-    init = s.add_parser("init", help="make the site folder, CA, broker configs, identities")
+    init = s.add_parser("init", help="make the site folder, CA, broker configs, identities",
+                        description="make the site folder, CA, broker configs, identities")
     common(init)
     init.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
     init.add_argument("--gateway-id", default="gw1", help="the gateway's id and username")
@@ -60,23 +61,27 @@ def add_parser(sub: Any) -> None:
                              ("add-dashboard", "dashboard", "a read-only dashboard"),
                              ("add-monitor", "monitor", "a read-only monitor that sees frames"),
                              ("add-worker", "worker", "a cloud worker")):
-        q = s.add_parser(name, help=f"add {what} and write its credentials")
+        q = s.add_parser(name, help=f"add {what} and write its credentials",
+                         description=f"add {what} and write its credentials")
         common(q)
         q.add_argument("name", help="its id (the broker username)")
         q.add_argument("--print", action="store_true",
                        help="also print the credentials once on stdout (for provisioning)")
         q.set_defaults(func=cmd_add, role=role)
     for name, what in (("revoke-device", "a device"), ("revoke", "any identity")):
-        q = s.add_parser(name, help=f"revoke {what}: refused at its next connect")
+        q = s.add_parser(name, help=f"revoke {what}: refused at its next connect",
+                         description=f"revoke {what}: refused at its next connect")
         common(q)
         q.add_argument("name")
         q.set_defaults(func=cmd_revoke, only_device=name == "revoke-device")
-    rot = s.add_parser("rotate", help="issue a new password for an identity (old one dies)")
+    rot = s.add_parser("rotate", help="issue a new password for an identity (old one dies)",
+                       description="issue a new password for an identity (old one dies)")
     common(rot)
     rot.add_argument("name")
     rot.add_argument("--print", action="store_true", help="also print the new credentials")
     rot.set_defaults(func=cmd_rotate)
-    start = s.add_parser("start", help="run the site and cloud brokers with the site configs")
+    start = s.add_parser("start", help="run the site and cloud brokers with the site configs",
+                         description="run the site and cloud brokers with the site configs")
     start.add_argument("--dir", type=Path, default=Path("site"), help="the site folder")
     start.set_defaults(func=cmd_start)
 

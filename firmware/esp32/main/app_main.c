@@ -26,14 +26,17 @@
 #include "esp_mac.h"
 #include "esp_netif.h"
 #include "esp_sntp.h"
+#include "esp_system.h"
 #include "esp_wifi.h"
 #include "frame_provider.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
 #include "freertos/task.h"
 #include "model_runner.h"
+#include "mcu_model_data.h"
 #include "mqtt_client.h"
 #include "nvs_flash.h"
+#include "ota_esp32.h"
 #include "serial_console.h"
 
 #define EC_FW_VERSION "0.1.0"
@@ -61,8 +64,14 @@ static uint8_t s_will[128];
 static size_t s_will_len;
 #endif
 static model_info_t s_model;
-/* The host-measured arena plus headroom for ESP-NN scratch buffers. */
-static uint8_t s_arena[EC_TENSOR_ARENA_BYTES + 8192u] __attribute__((aligned(16)));
+static ota_running_t s_run; /* which model runs: compiled in, or a model slot (OTA) */
+static bool s_inferred;     /* an inference worked since boot (confirms a trial slot) */
+/* Headroom for ESP-NN scratch buffers over a model's host-measured arena. */
+#define ARENA_HEADROOM 8192u
+static uint8_t s_arena[EC_TENSOR_ARENA_BYTES + ARENA_HEADROOM] __attribute__((aligned(16)));
+/* Self-test of a downloaded model: these many replayed frames, at least this many right. */
+#define SELF_TEST_FRAMES 10
+#define SELF_TEST_MIN_CORRECT 8
 static uint8_t s_pixels[EC_INPUT_PIXELS];
 static int8_t s_input[EC_INPUT_PIXELS];
 static int8_t s_output[EC_NUM_CLASSES];
@@ -118,10 +127,16 @@ static float threshold(ec_setting_t key, float calibrated)
 
 static void init_session(void)
 {
+    /* provisioned > the running model version's own (its OTA manifest) > calibrated */
     ec_thresholds_t t = {
-        .conf_threshold = threshold(EC_SET_CONF_THRESHOLD, EC_DEVICE_CONF),
-        .margin_threshold = threshold(EC_SET_MARGIN_THRESHOLD, EC_DEVICE_MARGIN),
-        .complexity_limit = threshold(EC_SET_COMPLEXITY_LIMIT, EC_COMPLEXITY_LIMIT),
+        .conf_threshold = threshold(EC_SET_CONF_THRESHOLD,
+                                    s_run.has_thresholds ? s_run.conf_threshold : EC_DEVICE_CONF),
+        .margin_threshold = threshold(EC_SET_MARGIN_THRESHOLD, s_run.has_thresholds
+                                                                   ? s_run.margin_threshold
+                                                                   : EC_DEVICE_MARGIN),
+        .complexity_limit = threshold(EC_SET_COMPLEXITY_LIMIT, s_run.has_thresholds
+                                                                   ? s_run.complexity_limit
+                                                                   : EC_COMPLEXITY_LIMIT),
     };
     memset(&s_session, 0, sizeof s_session);
     s_session.epoch = ec_esp32_next_epoch();
@@ -161,7 +176,7 @@ static size_t encode_state(bool online, uint8_t *buf, size_t cap)
         st.epoch = s_session.epoch;
         st.model_id = EC_MODEL_ID;
         st.has_model_version = true;
-        st.model_version = EC_MODEL_VERSION;
+        st.model_version = s_run.version;
         st.fw_version = EC_FW_VERSION;
         st.has_dropped = true;
         st.dropped = ec_ring_dropped(&s_ring);
@@ -190,6 +205,7 @@ static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
         ec_esp32_set_connected(true);
         publish_birth();
         esp_mqtt_client_subscribe(s_mqtt, s_topic_config, 1);
+        ota_esp32_on_connect(s_mqtt, CONFIG_EC_TOPIC_PREFIX, s_device_id);
         ESP_LOGI(TAG, "MQTT connected: birth on %s, config from %s", s_topic_state,
                  s_topic_config);
         break;
@@ -202,6 +218,9 @@ static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
         ec_config_t cfg;
         int bad_key = -1;
         int rc;
+        if (ota_esp32_on_data(ev)) {
+            break; /* a model manifest or chunk (ota_esp32.c) */
+        }
         if (ev->topic_len != (int)strlen(s_topic_config) ||
             memcmp(ev->topic, s_topic_config, (size_t)ev->topic_len) != 0) {
             break;
@@ -393,6 +412,7 @@ static void report_one(void)
         ESP_LOGE(TAG, "inference failed");
         return;
     }
+    s_inferred = true;
     rc = ec_policy_decide(&s_session.policy, s_output, s_model.output_len, s_model.output_scale,
                           s_model.output_zero_point, CONFIG_EC_TOPK, s_pixels, ec_mean_image,
                           sizeof s_pixels, &d);
@@ -416,7 +436,7 @@ static void report_one(void)
     r.seq = s_session.seq;
     r.ts_ms = wall_ms();
     r.model_id = EC_MODEL_ID;
-    r.model_version = EC_MODEL_VERSION;
+    r.model_version = s_run.version;
     r.k = d.k;
     memcpy(r.classes, d.classes, sizeof r.classes);
     memcpy(r.confidences, d.confidences, sizeof r.confidences);
@@ -450,6 +470,51 @@ static void report_one(void)
              ec_ring_dropped(&s_ring));
 }
 
+#ifndef CONFIG_EC_TRANSPORT_SERIAL
+/* The downloaded model in the real arena on stored (replayed) frames, then the running
+ * model back: 0, EC_OTA_LOAD_FAILED or EC_OTA_SELF_TEST_FAILED (ota_esp32.h). */
+static int self_test(void *ctx, const uint8_t *model)
+{
+    model_info_t info;
+    const char *why = "";
+    int right = 0;
+    int rc = 0;
+    int i;
+    (void)ctx;
+    if (model_runner_init(model, s_arena, sizeof s_arena, EC_INPUT_PIXELS, &info, &why) != 0 ||
+        info.output_len != EC_NUM_CLASSES) {
+        ESP_LOGW(TAG, "self-test: new model unusable: %s", why);
+        rc = (int)EC_OTA_LOAD_FAILED;
+    } else {
+        for (i = 0; i < SELF_TEST_FRAMES; i++) {
+            int label = -1;
+            size_t k;
+            size_t best = 0;
+            if (frame_provider_next(s_pixels, sizeof s_pixels, &label) != 0) {
+                break;
+            }
+            ec_quantize_pixels(s_pixels, sizeof s_pixels, info.input_scale,
+                               info.input_zero_point, s_input);
+            if (model_runner_invoke(s_input, s_output) != 0) {
+                break;
+            }
+            for (k = 1; k < EC_NUM_CLASSES; k++) {
+                best = s_output[k] > s_output[best] ? k : best;
+            }
+            right += (int)best == label;
+        }
+        ESP_LOGI(TAG, "self-test: %d of %d stored frames right", right, SELF_TEST_FRAMES);
+        rc = right >= SELF_TEST_MIN_CORRECT ? 0 : (int)EC_OTA_SELF_TEST_FAILED;
+    }
+    if (model_runner_init(s_run.model, s_arena, sizeof s_arena, EC_INPUT_PIXELS, &s_model,
+                          &why) != 0) {
+        ESP_LOGE(TAG, "running model did not come back after the self-test: %s", why);
+        esp_restart();
+    }
+    return rc;
+}
+#endif
+
 void app_main(void)
 {
     esp_err_t err = nvs_flash_init();
@@ -463,11 +528,17 @@ void app_main(void)
              (unsigned)EC_MODEL_VERSION);
 
     load_settings();
+    /* the model to run: compiled in, or an OTA slot (a trial is counted, an unconfirmed
+     * one rolled back, before anything else runs) */
+    ota_esp32_set_clock(wall_ms);
+    ota_esp32_boot(ec_mcu_model, EC_MODEL_ID, EC_MODEL_VERSION,
+                   (uint32_t)(sizeof s_arena - ARENA_HEADROOM), &s_run);
     init_session();
     ESP_ERROR_CHECK(ec_ring_init(&s_ring, s_ring_pool, sizeof s_ring_pool, s_ring_slots,
                                  CONFIG_EC_RING_SLOTS) == EC_OK ? ESP_OK : ESP_FAIL);
     s_config_queue = xQueueCreate(1, sizeof(ec_config_t));
-    if (model_runner_init(s_arena, sizeof s_arena, EC_INPUT_PIXELS, &s_model, &why) != 0 ||
+    if (model_runner_init(s_run.model, s_arena, sizeof s_arena, EC_INPUT_PIXELS, &s_model,
+                          &why) != 0 ||
         s_model.output_len != EC_NUM_CLASSES) {
         /* A model that does not fit the frame source is a clear stop, not a crash loop. */
         ESP_LOGE(TAG, "model unusable: %s; halting", why);
@@ -500,6 +571,11 @@ void app_main(void)
         if (ec_esp32_connected()) {
             (void)ec_outbox_drain(&s_outbox, DRAIN_PER_TICK);
         }
+        if (s_run.trial && s_inferred) { /* the new model answered: keep it */
+            s_run.trial = false;
+            ota_esp32_confirm();
+        }
+        ota_esp32_poll(self_test, NULL); /* a finished download: verify, test, restart */
 #endif
         vTaskDelayUntil(&wake, pdMS_TO_TICKS(CONFIG_EC_REPORT_PERIOD_MS));
     }

@@ -32,10 +32,10 @@ size_t elements(const TfLiteTensor *t)
 
 }  // namespace
 
-extern "C" int model_runner_init(uint8_t *arena, size_t arena_size, size_t expected_input,
-                                 model_info_t *info, const char **why)
+extern "C" int model_runner_init(const uint8_t *model_data, uint8_t *arena, size_t arena_size,
+                                 size_t expected_input, model_info_t *info, const char **why)
 {
-    const tflite::Model *model = tflite::GetModel(ec_mcu_model);
+    const tflite::Model *model = tflite::GetModel(model_data);
     if (model->version() != TFLITE_SCHEMA_VERSION) {
         *why = "model schema version not supported";
         return -1;

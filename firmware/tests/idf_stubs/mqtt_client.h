@@ -19,3 +19,4 @@ esp_err_t esp_mqtt_client_register_event(esp_mqtt_client_handle_t, int32_t, esp_
 esp_err_t esp_mqtt_client_start(esp_mqtt_client_handle_t);
 int esp_mqtt_client_enqueue(esp_mqtt_client_handle_t, const char *, const char *, int, int, int, _Bool);
 int esp_mqtt_client_subscribe(esp_mqtt_client_handle_t, const char *, int);
+int esp_mqtt_client_unsubscribe(esp_mqtt_client_handle_t, const char *);

@@ -139,6 +139,36 @@ def run_cascade(device_probs: np.ndarray, complexity: np.ndarray, edge_probs_cal
     return CascadeOutcome(pred, tier)
 
 
+@dataclass(frozen=True)
+class FallbackRule:
+    """How often each degraded answer was right on calibration frames that left the
+    device (``device``, ``edge``, ``last_good@<age in reports>``), best first in
+    ``order``. The gateway answers a degraded frame from the first available source."""
+
+    accuracy: Mapping[str, float]
+    frames: int = 0
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(sorted(self.accuracy, key=lambda k: (-self.accuracy[k], k)))
+
+    def best(self, available: set[str]) -> str | None:
+        """The measured-best source among those available, or None."""
+        return next((s for s in self.order if s in available), None)
+
+    @classmethod
+    def from_accuracy(cls, accuracy: Mapping[str, float], frames: int = 0) -> FallbackRule:
+        return cls({str(k): round(float(v), 4) for k, v in accuracy.items()}, int(frames))
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> FallbackRule:
+        return cls.from_accuracy(dict(doc.get("accuracy", {})), int(doc.get("frames", 0)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accuracy": dict(self.accuracy), "frames": self.frames,
+                "order": list(self.order)}
+
+
 #: The device's complexity signals: ``mean_abs_distance`` (the default, any tensor):
 #: ``sum |x_i - mean_i| / (n * 255)`` over the int8 model input and the int8 mean input
 #: of the calibration set; ``off``: the device reports 0 and never escalates for it.
@@ -162,7 +192,7 @@ class CascadeSettings:
     path: Path
     mean_input: np.ndarray | None = field(default=None, repr=False)
     complexity_kind: str = "mean_abs_distance"
-    fallback: Mapping[str, Any] = field(default_factory=dict)
+    fallback: FallbackRule = field(default_factory=lambda: FallbackRule({}))
 
     def edge_calibrated(self, edge_probs: np.ndarray) -> np.ndarray:
         return apply_temperature(np.atleast_2d(edge_probs), self.temperatures["edge"])
@@ -191,7 +221,7 @@ def parse_settings(doc: Mapping[str, Any], path: Path) -> CascadeSettings:
         mean_input = (np.asarray(cx["mean_input"], dtype=np.int8).reshape(cx["shape"])
                       if "mean_input" in cx else None)
         objective = dict(doc["objective"])
-        fallback = dict(doc.get("fallback", {}))
+        fallback = FallbackRule.from_json(dict(doc.get("fallback", {})))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(path, f"malformed thresholds file: {exc!r}") from exc
     return CascadeSettings(th, temps, mean, objective, path, mean_input, kind, fallback)

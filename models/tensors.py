@@ -123,3 +123,19 @@ def quantize_to(real: np.ndarray, dtype: str, scale: float, zero_point: int) -> 
     lo, hi = INT_RANGES[np.dtype(dtype)]
     q = np.round(np.asarray(real, dtype=np.float64) / scale) + zero_point
     return np.clip(q, lo, hi).astype(dtype)
+
+
+def samples_to_input(samples: np.ndarray, sample_scale: float, sample_zero_point: int,
+                     spec: TensorSpec) -> np.ndarray:
+    """Stored 8-bit samples (N, ...) -> the int8/uint8 model input the device computes
+    (N, *spec.shape): raw pixels (``sample_scale == 0``) as intensities ``p / 255``,
+    other samples requantized from their own quantization in float64."""
+    x = np.asarray(samples)
+    n = x.shape[0]
+    if sample_scale == 0.0 and x.dtype == np.uint8:
+        real32 = x.astype(np.float32) / np.float32(255.0)
+        return real_to_input(real32.reshape(n, *spec.shape), spec)
+    real = (x.astype(np.float64) - sample_zero_point) * sample_scale
+    if spec.dtype == "float32":
+        return real.astype(np.float32).reshape(n, *spec.shape)
+    return quantize_to(real, spec.dtype, spec.scale, spec.zero_point).reshape(n, *spec.shape)

@@ -168,15 +168,13 @@ class FrameSource:
 
     def quantize(self, sample: np.ndarray) -> np.ndarray:
         """One sample -> the int8 model input (``spec.shape``)."""
-        from edgecascade.models.tensors import quantize_to
+        from edgecascade.models.tensors import samples_to_input
 
-        if self.dataset.raw_pixels:
+        if self.dataset.raw_pixels:  # the C core's ec_quantize_pixels, bit for bit
             q = quantize_pixels(sample, self.in_q.scale, self.in_q.zero_point)
-        else:
-            real = (np.asarray(sample).astype(np.float64) - self.dataset.zero_point) \
-                * self.dataset.scale
-            q = quantize_to(real, "int8", self.in_q.scale, self.in_q.zero_point)
-        return q.reshape(self.spec.shape)
+            return q.reshape(self.spec.shape)
+        return samples_to_input(np.asarray(sample)[None], self.dataset.scale,
+                                self.dataset.zero_point, self.spec)[0]
 
     def answer(self, index: int) -> FrameAnswer:
         """The device's answer for frame ``index`` (modulo the split size)."""

@@ -84,8 +84,13 @@ def workload_at(root: str | Path) -> Workload:
         raise ModelError(p / WORKLOAD_FILE, f"malformed workload file: {exc!r}") from exc
 
 
-def get_workload(name_or_path: str | Path = DEFAULT_WORKLOAD) -> Workload:
+def get_workload(name_or_path: str | Path | Workload = DEFAULT_WORKLOAD) -> Workload:
     """A bundled workload by name, or the workload folder at a path."""
+    if isinstance(name_or_path, Workload):
+        return name_or_path
+    for wl in WORKLOADS.values():
+        if Path(name_or_path).resolve() == wl.root.resolve():
+            return wl
     if str(name_or_path) in WORKLOADS:
         return WORKLOADS[str(name_or_path)]
     if Path(name_or_path).is_dir():

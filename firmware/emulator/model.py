@@ -102,7 +102,7 @@ class FrameSource:
         labels: np.ndarray | None = None,
         mean: np.ndarray | None = None,
         k: int = TOP_K,
-        workload: str | Path | None = None,
+        workload: Any = None,  # a Workload, a bundled name or a workload folder
     ) -> None:
         from edgecascade.models.dataset import Dataset
         from edgecascade.models.workload import get_workload

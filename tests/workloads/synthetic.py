@@ -23,7 +23,7 @@ def windows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
     amp = rng.uniform(0.6, 1.2, (n, CHANNELS, 1))
     wave = np.sin((labels[:, None, None] + 1) * 0.45 * t[None, None, :] + phase)
-    real = amp * wave + rng.normal(0, 0.5, (n, CHANNELS, STEPS))
+    real = amp * wave + rng.normal(0, 1.0, (n, CHANNELS, STEPS))
     x = np.clip(np.round(real / SCALE), -128, 127).astype(np.int8)
     groups = np.arange(n) // 40
     return x, labels.astype(np.int64), groups
@@ -42,7 +42,7 @@ def build(folder: Path) -> dict[str, Path]:
     x, y, _ = windows(1200, 1)
     real = x.astype(np.float32) * SCALE
     mcu = train_softmax(real, y, CLASSES, hidden=(8,), steps=150, lr=0.3, seed=1)
-    edge = train_softmax(real, y, CLASSES, hidden=(32,), steps=300, lr=0.3, seed=2)
+    edge = train_softmax(real, y, CLASSES, hidden=(12,), steps=150, lr=0.3, seed=2)
     cloud = train_softmax(real, y, CLASSES, hidden=(64, 32), steps=500, lr=0.2, seed=3)
     out = {
         "mcu": folder / "a.tflite", "edge": folder / "b.tflite", "cloud": folder / "c.tflite"}

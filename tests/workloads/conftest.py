@@ -14,7 +14,6 @@ from edgecascade.models.workload import Workload, get_workload
 from .synthetic import build
 
 
-
 @pytest.fixture
 def closing() -> Iterator[list[Any]]:
     """Things with stop()/close() to shut down at teardown, last first."""
@@ -37,7 +36,7 @@ def imported_synthetic(tmp_path_factory: pytest.TempPathFactory) -> Workload:
     return get_workload(out)
 
 
-@pytest.fixture(params=["mnist", "synthetic"])
+@pytest.fixture(params=["mnist", "har", "synthetic"])
 def workload(request: pytest.FixtureRequest) -> Workload:
     if request.param == "synthetic":
         return request.getfixturevalue("imported_synthetic")

@@ -56,7 +56,7 @@ from edgecascade.protocol import (
 from edgecascade.protocol.claimcheck import FrameStore
 
 from . import policy
-from .answers import device_answer, fallback, make_result
+from .answers import device_answer, make_result
 from .batcher import DynamicBatcher
 from .breaker import BreakerState
 from .cache import Answer, LastGoodCache, frame_hash
@@ -64,6 +64,7 @@ from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
 from .config import GatewayConfig
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, FrameRejected, TFLiteEdgeModel
+from .fallback import measured_fallback  # hook (anymodel)
 from .http import ObserveServer
 from .ledger import Key, Ledger, Status
 from .metrics import GatewayMetrics
@@ -489,8 +490,9 @@ class Gateway:
     def _local_answer(self, job: Job) -> tuple[Answer, bool]:
         assert self.cache is not None
         last = self.cache.last(job.report.device_id)
-        answer, stale = fallback(device_answer(job.report, job.received_ms), job.edge, last,
-                                 _now_ms(), int(self.cfg.storage.stale_max_age_s * 1000))
+        answer, stale = measured_fallback(  # hook (anymodel): the measured-best source
+            device_answer(job.report, job.received_ms), job.edge, last, _now_ms(),
+            int(self.cfg.storage.stale_max_age_s * 1000), self.cfg.thresholds.fallback_order)
         if stale:
             self.metrics.inc("cache_hits", kind="stale")
         return answer, stale

@@ -76,6 +76,9 @@ class Thresholds:
     edge_confidence: float = 0.80
     edge_margin: float = 0.0
     edge_temperature: float = 1.0  # edge probabilities are temperature-scaled first
+    #: Degraded-answer sources, measured best first (``device``, ``edge``,
+    #: ``last_good@<age>``; the file's ``fallback.order``); empty: the built-in rule.
+    fallback_order: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         bad = []
@@ -210,8 +213,9 @@ def parse_settings(doc: Mapping[str, Any], path: Path) -> CascadeSettings:
     try:
         t = doc["thresholds"]
         temps = {str(k): float(v) for k, v in doc["temperatures"].items()}
+        order = tuple(str(x) for x in dict(doc.get("fallback", {})).get("order", ()))
         th = Thresholds(**{name: float(t[key]) for name, key in FILE_KEYS.items()},
-                        edge_temperature=float(temps.get("edge", 1.0)))
+                        edge_temperature=float(temps.get("edge", 1.0)), fallback_order=order)
         mean = (np.asarray(doc["mean_image"], dtype=np.uint8).reshape(doc["mean_image_shape"])
                 if "mean_image" in doc else None)
         cx = dict(doc.get("complexity", {}))

@@ -23,13 +23,20 @@ def measure_fallback(out: TierOutputs, temps: dict[str, float], th: Thresholds,
     """Accuracy of each fallback source on the frames that leave the device.
 
     ``last_good@k`` is the answer the cascade gave to the frame ``k`` steps earlier in
-    the same stream (``groups``; without groups the stored order is one stream)."""
+    the same stream (``groups``: samples stored in time order). Without groups the
+    samples are independent frames (the emulator walks them by a stride), so the stream
+    is a fixed shuffle of the split, not its stored (possibly label-sorted) order."""
     labels = out.labels
+    if groups is None:
+        perm = np.random.default_rng(0).permutation(len(labels))
+        shuffled = TierOutputs(out.split, labels[perm], out.complexity[perm],
+                               {t: p[perm] for t, p in out.probs.items()})
+        return measure_fallback(shuffled, temps, th, np.zeros(len(labels), np.int64), max_age)
     d_cls, d_top, d_margin = top2(out.probs["mcu"])
     leaves = ~device_accepts(d_top, d_margin, out.complexity, th)
     e_cls = apply_temperature(out.probs["edge"], temps["edge"]).argmax(1)
     final = np.where(~leaves, d_cls, out.probs["cloud"].argmax(1))  # confirmed answers
-    g = groups if groups is not None else np.zeros(len(labels), dtype=np.int64)
+    g = groups
     idx = np.flatnonzero(leaves)
     acc: dict[str, float] = {}
     if idx.size:

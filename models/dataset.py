@@ -204,10 +204,12 @@ def read_npz(path: Path, name: str, label_names: tuple[str, ...] = ()) -> Datase
 def save_split(ds: Dataset, path: Path) -> None:
     """Write a split compactly (8-bit samples, uint8 labels, compressed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {"images": ds.images,
+                                     "labels": ds.labels.astype(np.uint8),
+                                     "label_names": np.array(ds.label_names)}
     if not ds.raw_pixels:
-        extra.update(scale=np.float64(ds.scale), zero_point=np.int64(ds.zero_point))
+        arrays["scale"] = np.asarray(ds.scale, dtype=np.float64)
+        arrays["zero_point"] = np.asarray(ds.zero_point, dtype=np.int64)
     if ds.groups is not None:
-        extra["groups"] = ds.groups
-    np.savez_compressed(path, images=ds.images, labels=ds.labels.astype(np.uint8),
-                        label_names=np.array(ds.label_names), **extra)
+        arrays["groups"] = ds.groups
+    np.savez_compressed(path, allow_pickle=False, **arrays)

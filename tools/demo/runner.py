@@ -187,13 +187,12 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     from edgecascade.config import HttpSection
     from edgecascade.emulator.fleet import Fleet
     from edgecascade.emulator.ledger import GroundTruth
+    from edgecascade.emulator.model import FrameSource
     from edgecascade.gateway.config import EdgeConfig, GatewayConfig, StorageConfig
     from edgecascade.gateway.service import Gateway
     from edgecascade.models.cascade import load_settings
-    from edgecascade.tools.demo.wanlink import WanLink
-
-    from edgecascade.emulator.model import FrameSource
     from edgecascade.models.workload import get_workload
+    from edgecascade.tools.demo.wanlink import WanLink
 
     wl = get_workload(opts.workload)
     registry = wl.registry()

@@ -84,6 +84,7 @@ def dense_tflite(layers: Sequence[Layer], input_shape: tuple[int, ...],
         b = np.asarray(b, dtype=np.float32)
         if int8 is not None:
             in_scale = aq[i][0]
+            assert in_scale is not None
             w_scale = float(np.float32(max(float(np.abs(w).max()), 1e-8) / 127.0))
             wq = np.clip(np.round(w / w_scale), -127, 127).astype(np.int8)
             b_scale = in_scale * w_scale

@@ -148,8 +148,8 @@ def write(source: Path, data_dir: Path, name: str = "har") -> dict[str, Dataset]
     splits = build_splits(load_recordings(source))
     for split, ds in splits.items():
         save_split(ds, data_dir / f"{name}_{split}.npz")
-        print(f"{split}: {len(ds)} windows, people "
-              f"{sorted({int(g) for g in ds.groups if ds.groups is not None})}")
+        people = sorted({int(g) for g in (ds.groups if ds.groups is not None else ())})
+        print(f"{split}: {len(ds)} windows, people {people}")
     return splits
 
 

@@ -36,6 +36,7 @@ def _model(tier: str, classes: int) -> Any:
     L = tf.keras.layers
     x = inp = L.Input((6, 128))
     x = L.Permute((2, 1))(x)
+    widths: tuple[int, ...]
     if tier == "mcu":
         widths, kernel, dense = (12, 16, 24), 7, 0
     elif tier == "edge":

@@ -65,6 +65,7 @@ from .config import GatewayConfig
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, FrameRejected, TFLiteEdgeModel
 from .fallback import measured_fallback  # hook (anymodel)
+from .frame_store import store_from_config  # hook (anymodel)
 from .http import ObserveServer
 from .ledger import Key, Ledger, Status
 from .metrics import GatewayMetrics
@@ -127,7 +128,9 @@ class Gateway:
         self.topics = config.topics
         self.metrics = GatewayMetrics()
         self.storage = StorageHealth(on_error=self._storage_error)
-        self.frame_store = frame_store
+        self.frame_store = frame_store if frame_store is not None else store_from_config(
+            config.cloud.frame_store, endpoint_url=config.cloud.frame_store_endpoint_url,
+            region=config.cloud.frame_store_region)  # hook (anymodel): [cloud] frame_store
         self._edge_model = edge_model
         self._lock = threading.RLock()
         self._waiters: dict[Key, _Waiter] = {}
@@ -357,7 +360,7 @@ class Gateway:
     def _handle_report(self, topic_id: str, payload: bytes, received: float) -> None:
         self.metrics.inc("reports")
         try:
-            report = decode(Report, payload)
+            report = decode(Report, payload, self.cfg.site_max_payload_bytes)  # hook (anymodel)
         except ProtocolError as exc:
             self._reject(exc.reason, topic_id, exc.why)
             return

@@ -46,7 +46,7 @@ ARENA_BUDGET = 32 * 1024
 FLASH_BUDGET = 64 * 1024
 
 
-class ImportError_(ModelError):
+class ModelImportError(ModelError):
     """The models or data cannot be imported; ``problems`` lists every finding."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -119,7 +119,7 @@ def check_models(req: ImportRequest, calib: Dataset,
         if calib.labels.size and int(calib.labels.max()) >= classes["mcu"]:
             problems.append(f"label {int(calib.labels.max())} out of range")
     if problems:
-        raise ImportError_(problems)
+        raise ModelImportError(problems)
     return runners, arena
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 from edgecascade.protocol import Frame, ProtocolError, decode, encode
 from edgecascade.protocol.claimcheck import MAX_REF_LENGTH, ClaimCheckError
+from edgecascade.protocol.limits import MAX_SITE_PAYLOAD_BYTES
 
 # ClaimCheckError is defined with the seam; it is named here too for the worker's import.
 __all__ = ["DEFAULT_MAX_OBJECT_BYTES", "ClaimCheckError", "S3FrameStore"]
@@ -108,12 +109,12 @@ class S3FrameStore:
 
     # -- frames ----------------------------------------------------------------
     def put_frame(self, key: str, frame: Frame) -> str:
-        return self.put(key, encode(frame))
+        return self.put(key, encode(frame, MAX_SITE_PAYLOAD_BYTES))
 
     def get_frame(self, ref: str) -> Frame:
         data = self.get(ref)
         try:
-            return decode(Frame, data)
+            return decode(Frame, data, MAX_SITE_PAYLOAD_BYTES)  # hook (anymodel)
         except ProtocolError as exc:
             raise ClaimCheckError(ref, f"object is not an encoded frame: {exc}") from None
 

@@ -59,7 +59,7 @@ def stack_pixels(inputs: Sequence[ItemInput]) -> np.ndarray | None:
     arrays = [i.pixels for i in inputs if i.pixels is not None]
     if not arrays:
         return None
-    return np.stack(arrays).astype(np.uint8, copy=False)
+    return np.stack(arrays)  # model inputs of any shape and dtype, unchanged
 
 
 def answers(inputs: Sequence[ItemInput], probs: np.ndarray | None) -> tuple[CloudAnswer, ...]:

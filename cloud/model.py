@@ -2,8 +2,9 @@
 
 :class:`Classifier` is the protocol the worker codes against; :func:`load_classifier`
 returns the real implementation, ``edgecascade.models.runtime.ModelRunner`` (the
-cloud model through ai-edge-litert), plus the frame-to-pixels conversion from the
-same module so that every tier turns a wire frame into model input the same way.
+cloud model through ai-edge-litert), plus the frame conversion every tier uses
+(:func:`edgecascade.models.tensors.frame_to_real`, driven by the model's input spec:
+shape, dtype, quantization, layout; no workload constants here).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ class Classifier(Protocol):
     def model_version(self) -> int: ...
 
     def to_pixels(self, frame: Frame) -> np.ndarray:
-        """uint8 (H, W) pixels for one frame, or raise :class:`InputError`."""
+        """One model input (real values, the model's input shape), or raise
+        :class:`InputError`."""
         ...
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
-        """float32 probabilities (N, classes) for uint8 pixels (N, H, W)."""
+        """float32 probabilities (N, classes) for stacked inputs (N, *input shape)."""
         ...
 
 
@@ -53,16 +55,15 @@ class RunnerClassifier:
 
     def to_pixels(self, frame: Frame) -> np.ndarray:
         from edgecascade.models.errors import ModelError
-        from edgecascade.models.runtime import frame_to_pixels
+        from edgecascade.models.tensors import frame_to_real
 
         try:
-            shape = self.runner.input_shape
-            return np.asarray(frame_to_pixels(frame, (int(shape[0]), int(shape[1]))))
+            return frame_to_real(frame, self.runner.input_spec)
         except (ModelError, ValueError) as exc:
             raise InputError(str(getattr(exc, "problem", exc))) from None
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
-        return np.asarray(self.runner.predict(pixels), dtype=np.float32)
+        return np.asarray(self.runner.predict_real(pixels), dtype=np.float32)
 
 
 def load_classifier(path: str, num_threads: int = 1) -> RunnerClassifier:

@@ -15,7 +15,8 @@ The tree (the module defining each class on the right)::
     ├── ProtocolError (ValueError)           edgecascade.protocol.errors
     ├── ClaimCheckError                      edgecascade.protocol.claimcheck
     ├── ModelError                           edgecascade.models.errors
-    │   └── ThresholdsError (ValueError)     edgecascade.models.cascade
+    │   ├── ThresholdsError (ValueError)     edgecascade.models.cascade
+    │   └── ModelImportError                 edgecascade.tools.models.importer
     ├── GatewayError                         edgecascade.errors
     │   ├── FrameRejected (ValueError)       edgecascade.gateway.edge
     │   ├── PrivacyViolation (RuntimeError)  edgecascade.gateway.cloud_client

@@ -55,6 +55,7 @@ from edgecascade.protocol import (
     encode,
 )
 from edgecascade.protocol.claimcheck import ClaimCheckError, FrameStore
+from edgecascade.protocol.limits import MAX_SITE_PAYLOAD_BYTES
 
 from .breaker import STATE_VALUE, BreakerState, CircuitBreaker
 from .claim_retries import CLAIM_RETRY_ATTEMPTS, CLAIM_RETRY_MAX, ClaimRetries
@@ -185,7 +186,7 @@ class CloudClient:
         """Put the frame in the claim-check store; the spooled item carries its ref."""
         assert self.frame_store is not None
         return ref_item(key, self.frame_store.put(claim_name(self.gateway_id, key),
-                                                  encode(frame)))
+                                                  encode(frame, MAX_SITE_PAYLOAD_BYTES)))
 
     def _claim_failed(self, key: Key, frame: Frame, value: float, exc: ClaimCheckError,
                       attempts: int) -> PutResult:

@@ -54,9 +54,11 @@ from edgecascade.models.cascade import Thresholds, resolve_thresholds
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
 from edgecascade.protocol.limits import (
+    DEFAULT_SITE_PAYLOAD_BYTES,
     MAX_CLIENT_ID_BYTES,
     MAX_ITEMS_PER_REQUEST,
     MAX_PUBLISH_PER_SECOND,
+    MAX_SITE_PAYLOAD_BYTES,
 )
 from edgecascade.site import REGISTRY_FILE
 
@@ -91,6 +93,13 @@ class CloudConfig:
     breaker_failures: int = 3  # consecutive timeouts that open the breaker
     breaker_reset_s: float = 5.0  # how long it stays open before a half-open probe
     retry_s: float = 2.0  # how long a spooled item waits before it is sent again
+    # The S3 claim check (anymodel): "s3://bucket/prefix"; a frame too large for one
+    # cloud request is put there and travels by reference. Empty: no claim check (an
+    # oversized frame is answered locally). endpoint_url/region: for S3-compatible
+    # stores and tests (moto); credentials come from the usual AWS chain.
+    frame_store: str = ""
+    frame_store_endpoint_url: str = ""
+    frame_store_region: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,9 @@ class GatewayConfig:
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     rollout: CanaryRule = field(default_factory=CanaryRule)  # [rollout]: the canary rule
     dashboards: DashboardsConfig = field(default_factory=DashboardsConfig)
+    # The site broker's payload limit for device reports (anymodel): the site's own,
+    # not AWS IoT's 128 KB; at most protocol.limits.MAX_SITE_PAYLOAD_BYTES.
+    site_max_payload_bytes: int = DEFAULT_SITE_PAYLOAD_BYTES
 
     @property
     def topics(self) -> Topics:
@@ -253,6 +265,7 @@ def _old_observe(doc: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
 
 
 TOP_KEYS = {"version", "gateway_id", "prefix", "shared_group", "thresholds_file",
+            "site_max_payload_bytes",
             "metrics_interval_s", "broker", "cloud_broker", "thresholds", "edge", "cloud",
             "storage", "http", "devices", "dashboards", "rollout",
             "site", "client_id", "observe"}  # deprecated, still read
@@ -270,7 +283,8 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
                                 f"got {version!r}")
     hints = typing.get_type_hints(GatewayConfig)
     scalars: dict[str, Any] = {}
-    for key in ("gateway_id", "prefix", "shared_group", "metrics_interval_s"):
+    for key in ("gateway_id", "prefix", "shared_group", "metrics_interval_s",
+                "site_max_payload_bytes"):
         if key in doc:
             v = scalar(doc[key], hints[key], key, problems)
             if v is not None:
@@ -336,6 +350,12 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         dashboards=parse_dashboards(doc.get("dashboards"), problems.add),
     )
     _check_ranges(cfg, problems)
+    problems.need("site_max_payload_bytes",
+                  0 < cfg.site_max_payload_bytes <= MAX_SITE_PAYLOAD_BYTES,
+                  f"must be within 1..{MAX_SITE_PAYLOAD_BYTES}")
+    problems.need("cloud.frame_store", not cfg.cloud.frame_store
+                  or cfg.cloud.frame_store.startswith("s3://"),
+                  "must be s3://bucket/prefix")
     problems.check(source)
     return cfg
 

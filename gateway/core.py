@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from edgecascade.protocol import Reason, Report, Result, Tier
 
 from . import policy
-from .answers import device_answer, fallback, make_result
+from .answers import device_answer, make_result
 from .cache import Answer
 from .effects import (
     AdmitFinal,
@@ -73,6 +73,7 @@ from .effects import (
     SubmitEdge,
     frame_id,
 )
+from .fallback import measured_fallback
 from .ledger import FrameState, Key, Status
 from .policy import Action, Decision, Snapshot
 
@@ -259,8 +260,9 @@ class FrameCore:
     # -- the cloud tier ----------------------------------------------------------------
     def _local_answer(self, now: Now, out: list[Effect], job: FrameJob,
                       last: Answer | None) -> tuple[Answer, bool]:
-        answer, stale = fallback(device_answer(job.report, job.received_ms), job.edge, last,
-                                 now.wall_ms, self.cfg.stale_max_age_ms)
+        answer, stale = measured_fallback(device_answer(job.report, job.received_ms), job.edge,
+                                          last, now.wall_ms, self.cfg.stale_max_age_ms,
+                                          self.cfg.fallback_order)
         if stale:
             out.append(_count("cache_hits", kind="stale"))
         return answer, stale

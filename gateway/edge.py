@@ -1,9 +1,14 @@
 """The edge tier: a model behind the dynamic batcher.
 
-:class:`EdgeModel` is the seam (``model_id``, ``model_version``, ``input_hw``,
-``classify(pixels) -> [EdgeAnswer]``); :class:`TFLiteEdgeModel` implements it with the
-models package's ``ModelRunner`` (ai-edge-litert: XNNPACK on CPU, or a delegate
-library) and temperature-scales the probabilities as the calibration expects.
+:class:`EdgeModel` is the seam (``model_id``, ``model_version``, ``input_shape``,
+``pixels(frame)`` -> one model input, ``classify(inputs) -> [EdgeAnswer]``);
+:class:`TFLiteEdgeModel` implements it with the models package's ``ModelRunner``
+(ai-edge-litert: XNNPACK on CPU, or a delegate library) and temperature-scales the
+probabilities as the calibration expects. Nothing here knows the workload: the input's
+shape, dtype, quantization and layout come from the model (and its registry entry),
+and frames are converted by :func:`edgecascade.models.tensors.frame_to_real`, the one
+conversion every tier uses. (``pixels`` keeps its name; for a time-series model the
+"pixels" are the window's real values.)
 """
 
 from __future__ import annotations
@@ -35,14 +40,14 @@ class EdgeAnswer:
 class EdgeModel(Protocol):
     model_id: str
     model_version: int
-    input_hw: tuple[int, int]
+    input_shape: tuple[int, ...]
 
     def pixels(self, frame: Frame) -> np.ndarray:
-        """The frame as uint8 pixels (H, W); raises :class:`FrameRejected`."""
+        """The frame as one model input (``input_shape``); raises :class:`FrameRejected`."""
         ...
 
     def classify(self, pixels: np.ndarray) -> list[EdgeAnswer]:
-        """uint8 (N, H, W) -> one answer per image."""
+        """Stacked inputs (N, *input_shape) -> one answer per input."""
         ...
 
 
@@ -63,19 +68,21 @@ class TFLiteEdgeModel:
         self.runner = ModelRunner(path, num_threads=num_threads, delegate=delegate or None)
         self.model_id = self.runner.model_id
         self.model_version = self.runner.model_version
-        self.input_hw = (int(self.runner.input_shape[0]), int(self.runner.input_shape[1]))
+        self.input_spec = self.runner.input_spec
+        self.input_shape: tuple[int, ...] = self.input_spec.shape
         self.temperature = temperature
 
     def pixels(self, frame: Frame) -> np.ndarray:
-        from edgecascade.models.runtime import ModelError, frame_to_pixels
+        from edgecascade.models.errors import ModelError
+        from edgecascade.models.tensors import frame_to_real
 
         try:
-            return frame_to_pixels(frame, self.input_hw)
+            return frame_to_real(frame, self.input_spec)
         except ModelError as exc:
             raise FrameRejected(exc.problem) from None
 
     def classify(self, pixels: np.ndarray) -> list[EdgeAnswer]:
-        probs = self.runner.predict(pixels)
+        probs = self.runner.predict_real(pixels)
         if self.temperature != 1.0:
             from edgecascade.models.calibration import apply_temperature
 

@@ -34,6 +34,9 @@ class CoreConfig:
     cloud_deadline_ms: int
     stale_max_age_ms: int
     cloud_enabled: bool = True
+    # Local sources of a degraded answer, best first, as measured at calibration
+    # (Thresholds.fallback_order; see .fallback). Empty: the built-in rule.
+    fallback_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

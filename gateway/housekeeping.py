@@ -70,7 +70,7 @@ def recover(gw: Gateway) -> Recovered:
                                   "pending_frames": len(pending)})
     for frame in pending:
         try:
-            report = decode(Report, frame.report)
+            report = decode(Report, frame.report, gw.cfg.site_max_payload_bytes)
             pixels = gw.edge.pixels(report.frame) if (gw.edge and report.frame) else None
         except (ProtocolError, FrameRejected):  # pragma: no cover - validated when stored
             continue

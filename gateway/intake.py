@@ -101,7 +101,7 @@ class Intake:
     def _handle_report(self, topic_id: str, payload: bytes, received: float) -> None:
         self.gw.metrics.inc("reports")
         try:
-            report = decode(Report, payload)
+            report = decode(Report, payload, self.gw.cfg.site_max_payload_bytes)
         except ProtocolError as exc:
             self._reject(exc.reason, topic_id, exc.why)
             return

@@ -33,6 +33,7 @@ from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE
 
 from edgecascade.lifecycle import stop_signals
 from edgecascade.protocol.framing import Deframer
+from edgecascade.protocol.limits import DEFAULT_SITE_PAYLOAD_BYTES
 from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class SerialBridge:
         max_backoff: float = 5.0,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
         client_id: str = "serial-bridge",
+        max_report_bytes: int = DEFAULT_SITE_PAYLOAD_BYTES,
     ) -> None:
         if (settings is None) == (client is None):
             raise ValueError("give exactly one of settings (own connection) and client")
@@ -78,7 +80,10 @@ class SerialBridge:
         self.max_backoff = max_backoff
         self.stats = BridgeStats()
         self.port_open = threading.Event()
-        self._deframer = Deframer()
+        # anymodel: room for a report of the site's size (COBS adds 1 byte in 254, plus
+        # the CRC and delimiters), not one 28x28 frame
+        self.max_report_bytes = max_report_bytes
+        self._deframer = Deframer(max_report_bytes + max_report_bytes // 254 + 8)
         self._bad_before = 0
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,7 +110,7 @@ class SerialBridge:
         from edgecascade.protocol import ProtocolError, Report, decode
 
         try:
-            report = decode(Report, payload)
+            report = decode(Report, payload, self.max_report_bytes)
             topic = self.topics.device_report(report.device_id)
         except ProtocolError as exc:
             self.stats.bad_reports += 1

@@ -60,6 +60,7 @@ from .dashboards import Dashboards
 from .db import StorageHealth
 from .edge import EdgeAnswer, EdgeModel, TFLiteEdgeModel
 from .effects import Arrival, Effect, FrameJob, Now, frame_id
+from .frame_store import store_for
 from .health import readiness
 from .housekeeping import Housekeeper, recover
 from .http import ObserveServer
@@ -94,15 +95,17 @@ class Gateway:
         self.trust = trust if trust is not None else trust_for(config.devices)
         self.model_thresholds = VersionThresholds(config.thresholds)
         self.rollout = RolloutTracker(config.rollout)  # the canary tally
-        self.storage = StorageHealth(on_error=self._storage_error)
-        self.frame_store = frame_store
+        self.storage = StorageHealth(on_error=lambda store, reason: self.metrics.inc(
+            "storage_errors", store=store, reason=reason))
+        self.frame_store = frame_store or store_for(config.cloud)  # [cloud] frame_store
         self._edge_model = edge_model
         self._lock = threading.RLock()
         self.wake = threading.Condition(self._lock)
         self.core = FrameCore(fx.CoreConfig(
             gateway_id=config.gateway_id, cloud_deadline_ms=config.cloud.deadline_ms,
             stale_max_age_ms=int(config.storage.stale_max_age_s * 1000),
-            cloud_enabled=config.cloud.enabled))
+            cloud_enabled=config.cloud.enabled,
+            fallback_order=config.thresholds.fallback_order))
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self._started = False
@@ -212,9 +215,6 @@ class Gateway:
         return readiness(self.stopping.is_set(),
                          self.link is not None and self.link.ready.is_set(),
                          self.storage.degraded())
-
-    def _storage_error(self, store: str, reason: str) -> None:
-        self.metrics.inc("storage_errors", store=store, reason=reason)
 
     @property
     def ready(self) -> bool:

@@ -76,6 +76,9 @@ class Thresholds:
     edge_confidence: float = 0.80
     edge_margin: float = 0.0
     edge_temperature: float = 1.0  # edge probabilities are temperature-scaled first
+    #: Degraded-answer sources, measured best first (``device``, ``edge``,
+    #: ``last_good@<age>``; the file's ``fallback.order``); empty: the built-in rule.
+    fallback_order: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         bad = []
@@ -140,14 +143,59 @@ def run_cascade(device_probs: np.ndarray, complexity: np.ndarray, edge_probs_cal
 
 
 @dataclass(frozen=True)
+class FallbackRule:
+    """How often each degraded answer was right on calibration frames that left the
+    device (``device``, ``edge``, ``last_good@<age in reports>``), best first in
+    ``order``. The gateway answers a degraded frame from the first available source."""
+
+    accuracy: Mapping[str, float]
+    frames: int = 0
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(sorted(self.accuracy, key=lambda k: (-self.accuracy[k], k)))
+
+    def best(self, available: set[str]) -> str | None:
+        """The measured-best source among those available, or None."""
+        return next((s for s in self.order if s in available), None)
+
+    @classmethod
+    def from_accuracy(cls, accuracy: Mapping[str, float], frames: int = 0) -> FallbackRule:
+        return cls({str(k): round(float(v), 4) for k, v in accuracy.items()}, int(frames))
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> FallbackRule:
+        return cls.from_accuracy(dict(doc.get("accuracy", {})), int(doc.get("frames", 0)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accuracy": dict(self.accuracy), "frames": self.frames,
+                "order": list(self.order)}
+
+
+#: The device's complexity signals: ``mean_abs_distance`` (the default, any tensor):
+#: ``sum |x_i - mean_i| / (n * 255)`` over the int8 model input and the int8 mean input
+#: of the calibration set; ``off``: the device reports 0 and never escalates for it.
+COMPLEXITY_KINDS = ("mean_abs_distance", "off")
+
+
+@dataclass(frozen=True)
 class CascadeSettings:
-    """The generated thresholds file, typed."""
+    """The generated thresholds file, typed.
+
+    ``mean_image`` is the uint8 (H, W) training mean of an image workload (MNIST's
+    firmware header); ``mean_input`` the int8 mean of the mcu input tensor, the generic
+    reference of the complexity signal (None in files that predate it: derived from
+    ``mean_image`` through the mcu input quantization).
+    """
 
     thresholds: Thresholds
     temperatures: Mapping[str, float]
-    mean_image: np.ndarray = field(repr=False)   # uint8 (H, W) training mean
+    mean_image: np.ndarray | None = field(repr=False)
     objective: Mapping[str, Any]
     path: Path
+    mean_input: np.ndarray | None = field(default=None, repr=False)
+    complexity_kind: str = "mean_abs_distance"
+    fallback: FallbackRule = field(default_factory=lambda: FallbackRule({}))
 
     def edge_calibrated(self, edge_probs: np.ndarray) -> np.ndarray:
         return apply_temperature(np.atleast_2d(edge_probs), self.temperatures["edge"])
@@ -165,13 +213,22 @@ def parse_settings(doc: Mapping[str, Any], path: Path) -> CascadeSettings:
     try:
         t = doc["thresholds"]
         temps = {str(k): float(v) for k, v in doc["temperatures"].items()}
+        order = tuple(str(x) for x in dict(doc.get("fallback", {})).get("order", ()))
         th = Thresholds(**{name: float(t[key]) for name, key in FILE_KEYS.items()},
-                        edge_temperature=float(temps.get("edge", 1.0)))
-        mean = np.asarray(doc["mean_image"], dtype=np.uint8).reshape(doc["mean_image_shape"])
+                        edge_temperature=float(temps.get("edge", 1.0)), fallback_order=order)
+        mean = (np.asarray(doc["mean_image"], dtype=np.uint8).reshape(doc["mean_image_shape"])
+                if "mean_image" in doc else None)
+        cx = dict(doc.get("complexity", {}))
+        kind = str(cx.get("kind", "mean_abs_distance"))
+        if kind not in COMPLEXITY_KINDS:
+            raise ValueError(f"unknown complexity kind {kind!r}; expected {COMPLEXITY_KINDS}")
+        mean_input = (np.asarray(cx["mean_input"], dtype=np.int8).reshape(cx["shape"])
+                      if "mean_input" in cx else None)
         objective = dict(doc["objective"])
+        fallback = FallbackRule.from_json(dict(doc.get("fallback", {})))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(path, f"malformed thresholds file: {exc!r}") from exc
-    return CascadeSettings(th, temps, mean, objective, path)
+    return CascadeSettings(th, temps, mean, objective, path, mean_input, kind, fallback)
 
 
 def load_settings(path: str | Path | None = None) -> CascadeSettings:

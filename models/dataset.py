@@ -36,23 +36,49 @@ DatasetError = ModelError
 
 @dataclass(frozen=True)
 class Dataset:
-    """One split: ``images`` uint8 (N, H, W) raw pixels, ``labels`` int64 (N,)."""
+    """One split: ``images`` (N, ...) samples, ``labels`` int64 (N,).
+
+    ``images`` keeps its name for any sensor: uint8 (N, H, W) raw pixels (``scale`` 0,
+    the camera convention: intensity ``q / 255``), or 8-bit samples of any shape with
+    their quantization (``real = scale * (q - zero_point)``, e.g. int8 IMU windows
+    (N, channels, steps)). ``groups`` (optional, (N,)) names the stream each sample
+    belongs to (a person, a device); samples of one group are stored in time order.
+    """
 
     name: str
     images: np.ndarray
     labels: np.ndarray
     label_names: tuple[str, ...]
+    scale: float = 0.0
+    zero_point: int = 0
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.images.dtype != np.uint8 or self.images.ndim != 3:
-            raise DatasetError(self.name, f"images must be uint8 (N,H,W), got "
+        if self.images.dtype not in (np.uint8, np.int8) or self.images.ndim < 2:
+            raise DatasetError(self.name, f"samples must be 8-bit (N, ...), got "
                                f"{self.images.dtype} {self.images.shape}")
+        if self.images.dtype == np.int8 and not self.scale > 0:
+            raise DatasetError(self.name, "int8 samples need a quantization scale > 0")
         if self.labels.shape != (self.images.shape[0],):
             raise DatasetError(self.name, f"labels shape {self.labels.shape} does not match "
                                f"{self.images.shape[0]} images")
+        if self.groups is not None and self.groups.shape != self.labels.shape:
+            raise DatasetError(self.name, f"groups shape {self.groups.shape} does not match "
+                               f"{self.labels.shape[0]} samples")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @property
+    def raw_pixels(self) -> bool:
+        return self.images.dtype == np.uint8 and self.scale == 0.0
+
+    def real(self) -> np.ndarray:
+        """float32 real values (N, ...): intensities 0..1 for raw pixels."""
+        if self.raw_pixels:
+            return (self.images.astype(np.float32) / np.float32(255.0)).astype(np.float32)
+        return ((self.images.astype(np.float64) - self.zero_point) * self.scale).astype(
+            np.float32)
 
 
 @dataclass(frozen=True)
@@ -126,13 +152,7 @@ class BundledNpzSource:
             hint = (" (the train split is not shipped: training rebuilds it from the "
                     "original data)") if split not in SHIPPED_SPLITS else ""
             raise DatasetError(path, f"split file missing{hint}")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                images = np.asarray(npz["images"])
-                labels = np.asarray(npz["labels"]).astype(np.int64)
-        except (OSError, KeyError, ValueError) as exc:
-            raise DatasetError(path, f"unreadable split file: {exc}") from exc
-        return Dataset(split, images, labels, self.label_names)
+        return read_npz(path, split, self.label_names)
 
     def split_record(self) -> SplitRecord:
         path = self.data_dir / f"{self.name}_split.json"
@@ -161,7 +181,35 @@ def load_split(name: str, dataset: str = DEFAULT_DATASET) -> Dataset:
     return get_source(dataset).load_split(name)
 
 
+def read_npz(path: Path, name: str, label_names: tuple[str, ...] = ()) -> Dataset:
+    """A split file: ``images`` (or ``x``), ``labels`` (or ``y``), optional ``scale``,
+    ``zero_point``, ``groups`` and ``label_names``."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            images = np.asarray(npz["images" if "images" in keys else "x"])
+            labels = np.asarray(npz["labels" if "labels" in keys else "y"]).astype(np.int64)
+            scale = float(npz["scale"]) if "scale" in keys else 0.0
+            zp = int(npz["zero_point"]) if "zero_point" in keys else 0
+            groups = np.asarray(npz["groups"]) if "groups" in keys else None
+            if "label_names" in keys:
+                label_names = tuple(str(x) for x in npz["label_names"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise DatasetError(path, f"unreadable split file: {exc}") from exc
+    if not label_names:
+        label_names = tuple(str(i) for i in range(int(labels.max()) + 1 if labels.size else 0))
+    return Dataset(name, images, labels, label_names, scale, zp, groups)
+
+
 def save_split(ds: Dataset, path: Path) -> None:
-    """Write a split compactly (uint8 images, uint8 labels, compressed)."""
+    """Write a split compactly (8-bit samples, uint8 labels, compressed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, images=ds.images, labels=ds.labels.astype(np.uint8))
+    arrays: dict[str, np.ndarray] = {"images": ds.images,
+                                     "labels": ds.labels.astype(np.uint8),
+                                     "label_names": np.array(ds.label_names)}
+    if not ds.raw_pixels:
+        arrays["scale"] = np.asarray(ds.scale, dtype=np.float64)
+        arrays["zero_point"] = np.asarray(ds.zero_point, dtype=np.int64)
+    if ds.groups is not None:
+        arrays["groups"] = ds.groups
+    np.savez_compressed(path, allow_pickle=False, **arrays)

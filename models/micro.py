@@ -13,8 +13,9 @@ import numpy as np
 
 from .errors import ModelError
 from .quant import Quantization, as_pixel_batch, pixels_to_input
-from .registry import ModelEntry
-from .runtime import _read_model, lookup_entry
+from .registry import ModelEntry, TensorSpec
+from .runtime import _read_model, interpreter_spec, lookup_entry
+from .tensors import real_to_input
 
 __all__ = ["DEFAULT_ARENA_BYTES", "MicroRunner"]
 
@@ -54,8 +55,8 @@ class MicroRunner:
             raise ModelError(self.path, f"tflite-micro cannot load the model with a "
                                         f"{self.arena_size}-byte arena: {exc}") from exc
         shape = tuple(int(x) for x in in_d["shape"])
-        if len(shape) != 4 or shape[0] != 1 or shape[3] != 1:
-            raise ModelError(self.path, f"expected input (1, H, W, 1), got {shape}")
+        if len(shape) < 2 or shape[0] != 1:
+            raise ModelError(self.path, f"expected a batch-1 input (1, ...), got {shape}")
         self.input_shape: tuple[int, ...] = shape[1:]
         self.input_dtype = np.dtype(in_d["dtype"])
         self.input_quantization = _quant(in_d)
@@ -65,16 +66,19 @@ class MicroRunner:
         if self.input_dtype != np.int8 or self.output_dtype != np.int8:
             raise ModelError(self.path, f"mcu model must be int8 in and out, got "
                                         f"{self.input_dtype} -> {self.output_dtype}")
+        self.input_spec: TensorSpec = interpreter_spec(
+            self.path, self.input_shape, self.input_dtype, self.input_quantization,
+            entry.input.layout if entry else "")
 
     def predict_int8(self, frame_int8: np.ndarray) -> np.ndarray:
-        """One quantized frame (H, W) or (H, W, 1) or (1, H, W, 1) int8 -> int8 (classes,)."""
+        """One int8 input (any shape with the input's element count) -> int8 (classes,)."""
         arr = np.asarray(frame_int8)
         if arr.dtype != np.int8 or arr.size != int(np.prod(self.input_shape)):
             raise ModelError(self.path, f"frame must be int8 with shape "
-                                        f"{self.input_shape[:2]}, got {arr.dtype} {arr.shape}")
+                                        f"{self.input_shape}, got {arr.dtype} {arr.shape}")
         squeezed = tuple(d for d in arr.shape if d != 1)
-        if squeezed != self.input_shape[:2]:
-            raise ModelError(self.path, f"frame must have shape {self.input_shape[:2]}, "
+        if squeezed != tuple(d for d in self.input_shape if d != 1):
+            raise ModelError(self.path, f"frame must have shape {self.input_shape}, "
                                         f"got {arr.shape}")
         try:
             self._interp.set_input(arr.reshape(1, *self.input_shape), 0)
@@ -85,8 +89,13 @@ class MicroRunner:
         return out.reshape(-1).astype(np.int8)
 
     def predict_int8_batch(self, tensor: np.ndarray) -> np.ndarray:
-        """(N, H, W, 1) int8 -> (N, classes) int8."""
+        """(N, *input_shape) int8 -> (N, classes) int8."""
         return np.stack([self.predict_int8(t) for t in tensor])
+
+    def predict_real(self, real: np.ndarray) -> np.ndarray:
+        """Real-valued inputs (N, *input_shape) -> float32 probabilities (N, classes)."""
+        tensor = real_to_input(real, self.input_spec)
+        return self.output_quantization.dequantize(self.predict_int8_batch(tensor))
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         """Raw uint8 pixels (N, H, W) or (N, H, W, 1) -> float32 probabilities (N, classes)."""

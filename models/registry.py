@@ -27,23 +27,60 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: Input layouts: ``image`` is (H, W, C), ``series`` is (channels, steps), ``vector`` is
+#: (features,) and ``tensor`` any other shape; the layout names the axes, nothing reorders them.
+LAYOUTS = ("image", "series", "vector", "tensor")
+TENSOR_DTYPES = ("int8", "uint8", "float32")
+
+
+def default_layout(shape: tuple[int, ...]) -> str:
+    return {3: "image", 2: "series", 1: "vector"}.get(len(shape), "tensor")
+
+
 @dataclass(frozen=True)
 class TensorSpec:
-    """Shape without the batch dimension, dtype name and affine quantization."""
+    """Shape without the batch dimension, dtype name, affine quantization and layout.
+
+    ``scale == 0`` means not quantized (float32). ``layout`` says how to read the axes
+    (:data:`LAYOUTS`); frames of any shape with the same element count are accepted
+    and reshaped to ``shape`` (a (28, 28) frame feeds a (28, 28, 1) input).
+    """
 
     shape: tuple[int, ...]
     dtype: str
     scale: float
     zero_point: int
+    layout: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.layout:
+            object.__setattr__(self, "layout", default_layout(self.shape))
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; expected one of {LAYOUTS}")
+        if self.dtype not in TENSOR_DTYPES:
+            raise ValueError(f"unsupported tensor dtype {self.dtype!r}")
+        if not self.shape or any(d < 1 for d in self.shape):
+            raise ValueError(f"bad tensor shape {self.shape!r}")
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TensorSpec:
         return cls(tuple(int(x) for x in d["shape"]), str(d["dtype"]), float(d["scale"]),
-                   int(d["zero_point"]))
+                   int(d["zero_point"]), str(d.get("layout", "")))
 
     def to_json(self) -> dict[str, Any]:
         return {"shape": list(self.shape), "dtype": self.dtype, "scale": self.scale,
-                "zero_point": self.zero_point}
+                "zero_point": self.zero_point, "layout": self.layout}
 
 
 @dataclass(frozen=True)

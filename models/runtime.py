@@ -20,12 +20,14 @@ import numpy as np
 
 from .errors import ModelError
 from .quant import Quantization, as_pixel_batch, pixels_to_input
-from .registry import DEFAULT_REGISTRY, ModelEntry, load_registry, sha256_file
+from .registry import DEFAULT_REGISTRY, ModelEntry, TensorSpec, load_registry, sha256_file
+from .tensors import real_to_input
 
 if TYPE_CHECKING:
     from edgecascade.protocol import Frame
 
-__all__ = ["ModelError", "ModelRunner", "frame_to_pixels", "interpreter_api", "lookup_entry"]
+__all__ = ["ModelError", "ModelRunner", "frame_to_pixels", "interpreter_api", "interpreter_spec",
+           "lookup_entry"]
 
 #: Interpreter packages in order of preference: module holding ``Interpreter``.
 RUNTIMES: tuple[tuple[str, str], ...] = (
@@ -85,6 +87,15 @@ def _quant(details: dict[str, Any]) -> Quantization:
     return Quantization(float(scale), int(zp))
 
 
+def interpreter_spec(path: Path, shape: tuple[int, ...], dtype: np.dtype,
+                     quant: Quantization, layout: str = "") -> TensorSpec:
+    """The input spec an interpreter reports (the layout from the registry, if known)."""
+    try:
+        return TensorSpec(shape, np.dtype(dtype).name, quant.scale, quant.zero_point, layout)
+    except ValueError as exc:
+        raise ModelError(path, f"unsupported input: {exc}") from None
+
+
 #: ``delegate`` values that select built-in kernels rather than loading a delegate library.
 BUILTIN_DELEGATES = ("xnnpack", "none", "reference")
 
@@ -133,8 +144,8 @@ class ModelRunner:
                                         f"{len(inputs)} and {len(outputs)}")
         self._in, self._out = inputs[0], outputs[0]
         shape = tuple(int(x) for x in self._in["shape"])
-        if len(shape) != 4 or shape[3] != 1:
-            raise ModelError(self.path, f"expected an image input (N, H, W, 1), got {shape}")
+        if len(shape) < 2:
+            raise ModelError(self.path, f"expected a batched input (N, ...), got {shape}")
         self.input_shape: tuple[int, ...] = shape[1:]
         self.input_dtype = np.dtype(self._in["dtype"])
         self.input_quantization = _quant(self._in)
@@ -149,6 +160,9 @@ class ModelRunner:
         self.entry: ModelEntry | None = entry
         self.model_id: str = entry.id if entry else self.path.stem
         self.model_version: int = entry.version if entry else 0
+        self.input_spec: TensorSpec = interpreter_spec(
+            self.path, self.input_shape, self.input_dtype, self.input_quantization,
+            entry.input.layout if entry else "")
 
     def __repr__(self) -> str:
         return (f"ModelRunner({str(self.path)!r}, id={self.model_id!r}, "
@@ -166,7 +180,7 @@ class ModelRunner:
         self._batch = n
 
     def predict_input(self, tensor: np.ndarray) -> np.ndarray:
-        """Run an already quantized input tensor (N, H, W, 1); return the raw output tensor."""
+        """Run an already quantized input tensor (N, *input_shape); return the raw output."""
         if tensor.dtype != self.input_dtype or tuple(tensor.shape[1:]) != self.input_shape:
             raise ModelError(self.path, f"input tensor must be {self.input_dtype} "
                                         f"(N, {', '.join(map(str, self.input_shape))}), got "
@@ -179,6 +193,19 @@ class ModelRunner:
         self._interp.set_tensor(self._in["index"], np.ascontiguousarray(tensor))
         self._interp.invoke()
         return np.array(self._interp.get_tensor(self._out["index"]))
+
+    def predict_real(self, real: np.ndarray) -> np.ndarray:
+        """Real-valued inputs (N, *input_shape) -> float32 probabilities (N, classes).
+
+        A uint8 batch into an ``image`` input is raw pixels (the camera convention of
+        :mod:`edgecascade.models.tensors`) and goes through :meth:`predict`.
+        """
+        if np.asarray(real).dtype == np.uint8 and self.input_spec.layout == "image":
+            return self.predict(real)
+        out = self.predict_input(real_to_input(real, self.input_spec))
+        if self.output_dtype == np.float32:
+            return out.astype(np.float32)
+        return self.output_quantization.dequantize(out)
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         """Raw uint8 pixels (N, H, W) or (N, H, W, 1) -> float32 probabilities (N, classes)."""

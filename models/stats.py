@@ -43,3 +43,24 @@ def complexity_batch(pixels_uint8: np.ndarray, mean_uint8: np.ndarray) -> np.nda
     flat = x.reshape(x.shape[0], -1).astype(np.int32)
     sums = np.abs(flat - m.astype(np.int32).ravel()).sum(axis=1)
     return sums.astype(np.float32) / np.float32(m.size * 255)
+
+
+def complexity_q_batch(inputs_int8: np.ndarray, mean_int8: np.ndarray) -> np.ndarray:
+    """The generic signal over int8 model inputs (N, ...) against the int8 mean input
+    (``ec_complexity_q``) -> float32 (N,); equals :func:`complexity_batch` on raw pixels
+    quantized with scale 1/255 and zero point -128."""
+    x = np.asarray(inputs_int8)
+    m = np.asarray(mean_int8)
+    if x.dtype != np.int8 or m.dtype != np.int8 or x[0].size != m.size:
+        raise ModelError("complexity", f"need int8 inputs of {m.size} values, got "
+                                       f"{x.dtype} {x.shape}")
+    flat = x.reshape(x.shape[0], -1).astype(np.int32)
+    sums = np.abs(flat - m.astype(np.int32).ravel()).sum(axis=1)
+    return sums.astype(np.float32) / np.float32(m.size * 255)
+
+
+def mean_input(inputs_int8: np.ndarray) -> np.ndarray:
+    """The int8 mean input of a set (rounded half away from zero): the complexity reference."""
+    x = np.asarray(inputs_int8, dtype=np.float64)
+    m = np.mean(x, axis=0)
+    return np.clip(np.sign(m) * np.floor(np.abs(m) + 0.5), -128, 127).astype(np.int8)

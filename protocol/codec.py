@@ -23,24 +23,25 @@ M = TypeVar("M", bound=WireMessage)
 SCHEMA_KEY = 0
 
 
-def encode(message: WireMessage) -> bytes:
-    """Serialise ``message``; raises ``ProtocolError`` if it exceeds the payload limit."""
+def encode(message: WireMessage, max_bytes: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """Serialise ``message``; raises ``ProtocolError`` if it exceeds the payload limit
+    (AWS IoT's by default; the site's for what only crosses the site broker)."""
     wire = {SCHEMA_KEY: SCHEMA_VERSION, **message.to_wire()}
     data: bytes = msgpack.packb(wire, use_bin_type=True, use_single_float=True)
-    if len(data) > MAX_PAYLOAD_BYTES:
+    if len(data) > max_bytes:
         raise ProtocolError(
-            message.KIND, "", f"payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}"
+            message.KIND, "", f"payload of {len(data)} bytes exceeds {max_bytes}"
         )
     return data
 
 
-def decode(cls: type[M], data: Any) -> M:
+def decode(cls: type[M], data: Any, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:
     """Parse ``data`` as a ``cls`` message, or raise ``ProtocolError`` saying why."""
     what = cls.KIND
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ProtocolError(what, "", f"expected bytes, got {type(data).__name__}")
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise ProtocolError(what, "", f"payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if len(data) > max_bytes:
+        raise ProtocolError(what, "", f"payload of {len(data)} bytes exceeds {max_bytes}")
     if len(data) == 0:
         raise ProtocolError(what, "", "empty payload")
     try:

@@ -6,8 +6,16 @@ https://docs.aws.amazon.com/general/latest/gr/iot-core.html
 
 from __future__ import annotations
 
-#: Largest MQTT payload AWS IoT Core accepts (bytes).
+#: Largest MQTT payload AWS IoT Core accepts (bytes): every message that may reach the
+#: cloud (cloud requests, responses, status) stays within it.
 MAX_PAYLOAD_BYTES = 128 * 1024
+#: The site broker is the site's own (mosquitto accepts far more than AWS): device
+#: reports and the frames they carry may be up to the site's configured limit
+#: (gateway ``site_max_payload_bytes``, default :data:`DEFAULT_SITE_PAYLOAD_BYTES`),
+#: never above this ceiling. A frame too large for AWS reaches the cloud by claim check.
+MAX_SITE_PAYLOAD_BYTES = 16 * 1024 * 1024
+#: The site payload limit when the site configures none.
+DEFAULT_SITE_PAYLOAD_BYTES = 1024 * 1024
 #: Largest topic name AWS IoT Core accepts (UTF-8 bytes).
 MAX_TOPIC_BYTES = 256
 #: Most forward slashes AWS IoT Core accepts in a topic or filter.

@@ -33,7 +33,7 @@ from .limits import (
     CONFIDENCE_SCALE,
     MAX_FRAME_DIMS,
     MAX_ID_LENGTH,
-    MAX_PAYLOAD_BYTES,
+    MAX_SITE_PAYLOAD_BYTES,
     MAX_TOPK,
 )
 
@@ -78,7 +78,7 @@ class Frame(WireMessage):
     KIND: ClassVar[str] = "frame"
     TOP_LEVEL: ClassVar[bool] = False
     FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(1, "data", Bytes(MAX_PAYLOAD_BYTES)),
+        Field(1, "data", Bytes(MAX_SITE_PAYLOAD_BYTES)),  # the message's own limit binds
         Field(2, "shape", Array(UInt(16), MAX_FRAME_DIMS, 1)),
         Field(3, "dtype", OneOf(FRAME_DTYPES)),
         Field(4, "scale", Float(0.0, math.inf)),

@@ -62,6 +62,20 @@ float ec_complexity(const uint8_t *pixels, const uint8_t *mean, size_t n)
     return (float)sum / (float)((uint32_t)n * 255u);
 }
 
+float ec_complexity_q(const int8_t *x, const int8_t *mean, size_t n)
+{
+    uint32_t sum = 0;
+    size_t i;
+    if (n == 0 || x == NULL || mean == NULL) {
+        return 0.0f;
+    }
+    for (i = 0; i < n; i++) {
+        int32_t d = (int32_t)x[i] - (int32_t)mean[i];
+        sum += (uint32_t)(d < 0 ? -d : d);
+    }
+    return (float)sum / (float)((uint32_t)n * 255u);
+}
+
 int ec_topk(const int8_t *q, size_t n, uint8_t k, uint8_t *out_idx)
 {
     uint8_t taken = 0;

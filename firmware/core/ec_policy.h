@@ -66,6 +66,13 @@ int ec_policy_init(ec_policy_t *policy, const ec_thresholds_t *thresholds);
 /* Complexity of n uint8 pixels against a uint8 mean image (0 when n == 0). */
 float ec_complexity(const uint8_t *pixels, const uint8_t *mean, size_t n);
 
+/* The generic complexity signal over any int8 input tensor (an image, an IMU window):
+ * (float)(sum |x_i - mean_i|) / (float)(n * 255), the sum exact in uint32, against the
+ * int8 mean input of the calibration set (0 when n == 0). Equals ec_complexity on raw
+ * pixels quantized with scale 1/255 and zero point -128 (q == pixel - 128).
+ * Twin: edgecascade.emulator.policy.complexity_q. */
+float ec_complexity_q(const int8_t *x, const int8_t *mean, size_t n);
+
 /* Top-k of n int8 outputs (n <= 255), k = min(k, n, EC_MAX_TOPK). */
 int ec_topk(const int8_t *q, size_t n, uint8_t k, uint8_t *out_idx);
 

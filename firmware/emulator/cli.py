@@ -49,6 +49,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cert-file", default=None, help="client certificate (PEM)")
     p.add_argument("--key-file", default=None, help="client private key (PEM)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--workload", default=None,
+                   help="bundled workload (mnist, har) or an imported workload folder; "
+                        "the model, frames and thresholds come from it (default mnist)")
     p.set_defaults(func=run_devices)
 
     from . import serial_cli
@@ -69,7 +72,8 @@ def run_devices(args: argparse.Namespace) -> int:
                                   ca_file=args.ca_file, cert_file=args.cert_file,
                                   key_file=args.key_file)
         topics = Topics(args.prefix)
-        source = FrameSource(args.model or DEFAULT_MODEL)
+        source = FrameSource(args.model or (None if args.workload else DEFAULT_MODEL),
+                             workload=args.workload)
         fleet = Fleet(settings, topics, args.count, args.rate, id_prefix=args.id_prefix,
                       first=args.first, source=source, ledger=GroundTruth(args.ledger),
                       state_file=args.state_file)

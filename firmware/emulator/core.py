@@ -7,7 +7,6 @@ top-k -> fixed-point confidences -> attach decision -> ``Report`` -> msgpack.
 from __future__ import annotations
 
 import enum
-import zlib
 from dataclasses import dataclass, replace
 
 from edgecascade.protocol import DeviceConfig, Reason, Report, encode
@@ -53,11 +52,8 @@ class DeviceCore:
     seq: int = 0
     config_revision: int = 0  # last applied revision; 0 before any (as ec_session_t)
 
-    def __post_init__(self) -> None:
-        self.offset = zlib.crc32(self.device_id.encode()) % len(self.source)
-
     def frame_index(self, seq: int) -> int:
-        return (self.offset + seq * FRAME_STRIDE) % len(self.source)
+        return self.source.frame_index(self.device_id, seq, FRAME_STRIDE)
 
     def next_report(self, now_ms: int) -> Made:
         """Make the next report; the sequence number advances by one."""

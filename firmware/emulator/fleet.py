@@ -88,7 +88,8 @@ class Fleet:
         self.rate = rate
         self.reports = reports
         self.source = source if source is not None else FrameSource()
-        self.thresholds = thresholds if thresholds is not None else device_thresholds()
+        self.thresholds = (thresholds if thresholds is not None
+                           else device_thresholds(self.source.workload.thresholds_path))
         self.ledger = ledger if ledger is not None else GroundTruth()
         self.state = StateStore(state_file)
         self.devices: list[VirtualDevice] = []

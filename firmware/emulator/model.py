@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,11 @@ from edgecascade.models.micro import MicroRunner
 from edgecascade.models.registry import MODELS_DIR
 from edgecascade.protocol import Frame
 
-from .policy import Thresholds, complexity, quantize_pixels, topk
+from .policy import Thresholds, complexity_q, quantize_pixels, topk
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = MODELS_DIR / "mnist-mcu.tflite"
+DEFAULT_MODEL = MODELS_DIR / "mnist-mcu.tflite"  # the default workload's mcu tier
 #: How many classes a report lists.
 TOP_K = 3
 
@@ -67,7 +68,7 @@ def device_mean_image(path: Path | None = None) -> np.ndarray:
     from edgecascade.models import dataset
 
     settings = _cascade_settings(path)
-    if settings is not None:
+    if settings is not None and settings.mean_image is not None:
         return np.asarray(settings.mean_image, dtype=np.uint8)
     return dataset.get_source().split_record().train_mean
 
@@ -81,58 +82,99 @@ def device_thresholds(path: Path | None = None) -> Thresholds:
 
 
 class FrameSource:
-    """Frames replayed from a shipped split, each answered once by the mcu model."""
+    """Frames replayed from a workload's split, each answered once by the mcu model.
+
+    Everything comes from the workload (:mod:`edgecascade.models.workload`): the mcu
+    model and its input spec (any shape: a 28x28 image, a 6x128 IMU window), the
+    samples, the complexity reference (``mean_input``) or ``off``. Raw-pixel images are
+    quantized as the C core does (``ec_quantize_pixels``); other samples carry their
+    own quantization and are requantized to the model's. A split with ``groups``
+    (one person's recording each) is replayed as streams: each device plays one group
+    in time order (:meth:`frame_index`).
+    """
 
     def __init__(
         self,
-        model_path: str | Path = DEFAULT_MODEL,
+        model_path: str | Path | None = None,
         *,
         split: str = "test",
         images: np.ndarray | None = None,
         labels: np.ndarray | None = None,
         mean: np.ndarray | None = None,
         k: int = TOP_K,
+        workload: Any = None,  # a Workload, a bundled name or a workload folder
     ) -> None:
-        from edgecascade.models import dataset
+        from edgecascade.models.dataset import Dataset
+        from edgecascade.models.workload import get_workload
 
-        self.path = Path(model_path)
+        wl = get_workload(workload) if workload is not None else get_workload()
+        self.workload = wl
+        self.path = Path(model_path) if model_path is not None else wl.model_path("mcu")
         if not self.path.is_file():
             raise EmulatorModelError(self.path, "model file missing")
         if images is None or labels is None:
-            ds = dataset.load_split(split)
-            images, labels = ds.images, ds.labels
-        if mean is None:
-            mean = device_mean_image()
-        self.images = images
-        self.labels = labels
-        self.mean = mean
+            try:
+                ds = wl.load_split(split)
+            except ModelError as exc:
+                raise EmulatorModelError(self.path, str(exc)) from None
+        else:
+            ds = Dataset(split, images, labels, ())
+        self.dataset = ds
+        self.images, self.labels = ds.images, ds.labels
         self.k = k
         try:
             self._runner = MicroRunner(self.path)
         except ModelError as exc:
             raise EmulatorModelError(self.path, str(exc)) from None
         self.model_id, self.model_version = self._runner.model_id, self._runner.model_version
-        want = tuple(self._runner.input_shape[:2])
-        if want != tuple(images.shape[1:]):
-            raise EmulatorModelError(
-                self.path, f"model input shape {want} does not match frames {images.shape[1:]}"
-            )
-        if mean.shape != images.shape[1:]:
-            raise EmulatorModelError(
-                self.path, f"mean image shape {mean.shape} does not match frames "
-                           f"{images.shape[1:]}"
-            )
+        self.spec = self._runner.input_spec
         self.in_q = self._runner.input_quantization
         self.out_q = self._runner.output_quantization
+        sample = tuple(d for d in ds.images.shape[1:] if d != 1)
+        if sample != tuple(d for d in self.spec.shape if d != 1):
+            raise EmulatorModelError(
+                self.path, f"model input shape {self.spec.shape} does not match frames "
+                           f"{ds.images.shape[1:]}")
+        settings = _cascade_settings(wl.thresholds_path)
+        self.complexity_on = settings is None or settings.complexity_kind != "off"
+        self.mean = mean if mean is not None else (
+            settings.mean_image if settings is not None and settings.mean_image is not None
+            else None)
+        if settings is not None and settings.mean_input is not None and mean is None:
+            self.mean_q = np.asarray(settings.mean_input, dtype=np.int8)
+        elif self.mean is not None:
+            if self.mean.shape != ds.images.shape[1:]:
+                raise EmulatorModelError(
+                    self.path, f"mean image shape {self.mean.shape} does not match frames "
+                               f"{ds.images.shape[1:]}")
+            self.mean_q = self.quantize(np.asarray(self.mean, dtype=ds.images.dtype))
+        else:
+            self.mean_q = self.quantize(np.zeros(ds.images.shape[1:], ds.images.dtype))
+        self.streams = _streams(ds.groups)
         self._lock = threading.Lock()
         self._memo: dict[int, FrameAnswer] = {}
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def quantize(self, pixels: np.ndarray) -> np.ndarray:
-        """uint8 pixels -> the int8 input tensor, with the model's input quantization."""
-        return quantize_pixels(pixels, self.in_q.scale, self.in_q.zero_point)
+    def frame_index(self, device_id: str, seq: int, stride: int) -> int:
+        """Which sample a device reports at ``seq``: in a streamed split, its group's
+        samples in time order (the group chosen by the device id); else a stride walk."""
+        key = zlib.crc32(device_id.encode())
+        if self.streams:
+            stream = self.streams[key % len(self.streams)]
+            return int(stream[seq % len(stream)])
+        return (key % len(self) + seq * stride) % len(self)
+
+    def quantize(self, sample: np.ndarray) -> np.ndarray:
+        """One sample -> the int8 model input (``spec.shape``)."""
+        from edgecascade.models.tensors import samples_to_input
+
+        if self.dataset.raw_pixels:  # the C core's ec_quantize_pixels, bit for bit
+            q = quantize_pixels(sample, self.in_q.scale, self.in_q.zero_point)
+            return q.reshape(self.spec.shape)
+        return samples_to_input(np.asarray(sample)[None], self.dataset.scale,
+                                self.dataset.zero_point, self.spec)[0]
 
     def answer(self, index: int) -> FrameAnswer:
         """The device's answer for frame ``index`` (modulo the split size)."""
@@ -144,15 +186,14 @@ class FrameSource:
             cached = self._memo.get(index)
             if cached is not None:
                 return cached
-            pixels = self.images[index]
-            x = self.quantize(pixels)
+            x = self.quantize(self.images[index])
             out = self._runner.predict_int8(x)
             classes, confidences = topk(
                 out, self.out_q.scale, self.out_q.zero_point, self.k
             )
             frame = Frame(
                 data=x.tobytes(),
-                shape=(*pixels.shape, 1),
+                shape=self.spec.shape,
                 dtype="int8",
                 scale=self.in_q.scale,
                 zero_point=self.in_q.zero_point,
@@ -162,8 +203,15 @@ class FrameSource:
                 label=int(self.labels[index]),
                 classes=tuple(classes),
                 confidences=tuple(confidences),
-                complexity=complexity(pixels, self.mean),
+                complexity=complexity_q(x, self.mean_q) if self.complexity_on else 0.0,
                 frame=frame,
             )
             self._memo[index] = result
             return result
+
+
+def _streams(groups: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Sample indices per group, in stored (time) order; empty without groups."""
+    if groups is None:
+        return ()
+    return tuple(np.flatnonzero(groups == g) for g in dict.fromkeys(groups.tolist()))

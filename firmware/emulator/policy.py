@@ -87,6 +87,21 @@ def complexity(pixels: np.ndarray, mean: np.ndarray) -> float:
     return float(np.float32(total) / np.float32(x.size * 255))
 
 
+def complexity_q(x: np.ndarray, mean: np.ndarray) -> float:
+    """The generic complexity signal over any int8 input tensor (``ec_complexity_q``):
+    ``float32(sum |x_i - mean_i|) / float32(n * 255)``, the sum exact; ``mean`` is the
+    int8 mean input of the calibration set. For raw-pixel images quantized with
+    scale 1/255 and zero point -128 it equals :func:`complexity` on the pixels."""
+    a = np.asarray(x, dtype=np.int8).ravel().astype(np.int64)
+    m = np.asarray(mean, dtype=np.int8).ravel().astype(np.int64)
+    if a.size != m.size:
+        raise ValueError(f"input has {a.size} values, mean input has {m.size}")
+    if a.size == 0:
+        return 0.0
+    total = int(np.abs(a - m).sum())
+    return float(np.float32(total) / np.float32(a.size * 255))
+
+
 def attach_reason(
     confidences: tuple[int, ...] | list[int], complexity_score: float, thresholds: Thresholds
 ) -> Reason | None:

@@ -20,6 +20,7 @@
  *       (CLASSES/CONFS comma lists; CPLX/DEADLINE/PRIO '-' when absent;
  *        FRAME '-' or DTYPE:SCALE:ZP:SHAPE(c-list):DATAHEX) -> HEX | err CODE
  *   quantize SCALE ZP PIXHEX -> HEX
+ *   complexity_q XHEX MEANHEX -> COMPLEXITY (int8 tensors)
  *   prov_reset FAIL         new provisioning session; FAIL 1 makes storage writes fail
  *   prov NOW_MS HEX         feed bytes -> answers (HEX, comma list or -) p<paused 0|1>
  *   fuzz SEED N             N random inputs through every decoder (ASan/UBSan watch)
@@ -493,6 +494,18 @@ static void cmd_quantize(void)
     printf("\n");
 }
 
+static void cmd_complexity_q(void)
+{
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    long m = unhex(next(), bytes_b, MAX_BYTES);
+    if (n < 0 || m != n) {
+        printf("err %s\n", ec_err_name(EC_ERR_ARG));
+        return;
+    }
+    printf("%08lx\n", bits32(ec_complexity_q((const int8_t *)bytes_a,
+                                              (const int8_t *)bytes_b, (size_t)n)));
+}
+
 static ec_settings_t prov_settings;
 static ec_provision_t prov;
 
@@ -611,6 +624,8 @@ int main(void)
             cmd_report();
         } else if (strcmp(cmd, "quantize") == 0) {
             cmd_quantize();
+        } else if (strcmp(cmd, "complexity_q") == 0) {
+            cmd_complexity_q();
         } else if (strcmp(cmd, "prov_reset") == 0) {
             cmd_prov_reset();
         } else if (strcmp(cmd, "prov") == 0) {

@@ -30,8 +30,8 @@ class BrokenClassifier:
 def test_model_failure_is_an_error_response_and_does_not_poison_the_batch(
         broker, topics, worker_factory, requester_factory, classifier):
     images, _ = sample_images(4)
-    worker = worker_factory(broker, topics, classifier=BrokenClassifier(classifier,
-                                                                        images[0].tobytes()))
+    poison = classifier.to_pixels(frame_of(images[0])).tobytes()  # the model input, any dtype
+    worker = worker_factory(broker, topics, classifier=BrokenClassifier(classifier, poison))
     req = requester_factory(broker.host, broker.port, topics)
     bad = make_request("gw1", images[:2], cid="bad")
     good = make_request("gw1", images[2:], cid="good")

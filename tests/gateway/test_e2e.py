@@ -228,7 +228,7 @@ class GatedEdgeModelSeam:
 
         self.real = TFLiteEdgeModel(str(EDGE_MODEL))
         self.model_id, self.model_version = self.real.model_id, self.real.model_version
-        self.input_hw = self.real.input_hw
+        self.input_shape = self.real.input_shape
         self.gate = threading.Event()
 
     def pixels(self, frame: Frame) -> np.ndarray:

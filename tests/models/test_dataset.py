@@ -44,6 +44,8 @@ def test_another_source_plugs_in(tmp_path: Path) -> None:
 
 def test_bad_dataset_shapes() -> None:
     with pytest.raises(DatasetError):
-        Dataset("x", np.zeros((2, 3), np.uint8), np.zeros(2), ())
+        Dataset("x", np.zeros((2,), np.uint8), np.zeros(2), ())  # no sample axes
+    with pytest.raises(DatasetError):
+        Dataset("x", np.zeros((2, 3), np.int8), np.zeros(2), ())  # int8 without a scale
     with pytest.raises(DatasetError):
         Dataset("x", np.zeros((2, 3, 3), np.uint8), np.zeros(3), ())

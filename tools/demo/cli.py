@@ -37,6 +37,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
     p.add_argument("--dump", type=Path, default=None,
                    help="also write every frame's ground truth and results (JSON lines)")
+    p.add_argument("--workload", default="mnist",
+                   help="mnist, har, or the folder `models import` wrote (default mnist)")
     p.add_argument("--no-live", action="store_true", help="print progress lines, no live view")
     p.add_argument("--secure", action="store_true",
                    help="run on a secured site: `edgecascade site` configs (TLS, no anonymous "
@@ -59,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
         devices=args.devices, rate=args.rate, duration=args.duration, broker=args.broker,
         cloud_broker=args.cloud_broker, embedded=args.embedded_broker,
         wan_delay_ms=args.wan_delay_ms, outage=args.outage, out=args.out, prefix=args.prefix,
-        live=not args.no_live, dump=args.dump, secure=args.secure,
+        live=not args.no_live, dump=args.dump, secure=args.secure, workload=args.workload,
     ))
     if report is None:
         return 1

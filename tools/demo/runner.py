@@ -64,6 +64,7 @@ class DemoOptions:
     live: bool = True
     dump: Path | None = None  # write every frame's truth and answers here (JSON lines)
     secure: bool = False  # a secured site (tools/site): TLS, one identity each, ACLs
+    workload: str = "mnist"  # a bundled workload (mnist, har) or an imported folder
 
     @property
     def reports_per_device(self) -> int:
@@ -130,14 +131,18 @@ class Offline:
     chosen: tuple[float, float]  # the calibrated operating point
 
 
-def offline_cascade() -> Offline:
+def offline_cascade(workload: Any = "mnist") -> Offline:
     import numpy as np
 
     from edgecascade.models.cascade import Thresholds, load_settings, run_cascade
-    from edgecascade.tools.models.outputs import collect
+    from edgecascade.models.workload import get_workload
+    from edgecascade.tools.models.outputs import collect, workload_outputs
 
-    settings = load_settings()
-    out = collect("test")
+    wl = get_workload(workload)
+    settings = load_settings(wl.thresholds_path)
+    out = (collect("test") if wl.name == "mnist" else workload_outputs(
+        "test", wl.load_split("test"), wl.model_path("mcu"), wl.model_path("edge"),
+        wl.model_path("cloud"), settings.mean_input)[0])
     edge_cal = settings.edge_calibrated(out.probs["edge"])
 
     def point(th: Thresholds) -> tuple[tuple[float, float], np.ndarray]:
@@ -186,14 +191,16 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     from edgecascade.config import HttpSection
     from edgecascade.emulator.fleet import Fleet
     from edgecascade.emulator.ledger import GroundTruth
+    from edgecascade.emulator.model import FrameSource
     from edgecascade.gateway.config import EdgeConfig, GatewayConfig, StorageConfig
     from edgecascade.gateway.dashboards import DashboardsConfig
     from edgecascade.gateway.service import Gateway
-    from edgecascade.models.cascade import DEFAULT_THRESHOLDS, load_settings
-    from edgecascade.models.registry import load_registry
+    from edgecascade.models.cascade import load_settings
+    from edgecascade.models.workload import get_workload
     from edgecascade.tools.demo.wanlink import WanLink
 
-    registry = load_registry()
+    wl = get_workload(opts.workload)
+    registry = wl.registry()
     topics = Topics(opts.prefix)
     stack = Stack()
     workdir = Path(tempfile.mkdtemp(prefix="edgecascade-demo-"))
@@ -253,7 +260,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             gateway_id="demo-gw",
             prefix=opts.prefix,
             broker=login(secure, GATEWAY, site_url), cloud_broker=login(secure, GATEWAY, wan.url),
-            thresholds=load_settings(DEFAULT_THRESHOLDS).thresholds,
+            thresholds=load_settings(wl.thresholds_path).thresholds,
             edge=EdgeConfig(model=str(edge_model.path)),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
             http=HttpSection(port=0), metrics_interval_s=2.0,
@@ -274,7 +281,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         # -- devices --------------------------------------------------------------------
         fleet = Fleet(BrokerSettings(site_url), topics, opts.devices, opts.rate,
                       id_prefix="demo", reports=opts.reports_per_device, ledger=ledger,
-                      credentials=(lambda d: login(secure, d, site_url)) if secure else None)
+                      credentials=(lambda d: login(secure, d, site_url)) if secure else None,
+                      source=FrameSource(workload=wl))
         sample_frame = fleet.source.answer(0).frame
         write(f"devices:      {opts.devices} emulated devices x {opts.reports_per_device} "
               f"reports at {opts.rate:g} Hz ({total} frames from the shipped test split)")
@@ -351,7 +359,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         t = ledger.get(key)
         if t is not None:
             sent.append(SentFrame(key[0], key[1], key[2], t.label, at))
-    offline = offline_cascade()
+    offline = offline_cascade(wl)
     hits = [offline.labels[t.index] == t.label for key in reports if (t := ledger.get(key))]
     offline_acc = sum(hits) / len(hits) if hits else None
     per_frame = cloud_only_cost_per_frame(sample_frame) if sample_frame is not None else 2.0

@@ -17,6 +17,7 @@ from edgecascade.models.cascade import run_cascade
 from edgecascade.models.dataset import get_source
 from edgecascade.models.registry import load_registry
 
+from .fallback_rule import measure_fallback
 from .outputs import TierOutputs, collect
 from .paths import THRESHOLDS_JSON
 from .search import Objective, choose, evaluate_grid
@@ -77,6 +78,7 @@ def calibrate(objective: Objective, log: Callable[[str], None] = print,
                          float((test.probs["cloud"].argmax(1) == test.labels).mean())},
         },
         "ece": {"calib": ece_report(calib, temps), "test": ece_report(test, temps)},
+        "fallback": measure_fallback(calib, temps, point.thresholds).to_json(),
         "mean_image_shape": list(mean.shape),
         "mean_image": mean.astype(int).ravel().tolist(),
     }

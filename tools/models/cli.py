@@ -59,6 +59,29 @@ def _registry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edgecascade.models.errors import ModelError
+
+    from .importer import ImportRequest, run_import
+    from .search import Objective
+
+    req = ImportRequest(
+        name=args.name, mcu=Path(args.mcu), edge=Path(args.edge), cloud=Path(args.cloud),
+        calib=Path(args.data), out=Path(args.out or args.name),
+        test=Path(args.test) if args.test else None,
+        labels=Path(args.labels) if args.labels else None, layout=args.layout or "",
+        complexity=args.complexity,
+        objective=Objective("max_cloud_share", args.max_cloud_share, args.max_leave_device))
+    try:
+        run_import(req)
+    except (ModelError, ValueError, OSError) as exc:
+        print(f"edgecascade models import: {exc}")
+        return 2
+    return 0
+
+
 def add_parser(subparsers: Any) -> None:
     models = subparsers.add_parser(
         "models", help="train, calibrate, evaluate and export the model tiers",
@@ -98,6 +121,30 @@ def add_parser(subparsers: Any) -> None:
     help_ = "write firmware/generated/mcu_model_data.{h,c} and ec_limits.h"
     p = sub.add_parser("export-c", help=help_, description=help_ + ".")
     p.set_defaults(func=_export_c)
+
+    help_ = ("bring your own three tiers: check, register, calibrate, evaluate and export "
+             "them as a workload")
+    p = sub.add_parser("import", help=help_, description=help_ + " (models/README.md walks "
+                       "through it).")
+    p.add_argument("--mcu", required=True, help="int8 .tflite for the device (tflite-micro)")
+    p.add_argument("--edge", required=True, help=".tflite for the gateway")
+    p.add_argument("--cloud", required=True, help=".tflite for the cloud workers")
+    p.add_argument("--data", required=True,
+                   help="calibration .npz: images (N, ...) 8-bit, labels (N,), optional "
+                        "scale, zero_point, groups, label_names")
+    p.add_argument("--test", default=None, help="test .npz (same keys): writes evaluation.json")
+    p.add_argument("--labels", default=None, help="text file, one class name a line")
+    p.add_argument("--name", default="custom", help="workload name (model ids <name>-<tier>)")
+    p.add_argument("--out", default=None, help="workload folder to write (default: the name)")
+    p.add_argument("--layout", default=None, choices=["image", "series", "vector", "tensor"],
+                   help="input layout (default from the rank: 3 image, 2 series)")
+    p.add_argument("--complexity", default="mean_abs_distance",
+                   choices=["mean_abs_distance", "off"],
+                   help="the device's complexity signal (default: distance from the "
+                        "calibration mean input)")
+    p.add_argument("--max-cloud-share", type=float, default=0.08, metavar="X")
+    p.add_argument("--max-leave-device", type=float, default=0.4, metavar="X")
+    p.set_defaults(func=_import)
 
     help_ = "rebuild models/registry.json from the model files"
     p = sub.add_parser("registry", help=help_, description=help_ + ".")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,3 +33,25 @@ def collect(split: str, registry: Registry | None = None,
         "cloud": ModelRunner(reg.for_tier("cloud").path).predict(ds.images),
     }
     return TierOutputs(split, ds.labels, complexity_batch(ds.images, mean), probs)
+
+
+def workload_outputs(split: str, ds: Dataset, mcu: Path, edge: Path, cloud: Path,
+                     mean_q: np.ndarray | None) -> tuple[TierOutputs, np.ndarray]:
+    """Every tier on one split of any workload, as the running system sees it: the mcu
+    input the device computes, and the frame it sends (that input's real values) for the
+    edge and cloud. Returns the outputs and the mcu inputs (int8). ``mean_q`` None:
+    complexity off (zeros)."""
+    from edgecascade.models.stats import complexity_q_batch
+    from edgecascade.models.tensors import input_to_real, samples_to_input
+
+    micro = MicroRunner(mcu)
+    x_q = samples_to_input(ds.images, ds.scale, ds.zero_point, micro.input_spec)
+    frames = input_to_real(x_q, micro.input_spec)
+    probs = {
+        "mcu": micro.output_quantization.dequantize(micro.predict_int8_batch(x_q)),
+        "edge": ModelRunner(edge).predict_real(frames),
+        "cloud": ModelRunner(cloud).predict_real(frames),
+    }
+    cx = (complexity_q_batch(x_q, mean_q) if mean_q is not None
+          else np.zeros(len(ds), dtype=np.float32))
+    return TierOutputs(split, ds.labels, cx, probs), x_q

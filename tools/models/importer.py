@@ -1,0 +1,242 @@
+"""``edgecascade models import``: bring your own three tiers and labelled data.
+
+    edgecascade models import --mcu a.tflite --edge b.tflite --cloud c.tflite \\
+        --data calib.npz [--test test.npz] [--labels labels.txt] --out my-workload
+
+Checks each model (the mcu tier loads in tflite-micro with only the ops it has, is int8
+in and out, fits the flash and measured-arena budget; every tier takes the same input
+and gives the same classes), then writes a workload folder
+(:mod:`edgecascade.models.workload`): the models, ``registry.json``, the data,
+``thresholds.json`` (temperatures, cascade thresholds, the complexity reference, the
+fallback rule), ``evaluation.json`` (with ``--test``) and ``firmware/`` (the C array
+and the settings header). Walk-through: models/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgecascade.models.calibration import apply_temperature
+from edgecascade.models.cascade import load_settings, run_cascade
+from edgecascade.models.dataset import Dataset, read_npz, save_split
+from edgecascade.models.errors import ModelError
+from edgecascade.models.micro import MicroRunner
+from edgecascade.models.registry import ModelEntry, Registry, TensorSpec, sha256_file
+from edgecascade.models.runtime import ModelRunner
+from edgecascade.models.stats import mean_input
+from edgecascade.models.workload import TIERS, Workload, write_workload_file
+
+from .arena_probe import min_arena_bytes
+from .calibrate import ece_report, fit_temperatures
+from .export_c import render as render_c_array
+from .fallback_rule import measure_fallback
+from .outputs import TierOutputs, workload_outputs
+from .search import Objective, choose, evaluate_grid
+from .settings_header import render_generic
+
+#: Today's mcu budget (the MNIST mcu tier: 18 KB flash, 16 KB arena, on a 32 KB arena).
+ARENA_BUDGET = 32 * 1024
+FLASH_BUDGET = 64 * 1024
+
+
+class ModelImportError(ModelError):
+    """The models or data cannot be imported; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("models import", "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    name: str
+    mcu: Path
+    edge: Path
+    cloud: Path
+    calib: Path
+    out: Path
+    test: Path | None = None
+    labels: Path | None = None
+    layout: str = ""
+    complexity: str = "mean_abs_distance"
+    objective: Objective = Objective("max_cloud_share", 0.08, 0.4)
+    arena_budget: int = ARENA_BUDGET
+    flash_budget: int = FLASH_BUDGET
+
+
+def _squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def check_models(req: ImportRequest, calib: Dataset,
+                 log: Callable[[str], None]) -> tuple[dict[str, Any], int]:
+    """Load every tier, check agreement and the mcu budget; returns runners and arena."""
+    problems: list[str] = []
+    runners: dict[str, Any] = {}
+    arena = 0
+    try:
+        runners["mcu"] = MicroRunner(req.mcu, arena_size=256 * 1024)
+    except ModelError as exc:
+        problems.append(f"mcu: {exc.problem} (only ops tflite-micro has are allowed; int8 "
+                        "in and out)")
+    for tier in ("edge", "cloud"):
+        try:
+            runners[tier] = ModelRunner(getattr(req, tier))
+        except ModelError as exc:
+            problems.append(f"{tier}: {exc.problem}")
+    if "mcu" in runners:
+        size = req.mcu.stat().st_size
+        if size > req.flash_budget:
+            problems.append(f"mcu: {size} bytes of flatbuffer exceed the flash budget "
+                            f"{req.flash_budget}")
+        try:
+            arena = min_arena_bytes(req.mcu)
+            log(f"  mcu arena measured through tflite-micro: {arena} bytes")
+            if arena > req.arena_budget:
+                problems.append(f"mcu: needs a {arena}-byte arena, budget {req.arena_budget}")
+        except RuntimeError as exc:
+            problems.append(f"mcu: {exc}")
+    if len(runners) == 3:
+        shapes = {t: _squeeze(r.input_shape) for t, r in runners.items()}
+        if len(set(shapes.values())) != 1:
+            problems.append(f"tiers take different inputs: {shapes}")
+        classes = {t: int(r.num_classes) for t, r in runners.items()}
+        if len(set(classes.values())) != 1:
+            problems.append(f"tiers give different class counts: {classes}")
+        sample = _squeeze(tuple(calib.images.shape[1:]))
+        if sample != shapes["mcu"]:
+            problems.append(f"data samples {calib.images.shape[1:]} do not match the model "
+                            f"input {runners['mcu'].input_shape}")
+        if len(calib.label_names) != classes["mcu"]:
+            problems.append(f"{len(calib.label_names)} labels for {classes['mcu']} classes")
+        if calib.labels.size and int(calib.labels.max()) >= classes["mcu"]:
+            problems.append(f"label {int(calib.labels.max())} out of range")
+    if problems:
+        raise ModelImportError(problems)
+    return runners, arena
+
+
+def _entry(req: ImportRequest, tier: str, runner: Any, arena: int | None, accuracy: float,
+           labels: tuple[str, ...], file: str) -> ModelEntry:
+    spec: TensorSpec = runner.input_spec
+    if req.layout:
+        spec = TensorSpec(spec.shape, spec.dtype, spec.scale, spec.zero_point, req.layout)
+    oq = runner.output_quantization
+    out = TensorSpec((int(runner.num_classes),), np.dtype(runner.output_dtype).name,
+                     oq.scale, oq.zero_point, "vector")
+    path = req.out / file
+    return ModelEntry(id=f"{req.name}-{tier}", version=1, task=f"{req.name}-classification",
+                      tier=tier, file=file, sha256=sha256_file(path), size=path.stat().st_size,
+                      input=spec, output=out, labels=labels, arena_bytes=arena,
+                      test_accuracy=round(accuracy, 4), host_latency_ms=0.0,
+                      base_dir=req.out)
+
+
+def _labels(req: ImportRequest, calib: Dataset) -> tuple[str, ...]:
+    if req.labels is not None:
+        return tuple(x.strip() for x in req.labels.read_text().splitlines() if x.strip())
+    return calib.label_names
+
+
+def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[str, Any]:
+    calib = read_npz(req.calib, "calib")
+    labels = _labels(req, calib)
+    calib = Dataset("calib", calib.images, calib.labels, labels, calib.scale,
+                    calib.zero_point, calib.groups)
+    test = read_npz(req.test, "test", labels) if req.test is not None else None
+    runners, arena = check_models(req, calib, log)
+    req.out.mkdir(parents=True, exist_ok=True)
+    files = {t: f"{req.name}-{t}.tflite" for t in TIERS}
+    for t in TIERS:
+        shutil.copyfile(getattr(req, t), req.out / files[t])
+    wl = Workload(req.name, req.out, req.name)
+    save_split(calib, wl.split_path("calib"))
+    if test is not None:
+        save_split(Dataset("test", test.images, test.labels, labels, test.scale,
+                           test.zero_point, test.groups), wl.split_path("test"))
+    write_workload_file(req.out, req.name, req.name)
+
+    paths = {t: req.out / files[t] for t in TIERS}
+    probe, x_calib = workload_outputs("calib", calib, paths["mcu"], paths["edge"],
+                                      paths["cloud"], None)
+    mean_q = mean_input(x_calib) if req.complexity != "off" else None
+    cal_out, _ = workload_outputs("calib", calib, paths["mcu"], paths["edge"],
+                                  paths["cloud"], mean_q)
+    eval_set = test if test is not None else calib
+    acc_out = (workload_outputs("test", eval_set, paths["mcu"], paths["edge"], paths["cloud"],
+                                mean_q)[0] if test is not None else cal_out)
+    accuracy = {t: float((acc_out.probs[t].argmax(1) == acc_out.labels).mean()) for t in TIERS}
+    entries = tuple(_entry(req, t, runners[t], arena if t == "mcu" else None, accuracy[t],
+                           labels, files[t]) for t in TIERS)
+    reg = Registry(wl.registry_path, entries, {"dataset": req.name,
+                                               "source": str(req.calib.name),
+                                               "sizes": {"calib": len(calib),
+                                                         "test": len(test or ())}})
+    wl.registry_path.write_text(json.dumps(reg.to_json(), indent=2) + "\n")
+    log(f"wrote {wl.registry_path}")
+
+    doc = calibrate_outputs(cal_out, acc_out if test is not None else None, req, reg, mean_q,
+                            x_calib.shape[1:], calib.groups)
+    wl.thresholds_path.write_text(json.dumps(doc, indent=1) + "\n")
+    log(f"wrote {wl.thresholds_path}")
+    if test is not None:
+        from .evaluate import evaluate, format_table
+
+        ev, _ = evaluate(load_settings(wl.thresholds_path), acc_out)
+        ev["models"] = {m.tier: {"id": m.id, "version": m.version, "sha256": m.sha256,
+                                 "size": m.size} for m in reg.models}
+        wl.evaluation_path.write_text(json.dumps(ev, indent=1) + "\n")
+        log(format_table(ev))
+        log(f"wrote {wl.evaluation_path}")
+    fw = req.out / "firmware"
+    fw.mkdir(exist_ok=True)
+    arr = render_c_array(paths["mcu"].read_bytes(), files["mcu"])
+    (fw / "mcu_model_data.h").write_text(arr.header)
+    (fw / "mcu_model_data.c").write_text(arr.source)
+    (fw / "ec_settings.h").write_text(render_generic(doc, reg.for_tier("mcu")))
+    log(f"wrote {fw}/mcu_model_data.{{h,c}} and ec_settings.h")
+    return doc
+
+
+def calibrate_outputs(calib: TierOutputs, test: TierOutputs | None, req: ImportRequest,
+                      reg: Registry, mean_q: np.ndarray | None,
+                      shape: tuple[int, ...], groups: np.ndarray | None = None
+                      ) -> dict[str, Any]:
+    """Pure core of the import's calibration: the thresholds document."""
+    temps = fit_temperatures(calib)
+    edge_cal = apply_temperature(calib.probs["edge"], temps["edge"])
+    cloud_only = float((calib.probs["cloud"].argmax(1) == calib.labels).mean())
+    grid = evaluate_grid(calib.probs["mcu"], calib.complexity, edge_cal, calib.probs["cloud"],
+                         calib.labels)
+    point = choose(grid, req.objective, cloud_only)
+    doc: dict[str, Any] = {
+        "schema": 1,
+        "generated_by": "edgecascade models import (do not edit)",
+        "models": {m.tier: {"id": m.id, "version": m.version, "sha256": m.sha256}
+                   for m in reg.models},
+        "thresholds": point.thresholds.as_file(),
+        "temperatures": temps,
+        "objective": req.objective.to_json(),
+        "operating_point": {"calib": {**point.to_json(), "cloud_only_accuracy": cloud_only}},
+        "ece": {"calib": ece_report(calib, temps)},
+        "complexity": ({"kind": "off"} if mean_q is None else
+                       {"kind": "mean_abs_distance", "shape": list(shape),
+                        "mean_input": mean_q.astype(int).ravel().tolist()}),
+        "fallback": measure_fallback(calib, temps, point.thresholds, groups).to_json(),
+    }
+    if test is not None:
+        o = run_cascade(test.probs["mcu"], test.complexity,
+                        apply_temperature(test.probs["edge"], temps["edge"]),
+                        test.probs["cloud"], point.thresholds)
+        doc["operating_point"]["test"] = {
+            "accuracy": o.accuracy(test.labels), "leave_device_share": o.leave_device_share,
+            "cloud_share": o.cloud_share,
+            "cloud_only_accuracy": float((test.probs["cloud"].argmax(1) == test.labels).mean())}
+    return doc

@@ -48,6 +48,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def over_quota(stamps: list[float], quota: int, window: float = 1.0) -> tuple[int, int]:
+    """(most events in any ``window`` seconds, windows starting at an event holding more
+    than ``quota``): the quota as a receiver counts it from its arrival times."""
+    ordered = sorted(stamps)
+    most, over, j = 0, 0, 0
+    for i, start in enumerate(ordered):
+        while j < len(ordered) and ordered[j] < start + window:
+            j += 1
+        most = max(most, j - i)
+        over += (j - i) > quota
+    return most, over
+
+
 def machine() -> str:
     import os
 

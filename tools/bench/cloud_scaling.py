@@ -26,7 +26,7 @@ from pathlib import Path
 from edgecascade.cloud.processes import default_processes
 from edgecascade.protocol import ServiceState, TopicKind, Topics, decode, encode
 from edgecascade.tools.bench import cloud_harness as h
-from edgecascade.tools.bench.common import Row, print_rows
+from edgecascade.tools.bench.common import Row, cpu_seconds, print_rows
 
 COMMAND = "python -m edgecascade.tools.bench.cloud_scaling"
 PER_REQUEST = 32
@@ -75,22 +75,6 @@ def _online(b: h.MosquittoBroker, topics: Topics, want: int, timeout: float) -> 
         c.disconnect()
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of ``pid`` and its children (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    while pids:
-        p = pids.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
 class Deployment:
     """``edgecascade cloud-worker --processes k`` on its own topics, started once."""
 
@@ -113,13 +97,13 @@ class Deployment:
         pixels = self.pixels[:warm] if warm else self.pixels
         reqs = h.requests(pixels, PER_REQUEST)
         payloads = [encode(r) for r in reqs]
-        cpu = _tree_cpu_seconds(self.proc.pid)
+        cpu = cpu_seconds(self.proc.pid)
         start = time.perf_counter()
         for p in payloads:
             self.client.publish(self.topics.cloud_request(h.GATEWAY), p)
         self.client.wait([r.correlation_id for r in reqs])
         wall = time.perf_counter() - start
-        used = max(_tree_cpu_seconds(self.proc.pid) - cpu, 1e-3)
+        used = max(cpu_seconds(self.proc.pid) - cpu, 1e-3)
         return len(pixels) / wall, len(pixels) / used
 
     def close(self) -> None:

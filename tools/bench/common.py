@@ -61,6 +61,25 @@ def over_quota(stamps: list[float], quota: int, window: float = 1.0) -> tuple[in
     return most, over
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and all its descendants (Linux /proc);
+    a process that has exited counts 0."""
+    import os
+    from pathlib import Path
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pids = 0.0, [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def machine() -> str:
     import os
 

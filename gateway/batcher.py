@@ -134,3 +134,18 @@ class DynamicBatcher(Generic[T, R]):
             assert self._on_done is not None
             for item, result in zip(batch, results, strict=True):
                 self._on_done(item, result, len(batch))
+
+
+def edge_threads(cores: int | None = None) -> int:
+    """LiteRT threads for the edge model when the config names none: half the cores this
+    process may run on, 1..4. The other half runs paho, SQLite and the policy, which cost
+    more per report than the model; a second model thread pays only at batch >= 8
+    (``gateway_batching`` rows, ``docs/performance.md``). 2 cores: 1; a Pi 4/5: 2."""
+    if cores is None:
+        import os
+
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cores = os.cpu_count() or 1
+    return max(1, min(4, cores // 2))

@@ -47,6 +47,7 @@ from edgecascade.config import (
     section,
     unknown_keys,
 )
+from edgecascade.gateway.batcher import edge_threads
 from edgecascade.models.cascade import Thresholds, resolve_thresholds
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
@@ -65,7 +66,7 @@ CONFIG_VERSION = 1
 @dataclass(frozen=True)
 class EdgeConfig:
     model: str = ""  # path to the edge .tflite; empty: no edge tier
-    num_threads: int = 1
+    num_threads: int = field(default_factory=edge_threads)  # from the cores (batcher.py)
     delegate: str = ""  # path of a delegate library (e.g. GPU on a Jetson); empty: XNNPACK
     max_batch: int = 16
     max_delay_ms: float = 2.0

@@ -112,3 +112,11 @@ def test_exactly_one_completion_callback():
         DynamicBatcher(lambda xs: xs)
     with pytest.raises(ValueError):
         DynamicBatcher(lambda xs: xs, lambda *a: None, on_batch=lambda *a: None)
+
+
+def test_edge_threads_leave_half_the_cores_to_the_gateway():
+    from edgecascade.gateway.batcher import edge_threads
+    from edgecascade.gateway.config import EdgeConfig
+
+    assert [edge_threads(c) for c in (1, 2, 4, 6, 8, 16)] == [1, 1, 2, 3, 4, 4]
+    assert EdgeConfig().num_threads == edge_threads()

@@ -69,7 +69,7 @@ class EdgeConfig:
     num_threads: int = field(default_factory=edge_threads)  # from the cores (batcher.py)
     delegate: str = ""  # path of a delegate library (e.g. GPU on a Jetson); empty: XNNPACK
     max_batch: int = 16
-    max_delay_ms: float = 2.0
+    max_delay_ms: float = 0.0  # opportunistic: batch what is queued, never wait (perf doc)
     queue_size: int = 256
 
 

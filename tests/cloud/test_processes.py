@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 
 from edgecascade.cloud.processes import instance_config
 from edgecascade.config import HttpSection
@@ -17,7 +18,7 @@ from tests.cloud.helpers import config_dict, make_config, make_request, sample_i
 
 def test_instance_config_gives_each_process_its_own_id_and_port(topics):
     cfg = make_config("mqtt://127.0.0.1:1883", topics, worker_id="wk")
-    cfg = type(cfg)(**{**cfg.__dict__, "http": HttpSection(enabled=True, port=9200)})
+    cfg = replace(cfg, http=HttpSection(enabled=True, port=9200))
     one = instance_config(cfg, 1)
     assert (one.worker_id, one.http.port, one.shared_group) == ("wk-1", 9201, cfg.shared_group)
     assert instance_config(cfg, 0).http.port == 9200

@@ -8,8 +8,10 @@ topic) and, when ``[http]`` is on with a fixed port, its own port (``port + i``)
 :func:`supervise` is the shell: start the children, forward SIGTERM/SIGINT to each (each
 drains its own in-hand requests), and stop all if one dies.
 
-On AWS IoT Core every client id must be allowed by the thing's policy and each
-connection has its own 100 publishes/s quota, so N processes get N quotas.
+On AWS IoT Core each connection has its own 100 publishes/s quota (N processes, N
+quotas), but the policy ``provision-aws`` writes lets a thing connect and publish its
+state only under its own name: there, provision one thing per process (``<worker>-0``,
+``<worker>-1``...) and run them as separate single-process workers.
 """
 
 from __future__ import annotations

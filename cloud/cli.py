@@ -33,6 +33,11 @@ def add_parser(subparsers: Any) -> None:
                    help="at start, retry until the broker answers instead of exiting 1")
     w.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="seconds to finish in-hand requests on SIGTERM/SIGINT")
+    w.add_argument("--processes", default="1", metavar="N",
+                   help="worker processes on the same shared subscription, one core each "
+                        "(a number, or 'auto' for the cores available). "
+                        "Process i is <worker_id>-i, metrics on port + i")
+    w.add_argument("--instance", type=int, default=None, help=argparse.SUPPRESS)
     w.set_defaults(func=run_worker)
 
     p = subparsers.add_parser(
@@ -58,6 +63,25 @@ def run_worker(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    from .processes import child_command, default_processes, instance_config, supervise
+
+    processes = default_processes() if args.processes == "auto" else None
+    if processes is None:
+        try:
+            processes = int(args.processes)
+        except ValueError:
+            processes = 0
+        if processes < 1:
+            print(f"cloud-worker: --processes {args.processes!r}: a number >= 1 or 'auto'",
+                  file=sys.stderr)
+            return 2
+    if args.instance is not None:
+        config = instance_config(config, args.instance)
+    elif processes > 1 and not args.check:
+        with stop_signals() as stop:
+            return supervise([child_command(args.config, i, args.drain_timeout,
+                                            getattr(args, "log_level", None), wait=args.wait)
+                              for i in range(processes)], stop, args.drain_timeout)
     from edgecascade.models.errors import ModelError
 
     if args.check:

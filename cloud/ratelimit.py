@@ -1,7 +1,10 @@
 """The cloud worker's publish limiter: a thin thread-safe shell that sleeps until the
 pure :class:`~edgecascade.protocol.ratelimit.SlidingWindow` allows one more publish.
 
-The worker wraps every publish of its connection in one.
+The worker wraps every publish of its connection in one. The window is
+:func:`~edgecascade.protocol.ratelimit.quota_window`: ``limit`` per ``window + guard``
+seconds, the guard being the stated margin for delivery jitter
+(``DELIVERY_GUARD_S``, 0.1 s).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from edgecascade.protocol.limits import MAX_PUBLISH_PER_SECOND
-from edgecascade.protocol.ratelimit import SlidingWindow
+from edgecascade.protocol.ratelimit import DELIVERY_GUARD_S, quota_window
 
 
 class RateLimiter:
@@ -21,9 +24,10 @@ class RateLimiter:
     """
 
     def __init__(self, limit: int = MAX_PUBLISH_PER_SECOND, window: float = 1.0, *,
+                 guard: float = DELIVERY_GUARD_S,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self._window = SlidingWindow(limit, window)
+        self._window = quota_window(limit, window, guard)
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep

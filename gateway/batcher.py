@@ -1,11 +1,19 @@
 """Dynamic batcher: a bounded queue in front of a batch function, run by one worker thread.
 
-``submit(item)`` never blocks: it returns False when the queue is full (the caller's
-policy then routes the item elsewhere). The worker takes the first waiting item, then
-keeps collecting until ``max_batch`` items or ``max_delay_s`` after that first item,
-calls ``run(batch) -> results`` once, and hands each (item, result) to ``on_done``. If
-``run`` raises, every item of that batch gets the exception as its result: nothing is
-silently dropped.
+``submit(item)`` (or ``submit_many(items)`` for a group at once) never blocks: it
+returns False (or how many it took) when the queue is full, and the caller's policy
+routes the rest elsewhere. The worker takes the first waiting item, then keeps
+collecting until ``max_batch`` items or ``max_delay_s`` after that first item, calls
+``run(batch) -> results`` once, and hands the results over: once per batch to
+``on_batch(items, results)`` when given, else to ``on_done(item, result, batch_size)``
+per item. If ``run`` raises, every item of that batch gets the exception as its result:
+nothing is silently dropped.
+
+The hand-off costs per batch, not per item: a submit wakes the worker only when that
+changes what it waits for (the queue was empty, or it has just reached ``max_batch``),
+and ``submit_many`` takes the lock once. ``max_delay_s = 0`` batches opportunistically
+(whatever is waiting, never a wait for more): the right setting for a compute-bound
+model, whose per-frame cost batching does not lower (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -24,8 +32,9 @@ class DynamicBatcher(Generic[T, R]):
     def __init__(
         self,
         run: Callable[[list[T]], Sequence[R]],
-        on_done: Callable[[T, R | BaseException, int], None],
+        on_done: Callable[[T, R | BaseException, int], None] | None = None,
         *,
+        on_batch: Callable[[list[T], Sequence[R | BaseException]], None] | None = None,
         max_batch: int = 16,
         max_delay_s: float = 0.002,
         capacity: int = 256,
@@ -33,8 +42,11 @@ class DynamicBatcher(Generic[T, R]):
     ) -> None:
         if max_batch < 1 or capacity < 1 or max_delay_s < 0:
             raise ValueError("max_batch and capacity must be >= 1, max_delay_s >= 0")
+        if (on_done is None) == (on_batch is None):
+            raise ValueError("give exactly one of on_done and on_batch")
         self._run = run
         self._on_done = on_done
+        self._on_batch = on_batch
         self.max_batch = max_batch
         self.max_delay_s = max_delay_s
         self.capacity = capacity
@@ -55,12 +67,26 @@ class DynamicBatcher(Generic[T, R]):
             return len(self._queue) + self._busy
 
     def submit(self, item: T) -> bool:
+        return self.submit_many((item,)) == 1
+
+    def submit_many(self, items: Iterable[T]) -> int:
+        """Queue as many of ``items`` as fit, in order; return how many were taken."""
+        taken = 0
         with self._cond:
-            if self._stopping or len(self._queue) + self._busy >= self.capacity:
-                return False
-            self._queue.append((item, time.monotonic()))
-            self._cond.notify()
-            return True
+            if self._stopping:
+                return 0
+            was = len(self._queue)
+            now = time.monotonic()
+            for item in items:
+                if len(self._queue) + self._busy >= self.capacity:
+                    break
+                self._queue.append((item, now))
+                taken += 1
+            n = len(self._queue)
+            # wake the worker only when it waits for this: a first item, or a full batch
+            if taken and (was == 0 or (was < self.max_batch <= n)):
+                self._cond.notify()
+        return taken
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish every queued item, then stop the worker."""
@@ -102,5 +128,24 @@ class DynamicBatcher(Generic[T, R]):
             self.batches += 1
             with self._cond:
                 self._busy = 0
+            if self._on_batch is not None:
+                self._on_batch(batch, results)
+                continue
+            assert self._on_done is not None
             for item, result in zip(batch, results, strict=True):
                 self._on_done(item, result, len(batch))
+
+
+def edge_threads(cores: int | None = None) -> int:
+    """LiteRT threads for the edge model when the config names none: half the cores this
+    process may run on, 1..4. The other half runs paho, SQLite and the policy, which cost
+    more per report than the model; a second model thread pays only at batch >= 8
+    (``gateway_batching`` rows, ``docs/performance.md``). 2 cores: 1; a Pi 4/5: 2."""
+    if cores is None:
+        import os
+
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cores = os.cpu_count() or 1
+    return max(1, min(4, cores // 2))

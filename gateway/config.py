@@ -47,6 +47,7 @@ from edgecascade.config import (
     section,
     unknown_keys,
 )
+from edgecascade.gateway.batcher import edge_threads
 from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
 from edgecascade.gateway.models_rollout import CanaryRule, read_rollout
 from edgecascade.gateway.trust import DEFAULT_BURST, DEFAULT_MAX_SEQ_AHEAD, DEFAULT_RATE_PER_S
@@ -71,10 +72,10 @@ CONFIG_VERSION = 1
 @dataclass(frozen=True)
 class EdgeConfig:
     model: str = ""  # path to the edge .tflite; empty: no edge tier
-    num_threads: int = 1
+    num_threads: int = field(default_factory=edge_threads)  # from the cores (batcher.py)
     delegate: str = ""  # path of a delegate library (e.g. GPU on a Jetson); empty: XNNPACK
     max_batch: int = 16
-    max_delay_ms: float = 2.0
+    max_delay_ms: float = 0.0  # opportunistic: batch what is queued, never wait (perf doc)
     queue_size: int = 256
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from edgecascade.protocol.ratelimit import SlidingWindow
+from edgecascade.protocol.ratelimit import SlidingWindow, quota_window
 
 
 def publish_window(rate: float) -> SlidingWindow:
@@ -20,12 +20,14 @@ def publish_window(rate: float) -> SlidingWindow:
 
     The same limiter the cloud worker uses (``protocol/ratelimit.py``): never more than
     ``rate`` publishes in any one-second window (a token bucket with a burst lets
-    ``rate + burst`` through in some windows, over the quota).
+    ``rate + burst`` through in some windows, over the quota). The window carries the
+    same delivery-jitter guard as the worker's (``DELIVERY_GUARD_S``), so a receiver
+    counting one-second windows does not see more than ``rate``.
     """
     if not rate > 0:
         raise ValueError("rate must be positive")
     limit = max(1, round(rate))
-    return SlidingWindow(limit, limit / rate)
+    return quota_window(limit, limit / rate)
 
 
 @dataclass

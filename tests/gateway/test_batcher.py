@@ -80,3 +80,43 @@ def test_stop_finishes_queued_items():
     b.stop()
     assert sorted(i for i, _, _ in rec.done) == list(range(5))
     assert not b.submit(99)
+
+
+def test_submit_many_takes_what_fits_and_on_batch_gets_each_batch_once():
+    gate = threading.Event()
+    batches: list[tuple[list[int], list[object]]] = []
+    done = threading.Condition()
+
+    def on_batch(items: list[int], results) -> None:
+        with done:
+            batches.append((items, list(results)))
+            done.notify_all()
+
+    b = DynamicBatcher(lambda xs: (gate.wait(30), [x + 1 for x in xs])[1], on_batch=on_batch,
+                       max_batch=4, max_delay_s=0.0, capacity=6)
+    b.start()
+    assert b.submit_many(range(10)) == 6  # capacity: the caller routes the other four
+    gate.set()
+    with done:
+        assert done.wait_for(lambda: sum(len(i) for i, _ in batches) == 6, 30)
+    b.stop()
+    assert [x for items, _ in batches for x in items] == list(range(6))  # in order, once each
+    assert all(r == [x + 1 for x in items] for items, r in batches)
+    assert max(len(items) for items, _ in batches) <= 4
+
+
+def test_exactly_one_completion_callback():
+    import pytest
+
+    with pytest.raises(ValueError):
+        DynamicBatcher(lambda xs: xs)
+    with pytest.raises(ValueError):
+        DynamicBatcher(lambda xs: xs, lambda *a: None, on_batch=lambda *a: None)
+
+
+def test_edge_threads_leave_half_the_cores_to_the_gateway():
+    from edgecascade.gateway.batcher import edge_threads
+    from edgecascade.gateway.config import EdgeConfig
+
+    assert [edge_threads(c) for c in (1, 2, 4, 6, 8, 16)] == [1, 1, 2, 3, 4, 4]
+    assert EdgeConfig().num_threads == edge_threads()

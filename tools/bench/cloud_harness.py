@@ -158,3 +158,37 @@ class Echo:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         client.publish(self.topics.cloud_response(GATEWAY), msg.payload, qos=1)
+
+
+class Arrivals:
+    """A subscriber that records when each message on ``filters`` arrives (monotonic s):
+    the quota as the broker's receivers see it."""
+
+    def __init__(self, host: str, port: int, filters: list[str]) -> None:
+        self.stamps: list[float] = []
+        self._cond = threading.Condition()
+        ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"count-{uuid.uuid4().hex[:8]}")
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a, **k: ready.set()
+        self.client.connect(host, port)
+        set_nodelay(self.client)
+        self.client.loop_start()
+        self.client.subscribe([(f, 1) for f in filters])
+        if not ready.wait(10):
+            raise TimeoutError("counter did not subscribe")
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        now = time.monotonic()
+        with self._cond:
+            self.stamps.append(now)
+            self._cond.notify_all()
+
+    def wait(self, n: int, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.stamps) >= n, timeout)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -48,6 +48,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def over_quota(stamps: list[float], quota: int, window: float = 1.0) -> tuple[int, int]:
+    """(most events in any ``window`` seconds, windows starting at an event holding more
+    than ``quota``): the quota as a receiver counts it from its arrival times."""
+    ordered = sorted(stamps)
+    most, over, j = 0, 0, 0
+    for i, start in enumerate(ordered):
+        while j < len(ordered) and ordered[j] < start + window:
+            j += 1
+        most = max(most, j - i)
+        over += (j - i) > quota
+    return most, over
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and all its descendants (Linux /proc);
+    a process that has exited counts 0."""
+    import os
+    from pathlib import Path
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pids = 0.0, [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def machine() -> str:
     import os
 

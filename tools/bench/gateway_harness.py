@@ -250,8 +250,12 @@ def _wait_line(proc: subprocess.Popen[str], want: str, timeout: float) -> None:
 
 
 def spawn_gateway(config: Path, b: MosquittoBroker, topics: Topics,
-                  timeout: float = 60) -> subprocess.Popen[bytes]:
-    """Start ``python -m edgecascade.gateway`` and wait for its retained online state."""
+                  timeout: float = 60, stats: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``python -m edgecascade.gateway`` and wait for its retained online state.
+
+    With ``stats``, the gateway runs under ``loadgen.instrumented_gateway``, which writes
+    each report's receipt -> PUBACK time (ms) there as JSON when the process exits.
+    """
     from edgecascade.protocol import ServiceState
 
     online = threading.Event()
@@ -266,8 +270,10 @@ def spawn_gateway(config: Path, b: MosquittoBroker, topics: Topics,
     watcher.on_message = on_message
     watcher.connect(b.host, b.port)
     watcher.loop_start()
-    proc = subprocess.Popen([sys.executable, "-m", "edgecascade.gateway", "--log-level",
-                             "warning", "--config", str(config)], stdout=subprocess.DEVNULL)
+    launcher = (["-m", "edgecascade.gateway"] if stats is None else
+                ["-m", "edgecascade.tools.bench.loadgen", "gateway", str(stats)])
+    proc = subprocess.Popen([sys.executable, *launcher, "--log-level", "warning",
+                             "--config", str(config)], stdout=subprocess.DEVNULL)
     try:
         if not online.wait(timeout):
             proc.kill()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,7 @@ class ContainerBroker(MosquittoConfig):
                 self.port = free_port(self.host)
             self.config_path.write_text(self.config_text())
             container = DockerContainer(
-                image, command=[MOSQUITTO_IN_IMAGE, "-c", str(self.config_path)],
+                image, command=shlex.join([MOSQUITTO_IN_IMAGE, "-c", str(self.config_path)]),
                 network_mode="host", network=None, user=f"{os.getuid()}:{os.getgid()}",
                 labels={OWNER_LABEL: str(os.getpid())})
             for path in self.mounts():

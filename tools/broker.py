@@ -76,8 +76,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def probe_mqtt(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True when an MQTT broker at host:port accepts a CONNECT."""
+def probe_mqtt(host: str, port: int, timeout: float = 1.0, *, refused_ok: bool = False) -> bool:
+    """True when an MQTT broker at host:port accepts a CONNECT (or, with ``refused_ok``,
+    answers it at all: a broker that wants a password is up too)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(_PROBE_CONNECT)
@@ -88,7 +89,7 @@ def probe_mqtt(host: str, port: int, timeout: float = 1.0) -> bool:
                     return False
                 reply += chunk
             s.sendall(b"\xe0\x00")  # DISCONNECT
-            return reply == _CONNACK_OK
+            return reply == _CONNACK_OK or (refused_ok and reply[:2] == _CONNACK_OK[:2])
     except OSError:
         return False
 
@@ -113,6 +114,7 @@ class MosquittoConfig:
     extra_config: str = ""
     persistence: bool = True
     max_queued_messages: int = 200_000
+    config: str = ""  # the whole config, verbatim, in place of the generated one
 
     @property
     def url(self) -> str:
@@ -126,7 +128,14 @@ class MosquittoConfig:
     def config_path(self) -> Path:
         return self.workdir / "mosquitto.conf"
 
+    def ready(self) -> bool:
+        """The broker answers MQTT (a given config may refuse anonymous clients)."""
+        return probe_mqtt(self.host, self.port, refused_ok=bool(self.config))
+
     def config_text(self) -> str:
+        if self.config:
+            root = os.geteuid() == 0 and not self._sets("user", self.config)
+            return ("user root\n" if root else "") + self.config
         lines = [
             # Started as root, mosquitto drops to user "mosquitto", which cannot write
             # the log or the persistence file in our (private) work directory.
@@ -151,9 +160,10 @@ class MosquittoConfig:
             ]
         return "\n".join(lines) + "\n" + self.extra_config + "\n"
 
-    def _sets(self, option: str) -> bool:
-        """Whether ``extra_config`` sets ``option`` itself."""
-        return any(line.split()[:1] == [option] for line in self.extra_config.splitlines())
+    def _sets(self, option: str, text: str | None = None) -> bool:
+        """Whether ``extra_config`` (or ``text``) sets ``option`` itself."""
+        lines = (self.extra_config if text is None else text).splitlines()
+        return any(line.split()[:1] == [option] for line in lines)
 
     def file_log_tail(self, lines: int = 20) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -198,7 +208,7 @@ class MosquittoBroker(MosquittoConfig):
             )
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and proc.poll() is None:
-                if probe_mqtt(self.host, self.port):
+                if self.ready():
                     return
                 time.sleep(0.05)
             exited = proc.poll() is not None

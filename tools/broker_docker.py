@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgecascade.tools.broker import BrokerFailed, MosquittoConfig, free_port, probe_mqtt
+from edgecascade.tools.broker import BrokerFailed, MosquittoConfig, free_port
 
 IMAGES = ("eclipse-mosquitto:2", "edgecascade-mosquitto:local")
 MOSQUITTO_IN_IMAGE = "/usr/sbin/mosquitto"
@@ -156,7 +156,7 @@ class ContainerBroker(MosquittoConfig):
             deadline = time.monotonic() + timeout
             exited = False
             while time.monotonic() < deadline:
-                if probe_mqtt(self.host, self.port):
+                if self.ready():
                     return
                 if not self.running:
                     exited = True

@@ -121,7 +121,9 @@ def test_a_bad_config_fails_with_mosquittos_own_words(new_broker) -> None:
 
 
 @pytest.fixture
-def fresh_status() -> Iterator[None]:
+def fresh_status(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The automatic choice, asked afresh (whatever this run forces for its fixtures)."""
+    monkeypatch.delenv("EC_TEST_BROKER", raising=False)
     docker_status.cache_clear()
     yield
     docker_status.cache_clear()

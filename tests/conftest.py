@@ -1,4 +1,8 @@
-"""Shared fixtures: real mosquitto brokers on free loopback ports, per-test topics."""
+"""Shared fixtures: real mosquitto brokers on free loopback ports, per-test topics.
+
+Brokers are mosquitto containers through testcontainers wherever a Docker engine answers
+(``scripts/test`` starts one and imports the image), the local binary only where Docker
+can't run; pytest's header says which and why."""
 
 from __future__ import annotations
 
@@ -9,29 +13,39 @@ from pathlib import Path
 import pytest
 
 from edgecascade.protocol import Topics
-from edgecascade.tools.broker import BrokerUnavailable, MosquittoBroker, make_broker
+from edgecascade.tools.broker import (
+    Broker,
+    BrokerUnavailable,
+    broker_backend,
+    make_broker,
+)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        return f"brokers: {broker_backend().detail}"
+    except BrokerUnavailable as exc:
+        return f"brokers: {exc}"
 
 
 @pytest.fixture
-def broker_factory(tmp_path: Path) -> Iterator[Callable[..., MosquittoBroker]]:
+def broker_factory(tmp_path: Path) -> Iterator[Callable[..., Broker]]:
     """Make brokers with custom config (bridges, TLS, ACLs); all stopped at teardown.
 
     ``broker_factory(extra_config="...", port=..., start=True)``.
     """
-    made: list[MosquittoBroker] = []
+    made: list[Broker] = []
 
-    def factory(
-        *, start: bool = True, name: str | None = None, **kwargs: object
-    ) -> MosquittoBroker:
+    def factory(*, start: bool = True, name: str | None = None, **kwargs: object) -> Broker:
         workdir = tmp_path / (name or f"broker{len(made)}")
         try:
             broker = make_broker(workdir, **kwargs)
         except BrokerUnavailable as exc:
             pytest.fail(str(exc))
-        made.append(broker)  # type: ignore[arg-type]
+        made.append(broker)
         if start:
             broker.start()
-        return broker  # type: ignore[return-value]
+        return broker
 
     yield factory
     for broker in made:
@@ -39,7 +53,7 @@ def broker_factory(tmp_path: Path) -> Iterator[Callable[..., MosquittoBroker]]:
 
 
 @pytest.fixture
-def broker(broker_factory: Callable[..., MosquittoBroker]) -> MosquittoBroker:
+def broker(broker_factory: Callable[..., Broker]) -> Broker:
     """A started mosquitto on a free loopback port."""
     return broker_factory()
 

@@ -5,9 +5,10 @@ a generated config, waits until the broker answers an MQTT CONNECT, and can be
 stopped, killed and restarted on the same port (persistence survives a restart).
 ``extra_config`` adds bridges, TLS listeners, ACLs and so on.
 
-Where no ``mosquitto`` is installed but a Docker engine answers, ``start_broker``
-falls back to testcontainers' eclipse-mosquitto image; otherwise it raises
-:class:`BrokerUnavailable` saying how to install one.
+``make_broker`` (the test fixtures' entry) gives a ``ContainerBroker``
+(``broker_docker.py``: the same config and surface, mosquitto in Docker through
+testcontainers) wherever a Docker engine answers and a mosquitto image is present, and
+the local binary only where Docker can't run; ``broker_backend()`` says which and why.
 """
 
 from __future__ import annotations
@@ -43,15 +44,30 @@ class BrokerFailed(ToolError, RuntimeError):
 
 
 class Broker(Protocol):
+    """What tests and tools may use of a broker, local process or container alike."""
+
+    workdir: Path
     host: str
     port: int
 
     @property
     def url(self) -> str: ...
 
-    def start(self) -> None: ...
+    @property
+    def log_path(self) -> Path: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self, timeout: float = 30.0) -> None: ...
 
     def stop(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def restart(self, down_for: float = 0.0) -> None: ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -60,8 +76,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def probe_mqtt(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True when an MQTT broker at host:port accepts a CONNECT."""
+def probe_mqtt(host: str, port: int, timeout: float = 1.0, *, refused_ok: bool = False) -> bool:
+    """True when an MQTT broker at host:port accepts a CONNECT (or, with ``refused_ok``,
+    answers it at all: a broker that wants a password is up too)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(_PROBE_CONNECT)
@@ -72,7 +89,7 @@ def probe_mqtt(host: str, port: int, timeout: float = 1.0) -> bool:
                     return False
                 reply += chunk
             s.sendall(b"\xe0\x00")  # DISCONNECT
-            return reply == _CONNACK_OK
+            return reply == _CONNACK_OK or (refused_ok and reply[:2] == _CONNACK_OK[:2])
     except OSError:
         return False
 
@@ -87,17 +104,17 @@ def wait_ready(host: str, port: int, timeout: float = 10.0) -> bool:
 
 
 @dataclass
-class MosquittoBroker:
-    """One mosquitto process. ``workdir`` holds its config, log and persistence."""
+class MosquittoConfig:
+    """What a mosquitto needs: its work directory (config, log and persistence), port
+    and ``extra_config``. The local process and the container share this."""
 
     workdir: Path
     port: int = 0
     host: str = "127.0.0.1"
     extra_config: str = ""
     persistence: bool = True
-    binary: str = "mosquitto"
     max_queued_messages: int = 200_000
-    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    config: str = ""  # the whole config, verbatim, in place of the generated one
 
     @property
     def url(self) -> str:
@@ -108,10 +125,17 @@ class MosquittoBroker:
         return self.workdir / "mosquitto.log"
 
     @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def config_path(self) -> Path:
+        return self.workdir / "mosquitto.conf"
+
+    def ready(self) -> bool:
+        """The broker answers MQTT (a given config may refuse anonymous clients)."""
+        return probe_mqtt(self.host, self.port, refused_ok=bool(self.config))
 
     def config_text(self) -> str:
+        if self.config:
+            root = os.geteuid() == 0 and not self._sets("user", self.config)
+            return ("user root\n" if root else "") + self.config
         lines = [
             # Started as root, mosquitto drops to user "mosquitto", which cannot write
             # the log or the persistence file in our (private) work directory.
@@ -136,9 +160,26 @@ class MosquittoBroker:
             ]
         return "\n".join(lines) + "\n" + self.extra_config + "\n"
 
-    def _sets(self, option: str) -> bool:
-        """Whether ``extra_config`` sets ``option`` itself."""
-        return any(line.split()[:1] == [option] for line in self.extra_config.splitlines())
+    def _sets(self, option: str, text: str | None = None) -> bool:
+        """Whether ``extra_config`` (or ``text``) sets ``option`` itself."""
+        lines = (self.extra_config if text is None else text).splitlines()
+        return any(line.split()[:1] == [option] for line in lines)
+
+    def file_log_tail(self, lines: int = 20) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class MosquittoBroker(MosquittoConfig):
+    """One local mosquitto process."""
+
+    binary: str = "mosquitto"
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 30.0) -> None:
         """Start and wait until it answers a CONNECT.
@@ -157,7 +198,7 @@ class MosquittoBroker:
         for _attempt in range(10 if fixed_port else 5):
             if not fixed_port:
                 self.port = free_port(self.host)
-            conf = self.workdir / "mosquitto.conf"
+            conf = self.config_path
             conf.write_text(self.config_text())
             proc = self._proc = subprocess.Popen(
                 [self.binary, "-c", str(conf)],
@@ -167,7 +208,7 @@ class MosquittoBroker:
             )
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and proc.poll() is None:
-                if probe_mqtt(self.host, self.port):
+                if self.ready():
                     return
                 time.sleep(0.05)
             exited = proc.poll() is not None
@@ -185,9 +226,7 @@ class MosquittoBroker:
         if proc is not None and proc.stderr is not None and proc.poll() is not None:
             with contextlib.suppress(OSError, ValueError):
                 err = proc.stderr.read() or b""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        tail = "\n".join(text.splitlines()[-lines:])
-        return (err.decode(errors="replace") + "\n" + tail).strip()
+        return (err.decode(errors="replace") + "\n" + self.file_log_tail(lines)).strip()
 
     def _terminate(self, sig: int) -> None:
         proc = self._proc
@@ -229,49 +268,40 @@ class MosquittoBroker:
         self.stop()
 
 
-@dataclass
-class ContainerBroker:
-    """Fallback: eclipse-mosquitto in Docker through testcontainers."""
-
-    host: str = "127.0.0.1"
-    port: int = 0
-    _container: object | None = field(default=None, init=False, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        from testcontainers.mqtt import MosquittoContainer
-
-        container = MosquittoContainer()
-        container.start()
-        self._container = container
-        self.host = container.get_container_host_ip()
-        self.port = int(container.get_exposed_port(MosquittoContainer.MQTT_PORT))
-        if not wait_ready(self.host, self.port):
-            raise BrokerFailed("mosquitto container did not become ready")
-
-    def stop(self) -> None:
-        if self._container is not None:
-            self._container.stop()  # type: ignore[attr-defined]
-            self._container = None
 
 
-def docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        out = subprocess.run(["docker", "info"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0
+@dataclass(frozen=True)
+class Backend:
+    """Which broker ``make_broker`` makes here, and why."""
+
+    kind: str  # "container" or "binary"
+    detail: str
 
 
-def make_broker(workdir: Path, **kwargs: object) -> MosquittoBroker | ContainerBroker:
-    """A local mosquitto if installed, else a container, else ``BrokerUnavailable``."""
-    if shutil.which("mosquitto") is not None:
-        return MosquittoBroker(workdir, **kwargs)  # type: ignore[arg-type]
-    if docker_available():
-        return ContainerBroker()
-    raise BrokerUnavailable(INSTALL_HINT)
+def broker_backend() -> Backend:
+    """A container where Docker runs (``EC_TEST_BROKER=binary`` forces the local one)."""
+    from edgecascade.tools.broker_docker import docker_status
+
+    forced = os.environ.get("EC_TEST_BROKER", "")
+    if forced not in ("", "binary", "container"):
+        raise BrokerUnavailable(f"EC_TEST_BROKER={forced!r}: expected 'binary' or 'container'")
+    if forced == "binary":
+        return Backend("binary", "local mosquitto binary (EC_TEST_BROKER=binary)")
+    status = docker_status()
+    if status.ok:
+        return Backend("container", f"mosquitto container {status.image} through testcontainers")
+    if forced == "container":
+        raise BrokerUnavailable(f"EC_TEST_BROKER=container but {status.reason}")
+    return Backend("binary", f"local mosquitto binary, as Docker can't run here: {status.reason}")
+
+
+def make_broker(workdir: Path, **kwargs: object) -> Broker:
+    """A mosquitto container where Docker runs, else the local binary, else
+    ``BrokerUnavailable``; both have the same surface (start/stop/kill/restart/log_tail)."""
+    if broker_backend().kind == "container":
+        from edgecascade.tools.broker_docker import ContainerBroker
+
+        return ContainerBroker(workdir, **kwargs)  # type: ignore[arg-type]
+    if shutil.which("mosquitto") is None:
+        raise BrokerUnavailable(INSTALL_HINT)
+    return MosquittoBroker(workdir, **kwargs)  # type: ignore[arg-type]

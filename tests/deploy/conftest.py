@@ -7,15 +7,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from edgecascade.mqtt import BrokerSettings
-from edgecascade.probe import reach
-from edgecascade.tools.broker import free_port
+from edgecascade.tools.broker import Broker, BrokerUnavailable, free_port, make_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -49,35 +47,27 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def mosquitto_from(tmp_path: Path) -> Iterator[Callable[[str], BrokerSettings]]:
-    """``start(config_text)`` with ``{port}`` and ``{dir}`` filled in -> its settings."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not os.access(binary, os.X_OK):
-        pytest.fail("mosquitto is not installed (scripts/test installs it)")
-    procs: list[subprocess.Popen[bytes]] = []
+    """``start(config_text)`` with ``{port}`` and ``{dir}`` filled in -> its settings.
+
+    The broker is the tests' usual kind (a container where Docker runs, see
+    tests/conftest.py), running exactly this config."""
+    made: list[Broker] = []
 
     def start(text: str, username: str | None = None,
               password: str | None = None) -> BrokerSettings:
-        workdir = tmp_path / f"mosquitto{len(procs)}"
+        workdir = tmp_path / f"mosquitto{len(made)}"
         workdir.mkdir()
         port = free_port()
-        conf = workdir / "mosquitto.conf"
-        root = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(root + text.format(port=port, dir=workdir))
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
-        procs.append(proc)
-        settings = BrokerSettings(f"mqtt://127.0.0.1:{port}", username=username,
-                                  password=password)
-        deadline = time.monotonic() + 30
-        while reach(settings, timeout=1.0) is not None:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
-            assert time.monotonic() < deadline, "mosquitto did not listen"
-            time.sleep(0.05)
-        return settings
+        try:
+            broker = make_broker(workdir, port=port,
+                                 config=text.format(port=port, dir=workdir))
+        except BrokerUnavailable as exc:
+            pytest.fail(str(exc))
+        made.append(broker)
+        broker.start()
+        return BrokerSettings(f"mqtt://127.0.0.1:{port}", username=username,
+                              password=password)
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stderr:
-            proc.stderr.close()
+    for broker in made:
+        broker.stop()

@@ -86,6 +86,9 @@ class MicroBatcher:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._predict = predict
+        #: The predict of the batch being run (captured once per batch: a ``swap`` lands
+        #: between batches); ``done`` callbacks, called in this thread, read it.
+        self.running: Predict = predict
         self.max_batch = max_batch
         self.max_delay = max_delay
         self._on_batch = on_batch
@@ -98,6 +101,10 @@ class MicroBatcher:
     def start(self) -> MicroBatcher:
         self._thread.start()
         return self
+
+    def swap(self, predict: Predict) -> None:
+        """Run the next batch, and every one after it, on ``predict``."""
+        self._predict = predict
 
     def submit(self, job: Job) -> None:
         with self._cond:
@@ -151,12 +158,12 @@ class MicroBatcher:
                 with self._cond:
                     self._busy = 0
 
-    def _infer(self, pixels: np.ndarray) -> np.ndarray:
+    def _infer(self, pixels: np.ndarray, predict: Predict) -> np.ndarray:
         outs = []
         for start in range(0, pixels.shape[0], self.max_batch):
             chunk = pixels[start : start + self.max_batch]
             t0 = time.perf_counter()
-            out = np.asarray(self._predict(chunk))
+            out = np.asarray(predict(chunk))
             if self._on_batch is not None:
                 self._on_batch(int(chunk.shape[0]), time.perf_counter() - t0)
             if out.ndim != 2 or out.shape[0] != chunk.shape[0]:
@@ -165,6 +172,7 @@ class MicroBatcher:
         return np.concatenate(outs)
 
     def _run_jobs(self, jobs: list[Job]) -> None:
+        predict = self.running = self._predict  # one model for the whole batch
         with_frames = [j for j in jobs if j.size]
         for job in jobs:
             if not job.size:
@@ -172,14 +180,14 @@ class MicroBatcher:
         if not with_frames:
             return
         try:
-            probs = self._infer(np.concatenate([j.pixels for j in with_frames]))
+            probs = self._infer(np.concatenate([j.pixels for j in with_frames]), predict)
         except Exception as exc:
             if len(with_frames) == 1:
                 _call(with_frames[0], None, exc)
                 return
             for job in with_frames:  # isolate: retry each job alone
                 try:
-                    out = self._infer(job.pixels)  # type: ignore[arg-type]
+                    out = self._infer(job.pixels, predict)  # type: ignore[arg-type]
                 except Exception as one_exc:
                     _call(job, None, one_exc)
                 else:

@@ -86,6 +86,7 @@ class ModelDone:
     inputs: tuple[ItemInput, ...]
     probs: np.ndarray | None = field(default=None, compare=False)
     error: BaseException | None = None
+    model: tuple[str, int] | None = None  # (id, version) of the model that ran this batch
 
 
 @dataclass(frozen=True)

@@ -255,9 +255,10 @@ class WorkerCore:
         else:
             try:
                 items = core.answers(done.inputs, done.probs)
-                response = core.ok_response(
-                    request, worker_id=s.worker_id, model_id=s.model_id,
-                    model_version=s.model_version, items=items, worker_ms=worker_ms,
+                model_id, model_version = done.model or (s.model_id, s.model_version)
+                response = core.ok_response(  # named by the model that computed it
+                    request, worker_id=s.worker_id, model_id=model_id,
+                    model_version=model_version, items=items, worker_ms=worker_ms,
                     ts_ms=ts_ms)
                 cacheable = core.cacheable(done.inputs)
             except (ValueError, ProtocolError) as exc:

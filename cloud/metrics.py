@@ -49,6 +49,9 @@ class WorkerMetrics:
         self.rate_limited = Counter("ec_cloud_rate_limited_seconds",
                                     "Seconds spent waiting for the publish-rate limiter",
                                     registry=r)
+        self.model_swaps = Counter("ec_cloud_model_swaps", "Model swaps at run time, by "
+                                   "outcome (ok; refused: the running model kept)",
+                                   ["outcome"], registry=r)
         self.dedupe_evictions = Gauge("ec_cloud_dedupe_evictions",
                                       "Responses evicted from the idempotency cache", registry=r)
 

@@ -75,6 +75,7 @@ from .events import (
 from .machine import CoreSettings, WorkerCore, read_message
 from .metrics import WorkerMetrics
 from .model import Classifier, InputError
+from .model_swap import Running, ran_on, worker_swapper
 from .ratelimit import RateLimiter
 
 __all__ = ["CloudWorker", "FrameFetcher", "Ticket", "WorkerError", "build_worker",
@@ -129,9 +130,10 @@ class CloudWorker:
         self._stopping = threading.Event()
         self._outbox: queue.Queue[Any] = queue.Queue()
         self._batcher = MicroBatcher(
-            classifier.predict, max_batch=config.model.max_batch,
+            Running(classifier), max_batch=config.model.max_batch,
             max_delay=config.model.max_delay_ms / 1000.0, on_batch=self._on_batch,
             name=f"batcher-{self.worker_id}")
+        self.swapper = worker_swapper(self)  # [model] path watched: a new file is swapped in
         self._fetch_pool = ThreadPoolExecutor(config.limits.fetch_threads,
                                               thread_name_prefix=f"fetch-{self.worker_id}")
         self._outbox_thread = threading.Thread(target=self._run_outbox, daemon=True,
@@ -163,6 +165,7 @@ class CloudWorker:
                                               registry=self.metrics.registry)
         self._batcher.start()
         self._outbox_thread.start()
+        self.swapper.start()
         self.client.connect_async(self.settings.host, self.settings.port,
                                   keepalive=self.settings.keepalive,
                                   **connect_properties(self.settings,  # type: ignore[arg-type]
@@ -213,6 +216,7 @@ class CloudWorker:
         return drained
 
     def _shutdown_threads(self, timeout: float) -> None:
+        self.swapper.stop()
         self._batcher.close(timeout)
         self._outbox.put(_STOP)
         if self._outbox_thread.is_alive():
@@ -347,10 +351,13 @@ class CloudWorker:
             self.metrics.errors.labels("frame:input").inc()
             return core.ItemInput.failed(item, f"bad frame: {exc}")
 
+    def swap_model(self, path: str) -> bool:  # False: refused, the running model kept
+        return self.swapper.swap(path)
+
     # -- completion (batcher thread) ------------------------------------------------------
     def _finish(self, key: Key, inputs: tuple[core.ItemInput, ...], probs: np.ndarray | None,
                 error: BaseException | None) -> None:
-        self._step(ModelDone(key, inputs, probs, error))
+        self._step(ModelDone(key, inputs, probs, error, ran_on(self._batcher.running)))
 
     def _on_batch(self, frames: int, seconds: float) -> None:
         self.metrics.batch_frames.observe(frames)

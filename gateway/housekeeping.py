@@ -5,7 +5,8 @@
 * :class:`Housekeeper` (thread ``gw-house``): once the site link is up, republishes those
   results and re-admits those frames into the core; then, in a loop, ticks the core's
   deadlines, matches PUBACKs, flushes the cache, publishes metrics, checkpoints and probes
-  the stores, flushes what a refusing disk left in memory, prunes the ledger;
+  the stores, flushes what a refusing disk left in memory, prunes the ledger, swaps in
+  a replaced ``[edge] model`` file (:mod:`.model_swap`);
 * :func:`handle_device_state`: epoch assignment for devices that come online without one.
 """
 
@@ -163,6 +164,7 @@ class Housekeeper:
                 if now >= next_site and gw.cfg.devices.site_dir:
                     next_site = now + SITE_REREAD_S
                     self._reread_site()
+                gw.edge_swapper.poll()  # a new [edge] model file: swapped in
                 if now >= next_prune and gw.ledger is not None:
                     next_prune = now + 30
                     gw.ledger.prune()

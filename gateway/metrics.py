@@ -44,6 +44,8 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "privacy_blocked": ("Private frames refused at the cloud boundary", ()),
     "spool_dropped": ("Spooled frames dropped, by reason", ("reason",)),
     "edge_errors": ("Edge model failures", ()),
+    "edge_model_swaps": ("Edge model swaps at run time, by outcome (ok; refused: the "
+                         "running model kept)", ("outcome",)),
     "publish_failed": ("Result publishes the client refused (retried from the ledger)", ()),
     "storage_errors": ("Writes the state disk refused (each a frame's ledger entry, spooled "
                        "escalation or cache entry not kept on disk), by store and reason",

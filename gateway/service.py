@@ -41,9 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
 
-import numpy as np
 import paho.mqtt.client as mqtt
 
 from edgecascade.protocol import Report, Result, encode
@@ -58,7 +56,7 @@ from .config import GatewayConfig
 from .core import FrameCore, needs_lookup
 from .dashboards import Dashboards
 from .db import StorageHealth
-from .edge import EdgeAnswer, EdgeModel, TFLiteEdgeModel
+from .edge import EdgeModel
 from .effects import Arrival, Effect, FrameJob, Now, frame_id
 from .frame_store import store_for
 from .health import readiness
@@ -67,6 +65,7 @@ from .http import ObserveServer
 from .intake import Intake
 from .ledger import Key, Ledger
 from .metrics import GatewayMetrics
+from .model_swap import EdgeSwapper, Stamped, run_batch
 from .model_versions import VersionThresholds
 from .models_rollout import RolloutTracker
 from .policy import Snapshot
@@ -113,9 +112,10 @@ class Gateway:
         self.ledger: Ledger | None = None
         self.cache: LastGoodCache | None = None
         self.cloud: CloudClient | None = None
-        self.batcher: DynamicBatcher[FrameJob, EdgeAnswer] | None = None
+        self.batcher: DynamicBatcher[FrameJob, Stamped] | None = None
         self.http: ObserveServer | None = None
-        self.edge: EdgeModel | None = None
+        self.edge: EdgeModel | None = None  # replaced whole by swap_edge_model
+        self.edge_swapper = EdgeSwapper(self)
         self.link: SiteLink | None = None
         self._house = Housekeeper(self)
         self.intake = Intake(self)
@@ -137,11 +137,7 @@ class Gateway:
                                    health=health)
         spool = self.spool = SpoolStore(state / "spool.sqlite", cfg.storage.spool_max_bytes,
                                    health=health)
-        self.edge = self._edge_model
-        if self.edge is None and cfg.edge.model:
-            self.edge = TFLiteEdgeModel(cfg.edge.model, num_threads=cfg.edge.num_threads,
-                                        delegate=cfg.edge.delegate or None,
-                                        temperature=cfg.thresholds.edge_temperature)
+        self.edge = self._edge_model or self.edge_swapper.load_configured()  # then watched
         if self.edge is not None:
             self.batcher = DynamicBatcher(self._run_edge, self._on_edge_done,
                                           max_batch=cfg.edge.max_batch,
@@ -357,14 +353,18 @@ class Gateway:
         return None if res.stored else (res.reason or "not_stored")
 
     # == tiers ===========================================================================
-    def _run_edge(self, jobs: list[FrameJob]) -> list[EdgeAnswer]:
-        assert self.edge is not None and self.batcher is not None
+    def swap_edge_model(self, path: str) -> bool:
+        """Load and check ``path``, then switch to it; False keeps the running model."""
+        return self.edge_swapper.swap(path)
+
+    def _run_edge(self, jobs: list[FrameJob]) -> list[Stamped]:
+        model = self.edge  # once per batch: a swap during the run does not relabel it
+        assert model is not None and self.batcher is not None
         self.metrics.batch_size.observe(len(jobs))
         self.metrics.set("edge_queue_depth", self.batcher.depth)
-        return self.edge.classify(np.stack([cast(np.ndarray, j.pixels) for j in jobs
-                                             if j.pixels is not None]))
+        return run_batch(model, jobs)
 
-    def _on_edge_done(self, job: FrameJob, result: EdgeAnswer | BaseException,
+    def _on_edge_done(self, job: FrameJob, result: Stamped | BaseException,
                       batch: int) -> None:
         try:
             answer: Answer | None = None
@@ -373,11 +373,10 @@ class Gateway:
                 self.metrics.inc("edge_errors")
                 log.error("edge model failed", extra={"frame": frame_id(job.key),
                                                       "error": str(result)[:200]})
-            else:
-                assert self.edge is not None
-                answer = Answer(result.label, result.confidence, "edge", self.edge.model_id,
-                                self.edge.model_version, now_ms())
-                margin = result.margin
+            else:  # named by the model that ran this batch
+                answer = Answer(result.answer.label, result.answer.confidence, "edge",
+                                result.model_id, result.model_version, now_ms())
+                margin = result.answer.margin
             outcome = fx.EdgeOutcome(answer, margin, self._snapshot(job.report), self._last(job))
             self.step(lambda now: self.core.edge_done(now, job, outcome))
         except Exception:

@@ -151,7 +151,8 @@ class Sim:
             self.waiting[key].append(mid)
         self._check_acks(effects, answered=[])
 
-    def complete(self, index: int, outcome: str, again: bool) -> None:
+    def complete(self, index: int, outcome: str, again: bool,
+                 model: tuple[str, int] | None = None) -> None:
         if not self.preparing:
             return
         key = self.preparing[index % len(self.preparing)]
@@ -174,7 +175,7 @@ class Sim:
         elif outcome == "model_error":
             probs, error = None, RuntimeError("tensor arena exhausted")
         cacheable_before = key in self.first_cacheable
-        effects = self.step(ModelDone(key, inputs, probs, error))
+        effects = self.step(ModelDone(key, inputs, probs, error, model))
         for e in effects:
             if isinstance(e, Publish) and e.key == key and outcome == "ok" and \
                     not cacheable_before and self.core.settings.dedupe_capacity >= len(CATALOG):
@@ -331,6 +332,20 @@ def test_a_redelivery_in_hand_waits_for_the_first_answer_and_gets_its_bytes():
     assert not sim.preparing
     a, b, c = (sim.log[m].answers for m in (1, 2, 3))
     assert a == b == c and len(a) == 1 and decode(CloudResponse, a[0]).status == "ok"
+
+
+def test_an_answer_names_the_model_that_computed_its_batch():
+    sim = online_sim(4)
+    sim.deliver(0)
+    sim.deliver(1)
+    sim.complete(0, "ok", False, model=("mnist-cloud", 9))  # a batch run on a swapped-in v9
+    sim.complete(0, "ok", False)  # no model named: the worker's configured one
+    sim.send(0)
+    sim.send(0)
+    named = {r.correlation_id: (r.model_id, r.model_version) for r in
+             (decode(CloudResponse, sim.log[m].answers[0]) for m in (1, 2))}
+    s = sim.core.settings
+    assert sorted(named.values()) == sorted([("mnist-cloud", 9), (s.model_id, s.model_version)])
 
 
 @pytest.mark.parametrize("outcome, error", [

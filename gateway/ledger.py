@@ -5,9 +5,8 @@ committed *before* its MQTT PUBACK is sent (reports taken together share one tra
 :meth:`Ledger.admit_batch`), so a SIGKILL cannot lose an acknowledged report: on restart
 :meth:`pending` lists what is still to answer. Each final result is stored with the frame
 (``unsent``) before it is published and marked ``sent`` when the broker acknowledged it;
-:meth:`unsent` lists what to publish again after a crash. Results are therefore
-at-least-once on the wire after a crash, and idempotent by (device, epoch, seq,
-revision); there is never a second *different* revision-0 answer.
+:meth:`unsent` lists what to publish again after a crash: at-least-once on the wire,
+idempotent by (device, epoch, seq, revision), never a second *different* revision 0.
 
 The ledger remembers the last ``keep`` finished frames for duplicate detection; a
 duplicate older than that window is answered again (documented, counted as new).

@@ -142,3 +142,24 @@ def test_storage_error_mid_batch_keeps_the_batch_in_memory(tmp_path) -> None:
     assert led.memory_frames == 0
     assert len(led.db.query("SELECT seq FROM frames")) == 21
     assert led.admit_batch([Admission(("d", 1, 2), 0, REPORT)])[0] is not None
+
+
+def test_a_batch_counts_its_own_frames_in_the_edge_queue(tmp_path) -> None:
+    """Snapshots of one batch are read before any of it reaches the edge queue: the core
+    counts the batch's earlier edge frames, so the batch never overfills the queue."""
+    from edgecascade.gateway import effects as fx
+
+    from .world import EDGE_CAPACITY, World, make_report
+
+    keys: list[Key] = [(f"d{i}", 1, i) for i in range(EDGE_CAPACITY + 2)]
+    w = World(tmp_path, {k: make_report(k[0], k[2], "unsure") for k in keys})
+    try:
+        now = w.now()
+        effects = w.core.arrive(now, [w.arrival(w.reports[k], b"r", now.mono, now.wall_ms)
+                                      for k in keys])
+        decided = [dict(e.labels)["action"] for e in effects
+                   if isinstance(e, fx.Count) and e.metric == "decisions"]
+        assert decided[:EDGE_CAPACITY] == ["edge"] * EDGE_CAPACITY
+        assert "edge" not in decided[EDGE_CAPACITY:]  # the queue is full by then
+    finally:
+        w.close()

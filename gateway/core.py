@@ -145,12 +145,15 @@ class FrameCore:
     # -- admission ---------------------------------------------------------------------
     def arrive(self, now: Now, arrivals: Sequence[Arrival]) -> list[Effect]:
         out: list[Effect] = []
+        to_edge = 0  # frames of this batch sent to the edge queue ahead of the next one
         for a in arrivals:
             report = a.report
             key = report.key
             job = FrameJob(report, a.received, a.received_ms,
                            policy.device_escalation(report, a.snapshot.thresholds), a.pixels)
             snap = a.snapshot
+            if to_edge:
+                snap = replace(snap, edge_queue_depth=snap.edge_queue_depth + to_edge)
             if job.escalation is not None and report.frame is not None:  # else: device answer
                 snap = replace(snap, elapsed_ms=job.latency_ms(now), cached=a.cached is not None)
             decision = policy.decide(report, snap)
@@ -159,6 +162,7 @@ class FrameCore:
             if self.holds(key):  # a redelivery, or a recovered frame already in hand
                 self._duplicate(out, key, Status.PENDING)
                 continue
+            to_edge += decision.action is Action.EDGE
             if decision.action is Action.ACCEPT_DEVICE:
                 answer = device_answer(report, job.received_ms)
                 if a.payload is None:

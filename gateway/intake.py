@@ -2,7 +2,8 @@
 
 A report that can never be valid (bad topic, bad payload, wrong device, unknown device,
 wrong frame shape) is rejected -- counted by reason, logged -- and acknowledged; a valid
-one is admitted (:meth:`.service.Gateway.admit`) and acknowledged once it is durable.
+one goes to the group commit (:mod:`.committer`), which admits it with the reports
+around it in one transaction and acknowledges it once that is durable.
 A report whose handling failed is *not* acknowledged: the broker redelivers it.
 """
 
@@ -17,6 +18,7 @@ import paho.mqtt.client as mqtt
 from edgecascade.protocol import ProtocolError, Report, TopicKind, decode
 from edgecascade.protocol.ota_messages import ModelManifest
 
+from .committer import Committer, Taken
 from .edge import FrameRejected
 from .housekeeping import handle_device_state
 from .site import now_ms
@@ -31,6 +33,10 @@ log = logging.getLogger("edgecascade.gateway")
 class Intake:
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
+        self.committer = Committer(gw)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.committer.stop(timeout)
 
     def on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if self.gw.stopping.is_set():
@@ -52,7 +58,10 @@ class Intake:
                     self._refused(refusal)
                     kind = None
             if kind is TopicKind.DEVICE_REPORT:
-                self._handle_report(id_, payload, received)
+                taken = self._handle_report(id_, payload, received, client, msg)
+                if taken is not None:  # the committer acks it once durable (or never)
+                    self.committer.put(taken)
+                    return
             elif kind is TopicKind.MODEL_MANIFEST:
                 self._handle_manifest(payload)
             elif kind is TopicKind.DEVICE_STATE:
@@ -98,26 +107,30 @@ class Intake:
         if line is not None:
             log.log(line.level, line.message, extra=line.extra)
 
-    def _handle_report(self, topic_id: str, payload: bytes, received: float) -> None:
+    def _handle_report(self, topic_id: str, payload: bytes, received: float,
+                       client: mqtt.Client, msg: mqtt.MQTTMessage) -> Taken | None:
+        """A valid report to admit, or None when it was rejected (then acknowledged)."""
         self.gw.metrics.inc("reports")
         try:
             report = decode(Report, payload, self.gw.cfg.site_max_payload_bytes)
         except ProtocolError as exc:
             self._reject(exc.reason, topic_id, exc.why)
-            return
+            return None
         if report.device_id != topic_id:
             self._reject("report:topic_mismatch", topic_id,
                          f"payload device {report.device_id!r} on topic of {topic_id!r}")
-            return
+            return None
         refusal = self.gw.trust.admit_report(report, received)  # the sequence-ahead rule
         if refusal is not None:
             self._refused(refusal)
-            return
+            return None
         pixels = None
         if report.frame is not None and self.gw.edge is not None:
             try:
                 pixels = self.gw.edge.pixels(report.frame)
             except FrameRejected as exc:
                 self._reject("report:frame_shape", report.device_id, exc.why)
-                return
-        self.gw.admit([self.gw.arrival(report, payload, received, now_ms(), pixels)])
+                return None
+        link = self.gw.link
+        return Taken(report, payload, received, now_ms(), pixels, client, msg.mid, msg.qos,
+                     link.session if link is not None else 0)

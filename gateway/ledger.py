@@ -1,12 +1,12 @@
 """The frame ledger: dedupe by (device, epoch, seq) and the outbox of final results.
 
 Every report that needs more than the device answer is written here (``pending``) and
-committed *before* its MQTT PUBACK is sent, so a SIGKILL cannot lose an acknowledged
-report: on restart :meth:`pending` lists what is still to answer. Each final result is
-stored with the frame (status ``unsent``) before it is published and marked ``sent``
-when the broker acknowledged it; :meth:`unsent` lists what to publish again after a crash.
-Results are therefore at-least-once on the wire after a crash, and idempotent by
-(device, epoch, seq, revision); there is never a second *different* revision-0 answer.
+committed *before* its MQTT PUBACK is sent (reports taken together share one transaction,
+:meth:`Ledger.admit_batch`), so a SIGKILL cannot lose an acknowledged report: on restart
+:meth:`pending` lists what is still to answer. Each final result is stored with the frame
+(``unsent``) before it is published and marked ``sent`` when the broker acknowledged it;
+:meth:`unsent` lists what to publish again after a crash: at-least-once on the wire,
+idempotent by (device, epoch, seq, revision), never a second *different* revision 0.
 
 The ledger remembers the last ``keep`` finished frames for duplicate detection; a
 duplicate older than that window is answered again (documented, counted as new).
@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -78,6 +78,17 @@ class PendingFrame:
     key: Key
     report: bytes
     received_ms: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A frame to admit: pending (its ``report``) or answered at once (``result`` builds the
+    bytes once it is known new, inside the transaction: its latency covers the dedupe)."""
+
+    key: Key
+    received_ms: int
+    report: bytes | None = None
+    result: Callable[[], bytes] | None = None
 
 
 @dataclass
@@ -147,30 +158,63 @@ class Ledger:
             return mem.state() if mem is not None else self._db_state(key)
 
     def admit(self, key: Key, report: bytes, received_ms: int) -> FrameState | None:
-        """Store a new pending frame; return None if new, else the existing frame's state.
+        """Store a new pending frame; None if new, else the existing frame's state."""
+        return self.admit_batch([Admission(key, received_ms, report)])[0]
 
-        When the disk refuses it, the frame is recorded in memory (still new: None)."""
+    def admit_final(self, key: Key, received_ms: int,
+                    result: Callable[[], bytes]) -> FrameState | None:
+        """Store a frame answered at once (device tier), see :class:`Admission`."""
+        return self.admit_batch([Admission(key, received_ms, result=result)])[0]
+
+    def admit_batch(self, items: Sequence[Admission]) -> list[FrameState | None]:
+        """Admit frames in ONE transaction (group commit), in order, each as if alone (the
+        epoch rule per key; a frame earlier in the batch exists for a later one): None if
+        new, else the existing frame's state. When the disk refuses the transaction (one
+        failed write), nothing of it is on disk: each new frame is kept in memory."""
+        out: list[FrameState | None] = [None] * len(items)
+        built: dict[int, bytes] = {}
+
+        def data(i: int) -> bytes:  # each result is built at most once
+            make = items[i].result
+            if i not in built and make is not None:
+                built[i] = make()
+            return built[i]
+
         with self.db.lock:
-            mem = self._mem.get(key)
-            if mem is not None:
-                return mem.state()
+            if all(a.key in self._mem for a in items):  # no write: nothing to refuse
+                return [self._mem[a.key].state() for a in items]
             try:
                 with self.db.tx() as c:
-                    self._session(c, key)
-                    cur = c.execute(
-                        "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
-                        " status, report) VALUES (?,?,?,?,?,?)",
-                        (*key, received_ms, int(Status.PENDING), report))
-                    if cur.rowcount:
-                        return None
+                    for i, a in enumerate(items):
+                        mem = self._mem.get(a.key)
+                        if mem is not None:
+                            out[i] = mem.state()
+                            continue
+                        self._session(c, a.key)
+                        final = a.result is not None
+                        cur = c.execute(
+                            "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
+                            " status, report) VALUES (?,?,?,?,?,?)",
+                            (*a.key, a.received_ms,
+                             int(Status.UNSENT if final else Status.PENDING), a.report))
+                        if not cur.rowcount:
+                            out[i] = self._db_state(a.key)
+                        elif final:
+                            c.execute("UPDATE frames SET result=? WHERE id=?",
+                                      (data(i), cur.lastrowid))
             except StorageError:
-                self._top.pop(key[0], None)  # a refused session purge is retried
-                existing = self._db_state(key)
-                if existing is not None:
-                    return existing
-                self._remember(key, _Unstored(Status.PENDING, 0, False, received_ms, report))
-                return None
-            return self._db_state(key)
+                for a in items:
+                    self._top.pop(a.key[0], None)  # a refused session purge is retried
+                for i, a in enumerate(items):
+                    mem = self._mem.get(a.key)
+                    out[i] = mem.state() if mem is not None else self._db_state(a.key)
+                    if out[i] is None and a.result is None:
+                        self._remember(a.key, _Unstored(Status.PENDING, 0, False,
+                                                        a.received_ms, a.report))
+                    elif out[i] is None:
+                        self._remember(a.key, _Unstored(Status.UNSENT, 0, False,
+                                                        a.received_ms, result=data(i)))
+        return out
 
     def _session(self, c: sqlite3.Connection, key: Key) -> None:
         """Inside the admitting transaction: an epoch below the device's highest starts
@@ -192,43 +236,6 @@ class Ledger:
                      extra={"device_id": device, "epoch": epoch, "was": top})
             top = epoch
         self._top[device] = max(top, epoch)
-
-    def admit_final(self, key: Key, received_ms: int,
-                    result: Callable[[], bytes]) -> FrameState | None:
-        """Store a frame answered at once (device tier); None if new, else existing state.
-
-        ``result`` builds the result bytes once the frame is known to be new, inside the
-        transaction, so the latency it records covers the dedupe check. It is called at
-        most once."""
-        built: list[bytes] = []
-
-        def once() -> bytes:
-            if not built:
-                built.append(result())
-            return built[0]
-
-        with self.db.lock:
-            mem = self._mem.get(key)
-            if mem is not None:
-                return mem.state()
-            try:
-                with self.db.tx() as c:
-                    self._session(c, key)
-                    cur = c.execute(
-                        "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
-                        " status) VALUES (?,?,?,?,?)", (*key, received_ms, int(Status.UNSENT)))
-                    if cur.rowcount:
-                        c.execute("UPDATE frames SET result=? WHERE id=?", (once(), cur.lastrowid))
-                        return None
-            except StorageError:
-                self._top.pop(key[0], None)  # a refused session purge is retried
-                existing = self._db_state(key)
-                if existing is not None:
-                    return existing
-                self._remember(key, _Unstored(Status.UNSENT, 0, False, received_ms,
-                                              result=once()))
-                return None
-            return self._db_state(key)
 
     def record(self, key: Key, revision: int, result: bytes, cloud_done: bool) -> None:
         """Store a final result (or a correction) for a known frame, status unsent
@@ -252,10 +259,9 @@ class Ledger:
             mem.cloud_done, mem.report = cloud_done, None
 
     def mark_sent(self, items: list[tuple[Key, int]], chunk: int = 64) -> None:
-        """Mark results acknowledged by the broker, in short transactions so the thread
-        that admits reports never waits long for the database. Updates the disk refused
-        are retried with the next call (a result left unsent is at worst published again
-        after a crash: same bytes)."""
+        """Mark results acknowledged by the broker, in short transactions (admission never
+        waits long). Refused updates are retried with the next call (a result left unsent
+        is at worst published again after a crash: same bytes)."""
         with self.db.lock:
             owed, self._unmarked = self._unmarked, []
             on_disk: list[tuple[Key, int]] = owed
@@ -307,9 +313,8 @@ class Ledger:
                                            (int(status),))[0][0])
 
     def flush_memory(self) -> int:
-        """Write what the disk refused earlier (frames, epochs, owed updates); returns
-        how many frames went to disk. Cheap when there is nothing; a refusal leaves
-        everything in memory for the next try (not counted again)."""
+        """Write what the disk refused earlier (frames, epochs, owed updates); returns how
+        many frames went to disk. A refusal keeps all in memory (not counted again)."""
         with self.db.lock:
             if not self._mem and not self._mem_epochs and not self._unmarked:
                 return 0
@@ -338,10 +343,8 @@ class Ledger:
         return len(frames)
 
     def prune(self, chunk: int = 2000) -> int:
-        """Forget finished frames beyond the dedupe window; returns how many.
-
-        Deletes in short transactions so report admission never waits long; stops
-        quietly when the disk refuses (a full disk may refuse even a delete)."""
+        """Forget finished frames beyond the dedupe window; returns how many. Deletes in
+        short transactions; stops quietly when the disk refuses (even a delete)."""
         rows = self.db.query("SELECT MIN(id), MAX(id) FROM frames")
         if not rows or rows[0][1] is None:
             return 0

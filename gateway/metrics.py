@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -125,12 +126,19 @@ class GatewayMetrics:
         doc, _, labels = HISTOGRAMS["edge_batch_size"]
         self.batch_size = Histogram(f"{PREFIX}edge_batch_size", doc, labels,
                                     buckets=BATCH_BUCKETS, registry=self.registry)
+        self._bound: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Any, str]] = {}
+        self._tiers: dict[str, Any] = {}
 
     def inc(self, name: str, n: float = 1.0, **labels: str) -> None:
-        c = self._counters[name]
-        (c.labels(**labels) if labels else c).inc(n)
+        bound = (name, tuple(labels.items()))  # label children are bound once, then reused
+        child = self._bound.get(bound)
+        if child is None:
+            c = self._counters[name]
+            child = self._bound[bound] = (c.labels(**labels) if labels else c,
+                                          _key(name, labels))
+        child[0].inc(n)
         with self._lock:
-            self._plain[_key(name, labels)] += n
+            self._plain[child[1]] += n
             if labels:
                 self._plain[name] += n
 
@@ -140,7 +148,10 @@ class GatewayMetrics:
             self._plain[name] = float(value)
 
     def observe_latency(self, tier: str, seconds: float) -> None:
-        self.latency.labels(tier=tier).observe(seconds)
+        child = self._tiers.get(tier)
+        if child is None:
+            child = self._tiers[tier] = self.latency.labels(tier=tier)
+        child.observe(seconds)
 
     def value(self, name: str, **labels: str) -> float:
         with self._lock:

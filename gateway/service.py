@@ -11,11 +11,11 @@ batcher and the cloud client, reads what the core needs and executes the effects
 
 A report's path (one frame):
 
-1. ``_on_message`` (site network thread) decodes and validates it; a bad report is
-   rejected, counted by reason, logged and acknowledged (it can never be valid later).
-2. The core decides. A device-tier answer is stored with the frame in the ledger, then
-   published; anything else is stored as *pending*. Only then is the report acknowledged
-   (manual PUBACK), so a SIGKILL never loses an acknowledged report.
+1. :mod:`.intake` (site network thread) decodes and validates it; a bad one is rejected,
+   counted, logged and acked. A good one joins the group commit (:mod:`.committer`).
+2. The core decides. A device-tier answer is stored with the frame in the ledger (one
+   transaction for the batch), then published; anything else is stored as *pending*. Only
+   then is the report acknowledged (manual PUBACK): a SIGKILL never loses an acked report.
 3. Edge work goes through the dynamic batcher; cloud work through the spool and the
    cloud client. A frame waiting for the cloud gets its first final answer when the cloud
    answers or, at its deadline, a degraded/stale local answer; a later cloud answer is
@@ -63,7 +63,7 @@ from .health import readiness
 from .housekeeping import Housekeeper, recover
 from .http import ObserveServer
 from .intake import Intake
-from .ledger import Key, Ledger
+from .ledger import Admission, Key, Ledger
 from .metrics import GatewayMetrics
 from .model_swap import EdgeSwapper, Stamped, run_batch
 from .model_versions import VersionThresholds
@@ -182,6 +182,7 @@ class Gateway:
         if not self._started or self.stopping.is_set():
             return
         self.stopping.set()
+        self.intake.stop(timeout)  # the batch in hand is committed and acked; no more
         assert self.link is not None
         self.link.ready.clear()
         if self.batcher is not None:
@@ -236,19 +237,18 @@ class Gateway:
         return Arrival(report, payload, received, received_ms, snap, pixels, cached, last)
 
     def admit(self, arrivals: Sequence[Arrival]) -> None:
-        """Admit reports: the core decides, the ledger dedupes and stores (each report in
-        its own transaction today; one transaction for all is the planned group commit)."""
+        """Admit reports: the core decides, the ledger dedupes and stores them all in one
+        transaction (group commit: :mod:`.committer` hands over what is waiting)."""
         assert self.ledger is not None
         built: dict[Key, tuple[Result, bytes]] = {}
         asks: list[fx.AdmitFinal | fx.AdmitPending] = []
         self.step(lambda now: self.core.arrive(now, arrivals), asks)
+        states = self.ledger.admit_batch([
+            Admission(a.key, a.received_ms, result=self._final_bytes(a, built))
+            if isinstance(a, fx.AdmitFinal) else Admission(a.key, a.received_ms, a.payload)
+            for a in asks])
         outcomes: list[fx.Admitted] = []
-        for ask in asks:
-            if isinstance(ask, fx.AdmitFinal):
-                existing = self.ledger.admit_final(ask.key, ask.received_ms,
-                                                   self._final_bytes(ask, built))
-            else:
-                existing = self.ledger.admit(ask.key, ask.payload, ask.received_ms)
+        for ask, existing in zip(asks, states, strict=True):
             made = built.get(ask.key) if existing is None else None
             outcomes.append(fx.Admitted(ask.key, existing, made[0] if made else None))
         if outcomes:

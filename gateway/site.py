@@ -50,6 +50,8 @@ class SiteLink:
         self._acked_mids: list[int] = []
         self._outbox: dict[int, tuple[Key, int]] = {}
         self.client: mqtt.Client | None = None
+        self.session = 0  # +1 at each connect and disconnect: which connection a report came on
+        self._ack_lock = threading.Lock()
 
     def state_payload(self, online: bool) -> bytes:
         return encode(ServiceState(service_id=self.cfg.gateway_id, online=online, ts_ms=now_ms(),
@@ -74,6 +76,7 @@ class SiteLink:
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
                     props: object = None) -> None:
+        self._new_session()
         if getattr(rc, "is_failure", False):
             log.error("site broker refused connection", extra={"rc": str(rc)})
             return
@@ -98,12 +101,25 @@ class SiteLink:
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
                        props: object = None) -> None:
         self.ready.clear()
+        self._new_session()
         if not self._stopping.is_set():
             log.warning("site link down", extra={"rc": str(rc)})
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, rc: object = None,
                     props: object = None) -> None:
         self._acked_mids.append(mid)  # list.append is atomic; matched in housekeeping
+
+    def _new_session(self) -> None:
+        with self._ack_lock:
+            self.session += 1
+
+    def ack(self, client: mqtt.Client, mid: int, qos: int, session: int) -> None:
+        """PUBACK a report taken on connection ``session`` (any thread). Not on a later
+        connection: its packet id may name another report there (the broker redelivers
+        this one to the session instead)."""
+        with self._ack_lock:
+            if session == self.session:
+                client.ack(mid, qos)
 
     # -- results -----------------------------------------------------------------------
     def publish_result(self, result: Result, data: bytes) -> None:

@@ -66,7 +66,10 @@ static int starts(const char *line, size_t len, const char *word)
     return len >= n && memcmp(line, word, n) == 0;
 }
 
-static int handle_set(ec_provision_t *p, const char *args, size_t len, char *out, size_t cap)
+/* "SET key value" replaces a setting, "ADD key value" appends to it (long values such as
+ * the CA certificate arrive in chunks); both answer the same way. */
+static int handle_write(ec_provision_t *p, const char *args, size_t len, char *out, size_t cap,
+                        int append)
 {
     const char *sp = memchr(args, ' ', len);
     size_t key_len = sp != NULL ? (size_t)(sp - args) : len;
@@ -74,10 +77,13 @@ static int handle_set(ec_provision_t *p, const char *args, size_t len, char *out
     size_t value_len = sp != NULL ? len - key_len - 1u : 0u;
     int key = ec_setting_lookup(args, key_len);
     const char *why = "bad_value";
+    int rc;
     if (key < 0) {
         return key_error(out, cap, args, key_len, "unknown_key");
     }
-    if (ec_settings_set(p->settings, (ec_setting_t)key, value, value_len, &why) != EC_OK) {
+    rc = append ? ec_settings_append(p->settings, (ec_setting_t)key, value, value_len, &why)
+                : ec_settings_set(p->settings, (ec_setting_t)key, value, value_len, &why);
+    if (rc != EC_OK) {
         return key_error(out, cap, args, key_len, why);
     }
     return answer(out, cap, "EC OK", NULL, NULL);
@@ -101,23 +107,6 @@ static int handle_get(ec_provision_t *p, const char *args, size_t len, char *out
         return answer(out, cap, "EC OK ", n, NULL);
     }
     return answer(out, cap, "EC OK ", value, NULL);
-}
-
-static int handle_add(ec_provision_t *p, const char *args, size_t len, char *out, size_t cap)
-{
-    const char *sp = memchr(args, ' ', len);
-    size_t key_len = sp != NULL ? (size_t)(sp - args) : len;
-    const char *value = sp != NULL ? sp + 1 : args + len;
-    size_t value_len = sp != NULL ? len - key_len - 1u : 0u;
-    int key = ec_setting_lookup(args, key_len);
-    const char *why = "bad_value";
-    if (key < 0) {
-        return key_error(out, cap, args, key_len, "unknown_key");
-    }
-    if (ec_settings_append(p->settings, (ec_setting_t)key, value, value_len, &why) != EC_OK) {
-        return key_error(out, cap, args, key_len, why);
-    }
-    return answer(out, cap, "EC OK", NULL, NULL);
 }
 
 int ec_provision_handle_line(ec_provision_t *p, const char *line, size_t len, uint64_t now_ms,
@@ -148,10 +137,10 @@ int ec_provision_handle_line(ec_provision_t *p, const char *line, size_t len, ui
         return answer(out, cap, head, (id != NULL && id[0] != '\0') ? id : "-", NULL);
     }
     if (starts(line, len, "EC SET ")) {
-        return handle_set(p, line + 7, len - 7u, out, cap);
+        return handle_write(p, line + 7, len - 7u, out, cap, 0);
     }
     if (starts(line, len, "EC ADD ")) {
-        return handle_add(p, line + 7, len - 7u, out, cap);
+        return handle_write(p, line + 7, len - 7u, out, cap, 1);
     }
     if (starts(line, len, "EC GET ")) {
         return handle_get(p, line + 7, len - 7u, out, cap);

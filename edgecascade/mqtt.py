@@ -120,21 +120,23 @@ def make_client(
     *,
     clean_start: bool = True,
     will: tuple[str, bytes] | None = None,
+    client_class: type[mqtt.Client] = mqtt.Client,
 ) -> mqtt.Client:
     """A configured, not yet connected paho client.
 
     ``clean_start=False`` keeps a persistent session so QoS 1 messages sent while the
     client is away are delivered when it returns. ``will`` is (topic, payload),
-    published retained at QoS 1 when the connection is lost.
+    published retained at QoS 1 when the connection is lost. ``client_class``: a
+    subclass of paho's client to build instead.
     """
     if not client_id or len(client_id.encode()) > MAX_CLIENT_ID_BYTES:
         raise SettingsError("client_id", f"must be 1..{MAX_CLIENT_ID_BYTES} bytes")
     if settings.mqtt5:
-        client = mqtt.Client(
+        client = client_class(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
     else:
-        client = mqtt.Client(
+        client = client_class(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=clean_start,

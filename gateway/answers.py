@@ -44,8 +44,11 @@ def make_result(
     degraded: bool = False,
     stale: bool = False,
 ) -> Result:
+    """The Result for a frame, from parts already validated (the report's fields, an answer
+    from a validated message or the edge model, the configured gateway id): normalised as
+    the wire carries it, not validated again (``Result.unchecked``)."""
     age = max(0, now_ms - answer.ts_ms) if (stale or answer.tier == Tier.CACHE.value) else None
-    return Result(
+    result: Result = Result.unchecked(
         device_id=report_key[0], epoch=report_key[1], seq=report_key[2],
         label=answer.label, confidence=min(1.0, max(0.0, answer.confidence)),
         tier=answer.tier, model_id=answer.model_id, model_version=answer.model_version,
@@ -53,3 +56,4 @@ def make_result(
         gateway_id=gateway_id, ts_ms=now_ms, degraded=degraded, stale=stale, age_ms=age,
         escalation=escalation.value if escalation is not None else None,
     )
+    return result

@@ -1,32 +1,39 @@
 """Group commit (shell): reports validated on the site network thread are admitted in
 batches, one ledger transaction per batch, and acknowledged after its commit.
 
-The network thread (:mod:`.intake`) decodes and checks a report and hands it here as a
-:class:`Taken` report; it blocks while the queue is full (backpressure: paho stops
-reading, the broker holds the reports; nothing is dropped). One committer thread takes
-every report waiting (at most ``max_batch``, waiting at most ``linger_s`` for more once
-the queue is empty), builds their arrivals, admits them all at once
-(:meth:`.service.Gateway.admit`: one SQLite transaction), and only then sends their
+Everything happens on paho's network thread, with no hand-off to another thread (a
+wake-up per report cost more than the transaction it saved). :mod:`.intake` decodes and
+checks a report and adds it here as a :class:`Taken` report; the batch is committed
+
+* after a read burst, once the socket has nothing more waiting (:meth:`after_read`,
+  called by the site client after each ``loop_read``): every report that was already
+  available is in it;
+* when it holds ``max_batch`` reports, or its first report waited ``MAX_WAIT_S``
+  (1 ms) while more kept arriving.
+
+Committing builds the batch's arrivals, admits them all at once
+(:meth:`.service.Gateway.admit`: one SQLite transaction) and only then sends their
 PUBACKs. So "durable before ack" holds per batch: no report is acknowledged before the
 transaction that stores it (or its answer) committed, and the results the batch made
-were published before its acks.
+were published before its acks. While the thread commits it does not read: the broker
+holds further reports (backpressure, nothing dropped).
 
 A report whose handling failed is not acknowledged (the broker redelivers it): an
 arrival that cannot be built fails that report alone; an admission that raises fails the
-whole batch (each report counted ``rejected_total{reason="internal"}``). While the
-gateway stops, reports still queued are not admitted and not acknowledged. A report
-taken on one connection is never acknowledged on a later one (packet ids are reused
-across connections): the broker redelivers it to the session instead.
+whole batch (each report counted ``rejected_total{reason="internal"}``). Once the
+gateway stops, reports not yet committed are not admitted and not acknowledged. A
+report taken on one connection is never acknowledged on a later one (packet ids are
+reused across connections): the broker redelivers it to the session instead.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import select
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 
@@ -39,10 +46,8 @@ log = logging.getLogger("edgecascade.gateway")
 
 #: Reports admitted in one transaction at most.
 MAX_BATCH = 256
-#: Reports waiting for the committer before the network thread blocks (backpressure).
-CAPACITY = 1024
-#: How long the committer waits for more reports once the queue is empty (<= 1 ms).
-LINGER_S = 0.0
+#: How long a batch's first report waits while more keep arriving (<= 1 ms).
+MAX_WAIT_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -60,55 +65,59 @@ class Taken:
     session: int  # the site connection it came on (:attr:`.site.SiteLink.session`)
 
 
+def more_waiting(sock: Any) -> bool:
+    """Whether the socket has bytes we have not read yet (TLS: decrypted or raw)."""
+    if sock is None:
+        return False
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending() > 0:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError, TypeError):
+        return False  # closed under us: commit what we have
+    return bool(readable)
+
+
 class Committer:
-    def __init__(self, gw: Gateway, *, max_batch: int = MAX_BATCH, capacity: int = CAPACITY,
-                 linger_s: float = LINGER_S) -> None:
-        if not 0.0 <= linger_s <= 0.001:
-            raise ValueError("linger_s must be within 0..1 ms")
+    def __init__(self, gw: Gateway, *, max_batch: int = MAX_BATCH,
+                 max_wait_s: float = MAX_WAIT_S) -> None:
+        if not 0.0 <= max_wait_s <= 0.001:
+            raise ValueError("max_wait_s must be within 0..1 ms")
         self.gw = gw
         self.max_batch = max_batch
-        self.linger_s = linger_s
-        self._q: queue.Queue[Taken] = queue.Queue(capacity)
-        self._thread: threading.Thread | None = None
-        self._closed = threading.Event()
+        self.max_wait_s = max_wait_s
+        self._batch: list[Taken] = []
+        self._lock = threading.Lock()  # held while committing: stop() waits for it
+        self._closed = False
 
-    def put(self, item: Taken) -> bool:
-        """Queue a report (network thread); blocks while full. False when stopping (the
-        report is then not acknowledged)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="gw-commit", daemon=True)
-            self._thread.start()
-        while not self.gw.stopping.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def add(self, item: Taken) -> None:
+        """A report to admit (network thread): committed with the batch it joins."""
+        self._batch.append(item)
+        if (len(self._batch) >= self.max_batch
+                or item.received - self._batch[0].received >= self.max_wait_s):
+            self.flush()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the batch in hand; what is still queued is not acknowledged."""
-        self._closed.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def after_read(self, sock: Any) -> None:
+        """After a read burst (network thread): commit unless more is waiting right now."""
+        if self._batch and (not more_waiting(sock)
+                            or time.monotonic() - self._batch[0].received >= self.max_wait_s):
+            self.flush()
 
-    def _run(self) -> None:
-        q = self._q
-        while not self._closed.is_set():
-            try:
-                batch = [q.get(timeout=0.1)]
-            except queue.Empty:
-                continue
-            until = time.monotonic() + self.linger_s  # one bound for the whole batch
-            while len(batch) < self.max_batch:
-                try:
-                    left = until - time.monotonic()
-                    batch.append(q.get(timeout=left) if left > 0 else q.get_nowait())
-                except queue.Empty:
-                    break
-            if self.gw.stopping.is_set():
-                continue  # not acknowledged: redelivered to the next session
+    def flush(self) -> None:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        with self._lock:
+            if self._closed or self.gw.stopping.is_set():
+                return  # not acknowledged: redelivered to the next session
             self._commit(batch)
+
+    def stop(self) -> None:
+        """Finish the batch being committed; what is not committed yet is not acknowledged."""
+        with self._lock:
+            self._closed = True
+        self._batch = []
 
     def _commit(self, batch: list[Taken]) -> None:
         gw = self.gw

@@ -64,10 +64,15 @@ class TFLiteEdgeModel:
     def __init__(self, path: str, *, num_threads: int = 1, delegate: str | None = None,
                  temperature: float = 1.0) -> None:
         from edgecascade.models.runtime import ModelRunner
+        from edgecascade.protocol.fields import Text, UInt
+        from edgecascade.protocol.limits import MAX_ID_LENGTH
 
         self.runner = ModelRunner(path, num_threads=num_threads, delegate=delegate or None)
-        self.model_id = self.runner.model_id
-        self.model_version = self.runner.model_version
+        # Checked once here: every edge Result carries them unchecked (answers.make_result).
+        self.model_id = Text(MAX_ID_LENGTH, 1).check(self.runner.model_id, "edge model",
+                                                     "model_id")
+        self.model_version = UInt(32).check(self.runner.model_version, "edge model",
+                                            "model_version")
         self.input_spec = self.runner.input_spec
         self.input_shape: tuple[int, ...] = self.input_spec.shape
         self.temperature = temperature

@@ -35,8 +35,12 @@ class Intake:
         self.gw = gw
         self.committer = Committer(gw)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        self.committer.stop(timeout)
+    def stop(self) -> None:
+        self.committer.stop()
+
+    def after_read(self, client: mqtt.Client) -> None:
+        """The site client read what the socket had (network thread): commit the batch."""
+        self.committer.after_read(client.socket())
 
     def on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if self.gw.stopping.is_set():
@@ -60,7 +64,7 @@ class Intake:
             if kind is TopicKind.DEVICE_REPORT:
                 taken = self._handle_report(id_, payload, received, client, msg)
                 if taken is not None:  # the committer acks it once durable (or never)
-                    self.committer.put(taken)
+                    self.committer.add(taken)
                     return
             elif kind is TopicKind.MODEL_MANIFEST:
                 self._handle_manifest(payload)

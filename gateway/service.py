@@ -158,7 +158,8 @@ class Gateway:
         self._house.recovered = recover(self)
         if self.cloud is not None:
             self.cloud.start()
-        self.link = SiteLink(cfg, self.metrics, self.intake.on_message, self.stopping,
+        self.link = SiteLink(cfg, self.metrics, self.intake.on_message, self.intake.after_read,
+                             self.stopping,
                              self.dashboards,
                              self.edge.model_id if self.edge else None)
         self.link.connect()
@@ -182,7 +183,7 @@ class Gateway:
         if not self._started or self.stopping.is_set():
             return
         self.stopping.set()
-        self.intake.stop(timeout)  # the batch in hand is committed and acked; no more
+        self.intake.stop()  # the batch in hand is committed and acked; no more
         assert self.link is not None
         self.link.ready.clear()
         if self.batcher is not None:

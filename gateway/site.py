@@ -34,9 +34,24 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class SiteClient(mqtt.Client):
+    """paho's client, calling ``after_read`` after each read burst of its network loop
+    (where the group commit decides to commit: :mod:`.committer`)."""
+
+    after_read: Callable[[mqtt.Client], None] | None = None
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        try:
+            return super().loop_read(max_packets)
+        finally:
+            if self.after_read is not None:
+                self.after_read(self)
+
+
 class SiteLink:
     def __init__(self, cfg: GatewayConfig, metrics: GatewayMetrics,
                  on_message: Callable[[mqtt.Client, object, mqtt.MQTTMessage], None],
+                 after_read: Callable[[mqtt.Client], None],
                  stopping: threading.Event, dashboards: Dashboards,
                  model_id: str | None) -> None:
         self.cfg = cfg
@@ -44,6 +59,7 @@ class SiteLink:
         self.metrics = metrics
         self.ready = threading.Event()
         self._on_message = on_message
+        self._after_read = after_read
         self._stopping = stopping
         self._model_id = model_id
         self.dashboards = dashboards
@@ -62,7 +78,9 @@ class SiteLink:
         cfg = self.cfg
         client = make_client(cfg.broker, cfg.session_client_id, clean_start=False,
                              will=(self.topics.gateway_state(cfg.gateway_id),
-                                   self.state_payload(False)))
+                                   self.state_payload(False)), client_class=SiteClient)
+        assert isinstance(client, SiteClient)
+        client.after_read = self._after_read
         client.manual_ack_set(True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -9,9 +9,10 @@ float32 for floats), so ``decode(encode(m)) == m`` holds for every valid message
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from typing import Any, ClassVar
 
 from .errors import ProtocolError
@@ -28,6 +29,13 @@ class Kind:
         return value
 
     def from_plain(self, value: Any) -> Any:
+        return value
+
+    #: Whether :meth:`normalise` changes values (only then is it called).
+    NORMALISES: ClassVar[bool] = False
+
+    def normalise(self, value: Any) -> Any:
+        """The value as the wire carries it, for a value known to be valid (no check)."""
         return value
 
 
@@ -71,6 +79,10 @@ class Float(Kind):
 
     lo: float = -math.inf
     hi: float = math.inf
+    NORMALISES: ClassVar[bool] = True
+
+    def normalise(self, value: Any) -> Any:
+        return to_float32(float(value))
 
     def check(self, value: Any, what: str, path: str) -> float:
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -154,6 +166,12 @@ class Array(Kind):
     max_length: int
     min_length: int = 0
 
+    NORMALISES: ClassVar[bool] = True
+
+    def normalise(self, value: Any) -> Any:
+        item = self.item
+        return tuple(item.normalise(v) for v in value) if item.NORMALISES else tuple(value)
+
     def check(self, value: Any, what: str, path: str) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
             raise _fail(what, path, f"expected an array, got {type(value).__name__}")
@@ -221,12 +239,22 @@ class Field:
     required: bool = True
 
 
+#: Per message class, computed once: (name, default) of its fields; its normalising fields.
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_NORMALISING: dict[type, tuple[Field, ...]] = {}
+
+
 class WireMessage:
     """Base of every payload dataclass: validation on construction, wire/plain forms.
 
     Subclasses are frozen dataclasses that set ``KIND`` (the name used in errors and
     vectors) and ``FIELDS``. Optional fields default to ``None`` (or ``False`` for
     flags) and are left out of the wire map while at that default.
+
+    Each value is validated once: by the constructor, or by :meth:`from_wire` field by
+    field (which then builds the message without checking again). :meth:`unchecked`
+    builds a message from values the caller already validated (a gateway's result made
+    of a validated report's fields): normalised to what the wire carries, not checked.
     """
 
     KIND: ClassVar[str] = "message"
@@ -246,6 +274,49 @@ class WireMessage:
 
     def check(self) -> None:
         """Cross-field rules; override in subclasses."""
+
+    @classmethod
+    def _defaults(cls) -> tuple[tuple[str, Any], ...]:
+        """(name, default or MISSING) of every dataclass field, computed once per class."""
+        cached = _DEFAULTS.get(cls)
+        if cached is None:
+            out = []
+            for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+                if f.default is not MISSING:
+                    out.append((f.name, f.default))
+                elif f.default_factory is not MISSING:
+                    out.append((f.name, f.default_factory()))  # immutable: tuple()
+                else:
+                    out.append((f.name, MISSING))
+            cached = _DEFAULTS[cls] = tuple(out)
+        return cached
+
+    @classmethod
+    def _build(cls, values: dict[str, Any]) -> Any:
+        """The message from values already checked (and normalised): cross-field rules only."""
+        obj = object.__new__(cls)
+        for name, default in cls._defaults():
+            value = values.get(name, default)
+            if value is MISSING:
+                raise ProtocolError(cls.KIND, name, "required field is missing")
+            object.__setattr__(obj, name, value)
+        obj.check()
+        return obj
+
+    @classmethod
+    def unchecked(cls, **values: Any) -> Any:
+        """A message from values the caller has already validated: floats and arrays are
+        normalised as the wire carries them, nothing is checked but cross-field rules.
+        For messages built from validated parts on a hot path; anything else uses the
+        constructor."""
+        normalising = _NORMALISING.get(cls)
+        if normalising is None:
+            normalising = _NORMALISING[cls] = tuple(f for f in cls.FIELDS if f.kind.NORMALISES)
+        for f in normalising:
+            value = values.get(f.name)
+            if value is not None:
+                values[f.name] = f.kind.normalise(value)
+        return cls._build(values)
 
     # -- wire form (integer keys) ---------------------------------------------
     def to_wire(self) -> dict[int, Any]:
@@ -274,10 +345,7 @@ class WireMessage:
                 kwargs[f.name] = f.kind.check(value, cls.KIND, f.name)
             elif f.required:
                 raise ProtocolError(cls.KIND, f.name, f"required field (key {f.key}) is missing")
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:  # pragma: no cover - FIELDS and dataclass disagree
-            raise ProtocolError(cls.KIND, "", str(exc)) from None
+        return cls._build(kwargs)  # each value checked above: not again
 
     # -- plain form (JSON, for vectors and dashboards) ------------------------
     def to_plain(self) -> dict[str, Any]:

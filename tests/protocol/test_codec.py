@@ -56,6 +56,44 @@ def test_round_trip(kind: str) -> None:
     check()
 
 
+@pytest.mark.parametrize("kind", sorted(BY_KIND))
+def test_unchecked_builds_what_the_constructor_builds(kind: str) -> None:
+    """For valid values ``unchecked`` (no field checks, for the gateway's own results)
+    normalises exactly as the constructor does: same message, same bytes."""
+    cls = MESSAGE_TYPES[kind]
+
+    @settings(max_examples=100, deadline=None)
+    @given(BY_KIND[kind])
+    def check(message: WireMessage) -> None:
+        raw = {f.name: getattr(message, f.name) for f in cls.FIELDS}
+        # what a caller holds: lists instead of tuples, floats not yet float32
+        loose = {k: list(v) if isinstance(v, tuple) else
+                 v * (1 + 1e-12) if isinstance(v, float) and v not in (0.0, 1.0) else v
+                 for k, v in raw.items()}
+        for values in (raw, loose):
+            built = cls.unchecked(**values)
+            assert built == cls(**values)
+            assert encode(built) == encode(cls(**values))
+
+    check()
+
+
+def test_decode_checks_each_field_once_and_cross_field_rules_still_apply() -> None:
+    """from_wire validates field by field and then builds without re-validating; the
+    message's own cross-field rule (sorted confidences) still rejects."""
+    good = Report(device_id="d1", epoch=1, seq=0, ts_ms=1, model_id="m", model_version=1,
+                  classes=(3, 5), confidences=(60000, 100))
+    assert decode(Report, encode(good)) == good
+    wire = msgpack.unpackb(encode(good), strict_map_key=False)
+    wire[8] = [100, 60000]  # confidences out of order
+    with pytest.raises(ProtocolError, match="confidences"):
+        decode(Report, msgpack.packb(wire))
+    wire[8] = [100, 70000]  # a field's own range
+    with pytest.raises(ProtocolError) as info:
+        decode(Report, msgpack.packb(wire))
+    assert info.value.where == "confidences[1]"
+
+
 @pytest.mark.parametrize("name", VECTOR_NAMES)
 def test_golden_vector_decodes_to_its_json(name: str) -> None:
     cls, data, plain = load_vector(name)

@@ -2,6 +2,7 @@
 
     sudo python -m edgecascade.tools.bench.profile gateway [--rate 2500] [--seconds 5]
     sudo python -m edgecascade.tools.bench.profile worker [--seconds 5]
+        [--gil] [--top N] [--raw FILE]
 
 No ``run`` here (the benchmark runner skips it): it needs py-spy (``pip install py-spy``)
 and ptrace rights. The gateway case runs the gateway process on a real mosquitto, fed by
@@ -9,6 +10,12 @@ the separate load generator at ``--rate`` confident reports/s; the worker case r
 ``cloud-worker`` process fed bursts of 32-frame requests. Busy samples (idle threads
 excluded) of every thread are put in the first category whose pattern matches, walking
 from the innermost frame out; the table is what ``docs/performance.md`` shows.
+
+py-spy takes a thread blocked in ``select`` shortly after a wake-up for busy, so at low
+rates paho's wait shows up as paho time. ``--gil`` samples only the thread holding the
+GIL: Python's own work, without waits (nor C code that releases the GIL: SQLite's I/O,
+socket calls). ``--top N`` lists the innermost frames with most samples; ``--raw`` keeps
+py-spy's stacks.
 """
 
 from __future__ import annotations
@@ -59,17 +66,18 @@ def categorise(raw: str) -> collections.Counter[str]:
     return out
 
 
-def record(pid: int, seconds: float, out: Path) -> str:
+def record(pid: int, seconds: float, out: Path, gil: bool = False) -> str:
     spy = shutil.which("py-spy")
     if spy is None:
         raise SystemExit("py-spy not found: pip install py-spy")
     subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                    "--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"],
+                    "--rate", "250", *(["--gil"] if gil else []), "--format", "raw",
+                    "--output", str(out), "--nonblocking"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return out.read_text()
 
 
-def gateway(rate: float, seconds: float) -> tuple[collections.Counter[str], int]:
+def gateway(rate: float, seconds: float, gil: bool) -> tuple[str, int]:
     with tempfile.TemporaryDirectory() as tmpdir, h.broker() as b:
         tmp = Path(tmpdir)
         topics = Topics(f"p{uuid.uuid4().hex[:8]}/v1")
@@ -79,16 +87,16 @@ def gateway(rate: float, seconds: float) -> tuple[collections.Counter[str], int]
             n = int(rate * (seconds + 2))
             src = loadgen.spawn_source(b, topics, n, rate, tmp / "src.json")
             time.sleep(1)
-            raw = record(proc.pid, seconds, tmp / "gw.txt")
+            raw = record(proc.pid, seconds, tmp / "gw.txt", gil)
             loadgen.source_result(src, tmp / "src.json", 120)
             sink.wait(n, 60)
-            return categorise(raw), int(rate * seconds)
+            return raw, int(rate * seconds)
         finally:
             h.stop_process(proc)
             sink.close()
 
 
-def worker(seconds: float) -> tuple[collections.Counter[str], int]:
+def worker(seconds: float, gil: bool) -> tuple[str, int]:
     from edgecascade.tools.bench.cloud_scaling import Deployment
 
     with tempfile.TemporaryDirectory() as tmpdir, ch.broker() as b:
@@ -108,13 +116,24 @@ def worker(seconds: float) -> tuple[collections.Counter[str], int]:
             t.start()
             time.sleep(1)
             f0 = frames[0]
-            raw = record(pid, seconds, Path(tmpdir) / "wk.txt")
+            raw = record(pid, seconds, Path(tmpdir) / "wk.txt", gil)
             done = frames[0] - f0
             stop.set()
             t.join(60)
-            return categorise(raw), max(done, 1)
+            return raw, max(done, 1)
         finally:
             dep.close()
+
+
+def top_frames(raw: str, n: int) -> str:
+    """The innermost frames with the most busy samples (self time), for finding hot spots."""
+    own: collections.Counter[str] = collections.Counter()
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            own[stack.split(";")[-1]] += int(count)
+    total = sum(own.values()) or 1
+    return "\n".join(f"{100 * c / total:5.1f}%  {f}" for f, c in own.most_common(n))
 
 
 def table(counts: collections.Counter[str], frames: int, seconds: float) -> str:
@@ -132,12 +151,21 @@ def main() -> None:
     parser.add_argument("tier", choices=("gateway", "worker"))
     parser.add_argument("--rate", type=float, default=2500.0)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--top", type=int, default=0,
+                        help="also list the N innermost frames with the most samples")
+    parser.add_argument("--gil", action="store_true",
+                        help="sample only the thread holding the GIL (Python's own work)")
+    parser.add_argument("--raw", type=Path, help="keep py-spy's raw stacks in this file")
     args = parser.parse_args()
     if args.tier == "gateway":
-        counts, frames = gateway(args.rate, args.seconds)
+        raw, frames = gateway(args.rate, args.seconds, args.gil)
     else:
-        counts, frames = worker(args.seconds)
-    print(table(counts, frames, args.seconds))
+        raw, frames = worker(args.seconds, args.gil)
+    if args.raw:
+        args.raw.write_text(raw)
+    print(table(categorise(raw), frames, args.seconds))
+    if args.top:
+        print(top_frames(raw, args.top))
 
 
 if __name__ == "__main__":

@@ -29,11 +29,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edgecascade.gateway")
 
+#: Valid topics remembered parsed (then forgotten all at once): one per device and kind.
+TOPIC_CACHE = 65_536
+
 
 class Intake:
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
         self.committer = Committer(gw)
+        self._parsed: dict[str, tuple[TopicKind, str]] = {}  # topic -> (kind, id), bounded
 
     def stop(self) -> None:
         self.committer.stop()
@@ -93,11 +97,17 @@ class Intake:
             gw.rollout.on_manifest(m)
 
     def _parse_topic(self, topic: str) -> tuple[TopicKind | None, str]:
+        known = self._parsed.get(topic)  # a device's topics repeat: parse each once
+        if known is not None:
+            return known
         try:
             parsed = self.gw.topics.parse(topic)
         except ProtocolError as exc:
             self.gw.metrics.inc("rejected", reason=exc.reason)
             return None, ""
+        if len(self._parsed) >= TOPIC_CACHE:
+            self._parsed.clear()
+        self._parsed[topic] = (parsed.kind, parsed.id)
         return parsed.kind, parsed.id
 
     def _reject(self, reason: str, device: str, why: str) -> None:

@@ -65,6 +65,7 @@ class SiteLink:
         self.dashboards = dashboards
         self._acked_mids: list[int] = []
         self._outbox: dict[int, tuple[Key, int]] = {}
+        self._result_topics: dict[str, str] = {}
         self.client: mqtt.Client | None = None
         self.session = 0  # +1 at each connect and disconnect: which connection a report came on
         self._ack_lock = threading.Lock()
@@ -140,9 +141,17 @@ class SiteLink:
                 client.ack(mid, qos)
 
     # -- results -----------------------------------------------------------------------
+    def _result_topic(self, device_id: str) -> str:
+        topic = self._result_topics.get(device_id)  # built (and checked) once per device
+        if topic is None:
+            if len(self._result_topics) >= 65_536:
+                self._result_topics.clear()
+            topic = self._result_topics[device_id] = self.topics.result(device_id)
+        return topic
+
     def publish_result(self, result: Result, data: bytes) -> None:
         assert self.client is not None
-        info = self.client.publish(self.topics.result(result.device_id), data, qos=1)
+        info = self.client.publish(self._result_topic(result.device_id), data, qos=1)
         self._outbox[info.mid] = (result.key, result.revision)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             self.metrics.inc("publish_failed")
@@ -162,7 +171,7 @@ class SiteLink:
     def republish(self, key: Key, revision: int, data: bytes) -> None:
         """A stored result not confirmed before a crash: the same bytes again."""
         assert self.client is not None
-        info = self.client.publish(self.topics.result(key[0]), data, qos=1)
+        info = self.client.publish(self._result_topic(key[0]), data, qos=1)
         self._outbox[info.mid] = (key, revision)
         self.dashboards.on_result(decode(Result, data))
 

@@ -239,9 +239,18 @@ class Field:
     required: bool = True
 
 
-#: Per message class, computed once: (name, default) of its fields; its normalising fields.
-_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
-_NORMALISING: dict[type, tuple[Field, ...]] = {}
+@dataclass(frozen=True)
+class _Shape:
+    """A message class's fields as building and encoding use them."""
+
+    defaults: dict[str, Any]  # name -> default, for the optional fields
+    required: frozenset[str]
+    names: frozenset[str]
+    normalising: tuple[Field, ...]  # fields whose kind normalises (float32, tuples)
+    wire: tuple[tuple[int, str, bool, int], ...]  # key, name, optional, 0/1 nested/2 array
+
+
+_SHAPES: dict[type, _Shape] = {}
 
 
 class WireMessage:
@@ -276,30 +285,43 @@ class WireMessage:
         """Cross-field rules; override in subclasses."""
 
     @classmethod
-    def _defaults(cls) -> tuple[tuple[str, Any], ...]:
-        """(name, default or MISSING) of every dataclass field, computed once per class."""
-        cached = _DEFAULTS.get(cls)
-        if cached is None:
-            out = []
+    def _shape(cls) -> _Shape:
+        """What building and encoding this class needs, computed once per class."""
+        shape = _SHAPES.get(cls)
+        if shape is None:
+            defaults: dict[str, Any] = {}
+            required = set()
             for f in dataclasses.fields(cls):  # type: ignore[arg-type]
                 if f.default is not MISSING:
-                    out.append((f.name, f.default))
+                    defaults[f.name] = f.default
                 elif f.default_factory is not MISSING:
-                    out.append((f.name, f.default_factory()))  # immutable: tuple()
+                    defaults[f.name] = f.default_factory()  # immutable: tuple()
                 else:
-                    out.append((f.name, MISSING))
-            cached = _DEFAULTS[cls] = tuple(out)
-        return cached
+                    required.add(f.name)
+            wire = tuple(
+                (f.key, f.name, not f.required,
+                 1 if isinstance(f.kind, Nested) else
+                 2 if isinstance(f.kind, Array) and isinstance(f.kind.item, Nested) else 0)
+                for f in cls.FIELDS)
+            shape = _SHAPES[cls] = _Shape(
+                defaults, frozenset(required), frozenset(defaults) | frozenset(required),
+                tuple(f for f in cls.FIELDS if f.kind.NORMALISES), wire)
+        return shape
 
     @classmethod
     def _build(cls, values: dict[str, Any]) -> Any:
         """The message from values already checked (and normalised): cross-field rules only."""
+        shape = cls._shape()
+        keys = values.keys()
+        if not shape.required <= keys:
+            name = sorted(shape.required - keys)[0]
+            raise ProtocolError(cls.KIND, name, "required field is missing")
+        if not keys <= shape.names:
+            raise TypeError(f"{cls.__name__} has no field {sorted(keys - shape.names)[0]!r}")
         obj = object.__new__(cls)
-        for name, default in cls._defaults():
-            value = values.get(name, default)
-            if value is MISSING:
-                raise ProtocolError(cls.KIND, name, "required field is missing")
-            object.__setattr__(obj, name, value)
+        state = dict(shape.defaults)
+        state.update(values)
+        obj.__dict__.update(state)  # frozen: set once, here, as the constructor would
         obj.check()
         return obj
 
@@ -309,10 +331,7 @@ class WireMessage:
         normalised as the wire carries them, nothing is checked but cross-field rules.
         For messages built from validated parts on a hot path; anything else uses the
         constructor."""
-        normalising = _NORMALISING.get(cls)
-        if normalising is None:
-            normalising = _NORMALISING[cls] = tuple(f for f in cls.FIELDS if f.kind.NORMALISES)
-        for f in normalising:
+        for f in cls._shape().normalising:
             value = values.get(f.name)
             if value is not None:
                 values[f.name] = f.kind.normalise(value)
@@ -321,17 +340,18 @@ class WireMessage:
     # -- wire form (integer keys) ---------------------------------------------
     def to_wire(self) -> dict[int, Any]:
         out: dict[int, Any] = {}
-        for f in self.FIELDS:
-            value = getattr(self, f.name)
-            if value is None or (value is False and not f.required):
+        state = self.__dict__
+        for key, name, optional, nested in self._shape().wire:
+            value = state[name]
+            if value is None or (optional and value is False):
                 continue
-            if isinstance(f.kind, Nested):
+            if nested == 1:
                 value = value.to_wire()
-            elif isinstance(f.kind, Array) and isinstance(f.kind.item, Nested):
+            elif nested == 2:
                 value = [v.to_wire() for v in value]
-            elif isinstance(value, tuple):
+            elif value.__class__ is tuple:
                 value = list(value)
-            out[f.key] = value
+            out[key] = value
         return out
 
     @classmethod

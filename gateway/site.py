@@ -83,6 +83,11 @@ class SiteLink:
         assert isinstance(client, SiteClient)
         client.after_read = self._after_read
         client.manual_ack_set(True)
+        if not cfg.broker.mqtt5:
+            # MQTT 3.1.1 puts no limit on our QoS 1 results in flight; paho's default (20)
+            # makes it walk its in-flight list on every PUBACK. The reports' own flow bounds
+            # them. (MQTT 5 brokers announce a receive maximum that paho does not read.)
+            client.max_inflight_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

@@ -79,13 +79,15 @@ def test_more_waiting_is_what_the_socket_holds(pair) -> None:
     a.recv(1)
     assert not more_waiting(a)
     assert not more_waiting(None)
+    threading.Timer(0.05, lambda: b.send(b"y")).start()
+    assert more_waiting(a, 5.0)  # what arrives within the wait counts
 
 
 def test_a_read_burst_is_one_batch_committed_once_the_socket_is_empty(pair) -> None:
     a, b = pair
     gw = FakeGateway()
     c = Committer(gw, max_wait_s=0.001)  # type: ignore[arg-type]
-    now = time.monotonic() + 60  # "just received" for as long as the test runs
+    now = time.monotonic() + 0.2  # "just received" for the next 0.2 s however slow we run
     for seq in range(3):
         c.add(taken(seq, received=now))
     b.send(b"more")  # the next report is already in the socket: keep collecting
@@ -93,7 +95,9 @@ def test_a_read_burst_is_one_batch_committed_once_the_socket_is_empty(pair) -> N
     assert gw.events == []
     a.recv(16)
     c.add(taken(3, received=now))
-    c.after_read(a)  # nothing more waiting: commit, then ack every report of the batch
+    t0 = time.monotonic()
+    c.after_read(a)  # nothing more arrives in what is left of the wait: commit, then ack
+    assert time.monotonic() - t0 >= 0.1  # it did wait for more before committing
     assert gw.events == [("admit", [0, 1, 2, 3]), ("ack", 0), ("ack", 1), ("ack", 2),
                          ("ack", 3)]
 

@@ -57,6 +57,7 @@ from .core import FrameCore, needs_lookup
 from .dashboards import Dashboards
 from .db import StorageHealth
 from .edge import EdgeModel
+from .edge_tier import EdgeTier
 from .effects import Arrival, Effect, FrameJob, Now, frame_id
 from .frame_store import store_for
 from .health import readiness
@@ -65,7 +66,7 @@ from .http import ObserveServer
 from .intake import Intake
 from .ledger import Admission, Key, Ledger
 from .metrics import GatewayMetrics
-from .model_swap import EdgeSwapper, Stamped, run_batch
+from .model_swap import EdgeSwapper, Stamped
 from .model_versions import VersionThresholds
 from .models_rollout import RolloutTracker
 from .policy import Snapshot
@@ -119,6 +120,7 @@ class Gateway:
         self.link: SiteLink | None = None
         self._house = Housekeeper(self)
         self.intake = Intake(self)
+        self.edge_tier = EdgeTier(self)
         self.dashboards = Dashboards.for_gateway(config, lambda: self.site, self.metrics.summary)
 
     @property
@@ -139,7 +141,7 @@ class Gateway:
                                    health=health)
         self.edge = self._edge_model or self.edge_swapper.load_configured()  # then watched
         if self.edge is not None:
-            self.batcher = DynamicBatcher(self._run_edge, self._on_edge_done,
+            self.batcher = DynamicBatcher(self.edge_tier.run, on_batch=self.edge_tier.on_batch,
                                           max_batch=cfg.edge.max_batch,
                                           max_delay_s=cfg.edge.max_delay_ms / 1000,
                                           capacity=cfg.edge.queue_size, name="gw-edge")
@@ -227,7 +229,7 @@ class Gateway:
                 received_ms: int, pixels: object) -> Arrival:
         """What the core needs to decide on a report, read from the stores."""
         assert self.cache is not None
-        snap = self._snapshot(report)
+        snap = self.snapshot(report)
         with self._lock:
             self.rollout.on_report(report)
         cached = last = None
@@ -255,7 +257,7 @@ class Gateway:
         if outcomes:
             self.step(lambda now: self.core.admitted(now, outcomes), built=built)
 
-    def _snapshot(self, report: Report) -> Snapshot:
+    def snapshot(self, report: Report) -> Snapshot:
         b = self.batcher
         return Snapshot(
             thresholds=self.model_thresholds.for_report(report),  # of the model that made it
@@ -269,7 +271,7 @@ class Gateway:
             cloud_latency_ms=self.core.cloud_rtt_ms,
         )
 
-    def _last(self, job: FrameJob) -> Answer | None:
+    def last_answer(self, job: FrameJob) -> Answer | None:
         assert self.cache is not None
         return self.cache.last(job.report.device_id)
 
@@ -288,17 +290,14 @@ class Gateway:
                     outside.append(effect)
                 else:
                     self._execute(effect, built)
+        edge = [e.job for e in outside if isinstance(e, fx.SubmitEdge)]
+        if edge:
+            self.edge_tier.submit(edge)  # one hand-off for the step's edge frames
         for effect in outside:
             self._execute_outside(effect)
 
     def _execute_outside(self, effect: Effect) -> None:
-        if isinstance(effect, fx.SubmitEdge):
-            assert self.batcher is not None
-            job = effect.job
-            if not self.batcher.submit(job):  # filled up since the snapshot
-                snap, last = self._snapshot(job.report), self._last(job)
-                self.step(lambda now: self.core.edge_refused(now, job, snap, last))
-        elif isinstance(effect, fx.Spool):
+        if isinstance(effect, fx.Spool):
             unspooled = self._spool(effect)
             if effect.wait and unspooled is not None:
                 self.step(lambda now: self.core.spooled(now, effect.key, unspooled))
@@ -357,31 +356,6 @@ class Gateway:
     def swap_edge_model(self, path: str) -> bool:
         """Load and check ``path``, then switch to it; False keeps the running model."""
         return self.edge_swapper.swap(path)
-
-    def _run_edge(self, jobs: list[FrameJob]) -> list[Stamped]:
-        model = self.edge  # once per batch: a swap during the run does not relabel it
-        assert model is not None and self.batcher is not None
-        self.metrics.batch_size.observe(len(jobs))
-        self.metrics.set("edge_queue_depth", self.batcher.depth)
-        return run_batch(model, jobs)
-
-    def _on_edge_done(self, job: FrameJob, result: Stamped | BaseException,
-                      batch: int) -> None:
-        try:
-            answer: Answer | None = None
-            margin = 0.0
-            if isinstance(result, BaseException):
-                self.metrics.inc("edge_errors")
-                log.error("edge model failed", extra={"frame": frame_id(job.key),
-                                                      "error": str(result)[:200]})
-            else:  # named by the model that ran this batch
-                answer = Answer(result.answer.label, result.answer.confidence, "edge",
-                                result.model_id, result.model_version, now_ms())
-                margin = result.answer.margin
-            outcome = fx.EdgeOutcome(answer, margin, self._snapshot(job.report), self._last(job))
-            self.step(lambda now: self.core.edge_done(now, job, outcome))
-        except Exception:
-            log.exception("edge completion failed", extra={"frame": frame_id(job.key)})
 
     def _on_cloud_answer(self, out: CloudOutcome) -> None:
         a = out.answer

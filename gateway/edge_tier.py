@@ -1,0 +1,84 @@
+"""The edge tier's shell: frames to the dynamic batcher and answers back, a batch at a time.
+
+The hand-off costs per batch, not per frame, both ways: the edge frames one core step
+decided on are queued with one ``submit_many`` (a frame the queue no longer has room for
+is decided again, queue full), and the answers of one model run come back in one
+``on_batch`` call and are folded into the core in one step (one lock, one effect pass).
+A frame whose completion fails is logged and left to its deadline (a degraded answer
+then): the other frames of its batch are answered as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+from .cache import Answer
+from .effects import EdgeOutcome, Effect, FrameJob, Now, frame_id
+from .model_swap import Stamped, run_batch
+from .site import now_ms
+
+if TYPE_CHECKING:
+    from .service import Gateway
+
+log = logging.getLogger("edgecascade.gateway")
+
+
+class EdgeTier:
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+
+    def run(self, jobs: list[FrameJob]) -> list[Stamped]:
+        """The batcher's batch function (its thread): the model on a batch of frames."""
+        gw = self.gw
+        model = gw.edge  # once per batch: a swap during the run does not relabel it
+        assert model is not None and gw.batcher is not None
+        gw.metrics.batch_size.observe(len(jobs))
+        gw.metrics.set("edge_queue_depth", gw.batcher.depth)
+        return run_batch(model, jobs)
+
+    def submit(self, jobs: list[FrameJob]) -> None:
+        """Queue a step's edge frames at once; those that no longer fit are re-decided."""
+        gw = self.gw
+        assert gw.batcher is not None
+        taken = gw.batcher.submit_many(jobs)
+        for job in jobs[taken:]:  # filled up since the snapshot
+            gw.step(partial(gw.core.edge_refused, job=job, snapshot=gw.snapshot(job.report),
+                            last=gw.last_answer(job)))
+
+    def on_batch(self, jobs: list[FrameJob],
+                 results: Sequence[Stamped | BaseException]) -> None:
+        """A model run's answers (the batcher's thread): one core step for the batch."""
+        done: list[tuple[FrameJob, EdgeOutcome]] = []
+        for job, result in zip(jobs, results, strict=True):
+            try:
+                done.append((job, self._outcome(job, result)))
+            except Exception:
+                log.exception("edge completion failed", extra={"frame": frame_id(job.key)})
+        if done:
+            self.gw.step(lambda now: self._fold(now, done))
+
+    def _fold(self, now: Now, done: list[tuple[FrameJob, EdgeOutcome]]) -> list[Effect]:
+        out: list[Effect] = []
+        for job, outcome in done:
+            try:
+                out += self.gw.core.edge_done(now, job, outcome)
+            except Exception:
+                log.exception("edge completion failed", extra={"frame": frame_id(job.key)})
+        return out
+
+    def _outcome(self, job: FrameJob, result: Stamped | BaseException) -> EdgeOutcome:
+        gw = self.gw
+        answer: Answer | None = None
+        margin = 0.0
+        if isinstance(result, BaseException):
+            gw.metrics.inc("edge_errors")
+            log.error("edge model failed", extra={"frame": frame_id(job.key),
+                                                  "error": str(result)[:200]})
+        else:  # named by the model that ran this batch
+            answer = Answer(result.answer.label, result.answer.confidence, "edge",
+                            result.model_id, result.model_version, now_ms())
+            margin = result.answer.margin
+        return EdgeOutcome(answer, margin, gw.snapshot(job.report), gw.last_answer(job))

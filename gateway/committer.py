@@ -51,8 +51,10 @@ log = logging.getLogger("edgecascade.gateway")
 
 #: Reports admitted in one transaction at most.
 MAX_BATCH = 256
-#: How long a batch's first report waits while more keep arriving (<= 1 ms).
-MAX_WAIT_S = 0.001
+#: The most a batch's first report may wait for others (what the group commit promises: 1 ms).
+WAIT_LIMIT_S = 0.001
+#: How long a batch's first report waits for others to share its transaction.
+MAX_WAIT_S = WAIT_LIMIT_S
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ def more_waiting(sock: Any, wait_s: float = 0.0) -> bool:
 class Committer:
     def __init__(self, gw: Gateway, *, max_batch: int = MAX_BATCH,
                  max_wait_s: float = MAX_WAIT_S) -> None:
-        if not 0.0 <= max_wait_s <= 0.001:
-            raise ValueError("max_wait_s must be within 0..1 ms")
+        if not 0.0 <= max_wait_s <= WAIT_LIMIT_S:
+            raise ValueError(f"max_wait_s must be within 0..{WAIT_LIMIT_S * 1000:g} ms")
         self.gw = gw
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s

@@ -20,6 +20,8 @@ import numpy as np
 
 from edgecascade.errors import GatewayError
 from edgecascade.protocol import Frame
+from edgecascade.protocol.fields import Text, UInt
+from edgecascade.protocol.limits import MAX_ID_LENGTH
 
 
 class FrameRejected(GatewayError, ValueError):
@@ -64,8 +66,6 @@ class TFLiteEdgeModel:
     def __init__(self, path: str, *, num_threads: int = 1, delegate: str | None = None,
                  temperature: float = 1.0) -> None:
         from edgecascade.models.runtime import ModelRunner
-        from edgecascade.protocol.fields import Text, UInt
-        from edgecascade.protocol.limits import MAX_ID_LENGTH
 
         self.runner = ModelRunner(path, num_threads=num_threads, delegate=delegate or None)
         # Checked once here: every edge Result carries them unchecked (answers.make_result).

@@ -9,6 +9,7 @@ A report whose handling failed is *not* acknowledged: the broker redelivers it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from edgecascade.protocol.ota_messages import ModelManifest
 from .committer import Committer, Taken
 from .edge import FrameRejected
 from .housekeeping import handle_device_state
-from .site import now_ms
+from .site import TOPIC_CACHE, now_ms
 from .trust import Refusal
 
 if TYPE_CHECKING:
@@ -29,15 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edgecascade.gateway")
 
-#: Valid topics remembered parsed (then forgotten all at once): one per device and kind.
-TOPIC_CACHE = 65_536
-
 
 class Intake:
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
         self.committer = Committer(gw)
-        self._parsed: dict[str, tuple[TopicKind, str]] = {}  # topic -> (kind, id), bounded
+        # a device's topics repeat: each parsed once (a bad one raises, and is not kept)
+        self._parse = functools.lru_cache(maxsize=TOPIC_CACHE)(gw.topics.parse)
 
     def stop(self) -> None:
         self.committer.stop()
@@ -97,17 +96,11 @@ class Intake:
             gw.rollout.on_manifest(m)
 
     def _parse_topic(self, topic: str) -> tuple[TopicKind | None, str]:
-        known = self._parsed.get(topic)  # a device's topics repeat: parse each once
-        if known is not None:
-            return known
         try:
-            parsed = self.gw.topics.parse(topic)
+            parsed = self._parse(topic)
         except ProtocolError as exc:
             self.gw.metrics.inc("rejected", reason=exc.reason)
             return None, ""
-        if len(self._parsed) >= TOPIC_CACHE:
-            self._parsed.clear()
-        self._parsed[topic] = (parsed.kind, parsed.id)
         return parsed.kind, parsed.id
 
     def _reject(self, reason: str, device: str, why: str) -> None:

@@ -280,27 +280,28 @@ class Gateway:
              asks: list[fx.AdmitFinal | fx.AdmitPending] | None = None,
              built: dict[Key, tuple[Result, bytes]] | None = None) -> None:
         """Call the core and carry out its effects (see *Locking* above)."""
-        outside: list[Effect] = []
+        edge: list[FrameJob] = []
+        spools: list[fx.Spool] = []
         with self._lock:
             for effect in call(_now()):
                 if isinstance(effect, (fx.AdmitFinal, fx.AdmitPending)):
                     assert asks is not None, "only admission asks the ledger"
                     asks.append(effect)
-                elif isinstance(effect, (fx.SubmitEdge, fx.Spool)):
-                    outside.append(effect)
+                elif isinstance(effect, fx.SubmitEdge):
+                    edge.append(effect.job)
+                elif isinstance(effect, fx.Spool):
+                    spools.append(effect)
                 else:
                     self._execute(effect, built)
-        edge = [e.job for e in outside if isinstance(e, fx.SubmitEdge)]
         if edge:
             self.edge_tier.submit(edge)  # one hand-off for the step's edge frames
-        for effect in outside:
-            self._execute_outside(effect)
+        for spool in spools:
+            self._spool_out(spool)
 
-    def _execute_outside(self, effect: Effect) -> None:
-        if isinstance(effect, fx.Spool):
-            unspooled = self._spool(effect)
-            if effect.wait and unspooled is not None:
-                self.step(lambda now: self.core.spooled(now, effect.key, unspooled))
+    def _spool_out(self, effect: fx.Spool) -> None:
+        unspooled = self._spool(effect)
+        if effect.wait and unspooled is not None:
+            self.step(lambda now: self.core.spooled(now, effect.key, unspooled))
 
     def _final_bytes(self, ask: fx.AdmitFinal,
                      built: dict[Key, tuple[Result, bytes]]) -> Callable[[], bytes]:

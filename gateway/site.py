@@ -9,6 +9,7 @@ shell in :mod:`.service`), which acknowledges them once they are durable.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -28,6 +29,10 @@ from .ledger import Key, Ledger
 from .metrics import GatewayMetrics
 
 log = logging.getLogger("edgecascade.gateway")
+
+
+#: Topics remembered per device once built or parsed (paths repeat for every report).
+TOPIC_CACHE = 65_536
 
 
 def now_ms() -> int:
@@ -65,7 +70,8 @@ class SiteLink:
         self.dashboards = dashboards
         self._acked_mids: list[int] = []
         self._outbox: dict[int, tuple[Key, int]] = {}
-        self._result_topics: dict[str, str] = {}
+        # built (and checked) once per device
+        self._result_topic = functools.lru_cache(maxsize=TOPIC_CACHE)(self.topics.result)
         self.client: mqtt.Client | None = None
         self.session = 0  # +1 at each connect and disconnect: which connection a report came on
         self._ack_lock = threading.Lock()
@@ -146,14 +152,6 @@ class SiteLink:
                 client.ack(mid, qos)
 
     # -- results -----------------------------------------------------------------------
-    def _result_topic(self, device_id: str) -> str:
-        topic = self._result_topics.get(device_id)  # built (and checked) once per device
-        if topic is None:
-            if len(self._result_topics) >= 65_536:
-                self._result_topics.clear()
-            topic = self._result_topics[device_id] = self.topics.result(device_id)
-        return topic
-
     def publish_result(self, result: Result, data: bytes) -> None:
         assert self.client is not None
         info = self.client.publish(self._result_topic(result.device_id), data, qos=1)

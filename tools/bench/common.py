@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import platform
 import statistics
 import time
@@ -93,3 +94,13 @@ def print_rows(rows: list[Row]) -> None:
             f"{r.name}: {r.value:.4g} {r.unit} vs baseline {r.baseline:.4g} {r.unit}"
             f" -> ratio {r.ratio:.3g}{target}"
         )
+
+
+def bench_main(run: Callable[[bool], list[Row]], doc: str | None) -> None:
+    """A benchmark module's command line: ``[--quick]``, its rows, and how long it took."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter runs")
+    args = parser.parse_args()
+    start = time.monotonic()
+    print_rows(run(args.quick))
+    print(f"took {time.monotonic() - start:.0f} s")

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from edgecascade.tools.bench.common import Row, print_rows
+from edgecascade.tools.bench.common import Row, bench_main
 
 COMMAND = "python -m edgecascade.tools.bench.firmware_size"
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
@@ -48,4 +48,4 @@ def run(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    print_rows(run())
+    bench_main(run, __doc__)

@@ -14,7 +14,6 @@ Median of several runs.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import threading
@@ -26,7 +25,7 @@ from edgecascade.gateway.service import Gateway
 from edgecascade.gateway.trust import RATE_LIMITED, Trust, TrustSettings
 from edgecascade.protocol import Report, TopicKind, Topics
 from edgecascade.tools.bench import gateway_harness as h
-from edgecascade.tools.bench.common import Row, percentile, print_rows
+from edgecascade.tools.bench.common import Row, bench_main, percentile
 from edgecascade.tools.broker import MosquittoBroker
 
 COMMAND = "python -m edgecascade.tools.bench.gateway_flood"
@@ -108,14 +107,5 @@ def run(quick: bool = False) -> list[Row]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    start = time.monotonic()
-    print_rows(run(args.quick))
-    print(f"took {time.monotonic() - start:.0f} s")
-
-
 if __name__ == "__main__":
-    main()
+    bench_main(run, __doc__)

@@ -22,7 +22,7 @@ from pathlib import Path
 from edgecascade.gateway.answers import device_answer, make_result
 from edgecascade.gateway.ledger import Admission, Ledger
 from edgecascade.protocol import Reason, Report, decode, encode
-from edgecascade.tools.bench.common import Row, print_rows
+from edgecascade.tools.bench.common import Row, bench_main
 from edgecascade.tools.bench.gateway_harness import make_reports
 
 COMMAND = "python -m edgecascade.tools.bench.gateway_floor"
@@ -89,4 +89,4 @@ def _decode_us(n: int) -> float:
 
 
 if __name__ == "__main__":
-    print_rows(run())
+    bench_main(run, __doc__)

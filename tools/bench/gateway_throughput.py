@@ -26,12 +26,10 @@ runs; a re-run after a gateway change (group commit) measures it with the same r
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,7 @@ from typing import Any
 from edgecascade.protocol import ProtocolError, Report, Result, TopicKind, Topics, decode
 from edgecascade.tools.bench import gateway_floor, loadgen
 from edgecascade.tools.bench import gateway_harness as h
-from edgecascade.tools.bench.common import Row, cpu_seconds, percentile, print_rows
+from edgecascade.tools.bench.common import Row, bench_main, cpu_seconds, percentile
 
 COMMAND = "python -m edgecascade.tools.bench.gateway_throughput"
 PACED = (1000.0, 2500.0)
@@ -161,14 +159,5 @@ def run(quick: bool = False) -> list[Row]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    start = time.monotonic()
-    print_rows(run(args.quick))
-    print(f"took {time.monotonic() - start:.0f} s")
-
-
 if __name__ == "__main__":
-    main()
+    bench_main(run, __doc__)

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from edgecascade.protocol import Topics
@@ -49,20 +50,24 @@ CATEGORIES = (  # (name, substrings of a frame); first match from the innermost 
 )
 
 
-def categorise(raw: str) -> collections.Counter[str]:
-    out: collections.Counter[str] = collections.Counter()
+def stacks(raw: str) -> Iterator[tuple[list[str], int]]:
+    """py-spy's raw output as (frames outermost first, without the thread; samples)."""
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = stack.split(";")[1:]  # the first is the thread
+        if stack and count.isdigit():
+            yield stack.split(";")[1:], int(count)
+
+
+def categorise(raw: str) -> collections.Counter[str]:
+    out: collections.Counter[str] = collections.Counter()
+    for frames, count in stacks(raw):
         name = "other Python"
         for frame in reversed(frames):
             hit = next((c for c, pats in CATEGORIES if any(p in frame for p in pats)), None)
             if hit:
                 name = hit
                 break
-        out[name] += int(count)
+        out[name] += count
     return out
 
 
@@ -128,10 +133,9 @@ def worker(seconds: float, gil: bool) -> tuple[str, int]:
 def top_frames(raw: str, n: int) -> str:
     """The innermost frames with the most busy samples (self time), for finding hot spots."""
     own: collections.Counter[str] = collections.Counter()
-    for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            own[stack.split(";")[-1]] += int(count)
+    for frames, count in stacks(raw):
+        if frames:
+            own[frames[-1]] += count
     total = sum(own.values()) or 1
     return "\n".join(f"{100 * c / total:5.1f}%  {f}" for f, c in own.most_common(n))
 

@@ -1,4 +1,4 @@
-"""The exception tree drawn in edgecascade/errors.py is the tree in the code, and every
+"""The exception tree drawn in common/errors.py (edgecascade.errors) is the tree in the code, and every
 exception class the project defines is in it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import edgecascade.errors
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = ["edgecascade", "protocol", "gateway", "cloud", "models", "firmware/emulator", "tools"]
+SOURCES = ["common", "protocol", "gateway", "cloud", "models", "firmware/emulator", "tools"]
 ROW = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Za-z]+)(?: \((?P<also>\w+)\))?\s+"
                  r"(?P<module>edgecascade[\w.]*)\s*$")
 

@@ -4,6 +4,10 @@
 #   sudo bash deploy/install.sh                       # builds the wheel from this clone
 #   sudo bash deploy/install.sh dist/edgecascade-0.1.0-py3-none-any.whl
 #   EC_EXTRAS=emulator sudo -E bash deploy/install.sh  # also the device emulator
+# Where it writes (defaults for a real host; tests point them at a scratch folder):
+#   EC_PREFIX=/opt/edgecascade  EC_ETC=/etc/edgecascade  EC_VAR=/var/lib/edgecascade
+#   EC_UNITS=/etc/systemd/system  EC_USER=edgecascade (empty: no service user, files
+#   owned by whoever runs the script; for an unprivileged trial install)
 # Idempotent: an upgrade is the same command with the new wheel; /etc/edgecascade and
 # /var/lib/edgecascade (ledger, spool, cache) are never overwritten.
 set -euo pipefail
@@ -11,6 +15,10 @@ cd "$(dirname "$0")/.."
 PREFIX=${EC_PREFIX:-/opt/edgecascade}
 PY=${PYTHON:-python3}
 EXTRAS=${EC_EXTRAS:-}
+ETC=${EC_ETC:-/etc/edgecascade}
+VAR=${EC_VAR:-/var/lib/edgecascade}
+UNITS=${EC_UNITS:-/etc/systemd/system}
+USER_=${EC_USER-edgecascade}
 
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
   echo "install.sh: edgecascade needs Python >= 3.10 (JetPack 5 ships 3.8: use JetPack 6)" >&2
@@ -25,10 +33,14 @@ if [ -z "$wheel" ]; then
   wheel=$(ls "$out"/dist/edgecascade-*.whl)
 fi
 
-getent group edgecascade >/dev/null || groupadd --system edgecascade
-getent passwd edgecascade >/dev/null || useradd --system --gid edgecascade \
-  --home-dir /var/lib/edgecascade --no-create-home --shell /usr/sbin/nologin edgecascade
-getent group dialout >/dev/null && usermod -aG dialout edgecascade
+owner=()
+if [ -n "$USER_" ]; then
+  getent group "$USER_" >/dev/null || groupadd --system "$USER_"
+  getent passwd "$USER_" >/dev/null || useradd --system --gid "$USER_" \
+    --home-dir "$VAR" --no-create-home --shell /usr/sbin/nologin "$USER_"
+  getent group dialout >/dev/null && usermod -aG dialout "$USER_"
+  owner=(-g "$USER_")
+fi
 
 [ -x "$PREFIX/venv/bin/python" ] || "$PY" -m venv "$PREFIX/venv"
 spec="$wheel"; [ -n "$EXTRAS" ] && spec="$wheel[$EXTRAS]"
@@ -37,14 +49,14 @@ models=$("$PREFIX/venv/bin/python" -c 'import edgecascade.models as m, os; print
 ln -sfn "$models" "$PREFIX/models"
 install -d -m 0755 "$PREFIX/docs" && install -m 0644 docs/deploy.md "$PREFIX/docs/" 2>/dev/null || true
 
-install -d -m 0750 -g edgecascade /etc/edgecascade
+install -d -m 0750 "${owner[@]}" "$ETC"
 for f in gateway.toml worker-1.toml; do
-  [ -e "/etc/edgecascade/$f" ] || install -m 0640 -g edgecascade "deploy/etc/$f" "/etc/edgecascade/$f"
+  [ -e "$ETC/$f" ] || install -m 0640 "${owner[@]}" "deploy/etc/$f" "$ETC/$f"
 done
-install -d -m 0750 -o edgecascade -g edgecascade /var/lib/edgecascade /var/lib/edgecascade/gateway
+install -d -m 0750 ${USER_:+-o "$USER_"} "${owner[@]}" "$VAR" "$VAR/gateway"
 
-if [ -d /etc/systemd/system ]; then
-  install -m 0644 deploy/systemd/*.service /etc/systemd/system/
+if [ -d "$UNITS" ] && [ -n "$USER_" ]; then
+  install -m 0644 deploy/systemd/*.service "$UNITS/"
   install -D -m 0644 deploy/systemd/edgecascade.sysusers.conf /usr/lib/sysusers.d/edgecascade.conf
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload

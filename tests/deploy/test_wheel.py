@@ -1,6 +1,9 @@
 """The package as a user gets it: build sdist + wheel without warnings, install the
 wheel into a fresh venv (no system site-packages; pip's cache makes this quick) and
-run the installed command: --version, gateway --check, and a short demo."""
+run the installed command: --version, gateway --check, and a short demo; the same
+install used with the clone's root as the working directory (``python -c``, ``python
+-m edgecascade``, ``models import`` with its tflite-micro arena probe child), and
+``deploy/install.sh`` run from the clone against a scratch prefix."""
 
 from __future__ import annotations
 
@@ -12,9 +15,21 @@ import pytest
 
 from edgecascade import __version__
 
-from .conftest import run
+from .conftest import ROOT, run
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with the wheel (not editable) and the demo extra, at ``<prefix>/venv``
+    where ``deploy/install.sh`` expects it; returns the prefix."""
+    prefix = tmp_path_factory.mktemp("prefix")
+    venv = prefix / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    wheel = dist / f"edgecascade-{__version__}-py3-none-any.whl"
+    run(venv / "bin" / "pip", "install", "-q", f"{wheel}[demo]", timeout=600)
+    return prefix
 
 
 def test_sdist_and_wheel_hold_the_data(dist: Path) -> None:
@@ -32,11 +47,8 @@ def test_sdist_and_wheel_hold_the_data(dist: Path) -> None:
         assert any(n.endswith("models/data/mnist_test.npz") for n in sdist.getnames())
 
 
-def test_installed_wheel_runs(dist: Path, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", venv)
-    wheel = dist / f"edgecascade-{__version__}-py3-none-any.whl"
-    run(venv / "bin" / "pip", "install", "-q", f"{wheel}[demo]", timeout=600)
+def test_installed_wheel_runs(installed: Path, tmp_path: Path) -> None:
+    venv = installed / "venv"
     ec = venv / "bin" / "edgecascade"
     assert run(ec, "--version").stdout.strip() == f"edgecascade {__version__}"
 
@@ -55,3 +67,43 @@ def test_installed_wheel_runs(dist: Path, tmp_path: Path) -> None:
                cwd=tmp_path, env=env)
     assert "frames answered    30  (unanswered 0, duplicate finals 0" in demo.stdout, demo.stdout
     assert (tmp_path / "edgecascade-demo" / "report.json").is_file()
+
+
+def test_installed_wheel_works_from_the_clone_root(installed: Path, tmp_path: Path) -> None:
+    """The clone's root holds protocol/, gateway/, tools/, models/ and common/ but no
+    folder named ``edgecascade``: Python started there (cwd first on sys.path) imports
+    the installed package, whole."""
+    from tests.workloads.synthetic import build
+
+    py = installed / "venv" / "bin" / "python"
+    where = run(py, "-c", "import edgecascade.models as m, edgecascade.tools.models.importer; "
+                "print(m.__file__)", cwd=ROOT).stdout.strip()
+    assert where.startswith(str(installed)), where
+    assert run(py, "-m", "edgecascade", "--version", cwd=ROOT).stdout.strip() == \
+        f"edgecascade {__version__}"
+    # The arena probe's child process (python -m edgecascade.tools.models.arena_probe)
+    # runs from the same cwd: the import measures the arena instead of blaming the model.
+    src = build(tmp_path / "in")
+    out = tmp_path / "workload"
+    done = run(py, "-m", "edgecascade", "models", "import", "--name", "synth",
+               "--mcu", src["mcu"], "--edge", src["edge"], "--cloud", src["cloud"],
+               "--data", src["calib"], "--out", out, cwd=ROOT)
+    assert "mcu arena measured through tflite-micro" in done.stdout, done.stdout
+    assert (out / "registry.json").is_file()
+
+
+def test_install_sh_completes_from_the_clone_root(installed: Path, dist: Path,
+                                                  tmp_path: Path) -> None:
+    """docs/deploy.md's one command, pointed at a scratch prefix (no service user, no
+    units): it imports the installed package from the clone's root and writes the
+    configuration folder."""
+    wheel = dist / f"edgecascade-{__version__}-py3-none-any.whl"
+    etc, var = tmp_path / "etc", tmp_path / "var"
+    env = {**os.environ, "EC_PREFIX": str(installed), "EC_ETC": str(etc),
+           "EC_VAR": str(var), "EC_USER": "", "PYTHON": sys.executable}
+    done = run("bash", "deploy/install.sh", wheel, cwd=ROOT, env=env, timeout=600)
+    assert done.stdout.strip().endswith(f"edgecascade {__version__}"), done.stdout
+    assert (etc / "gateway.toml").is_file() and (etc / "worker-1.toml").is_file()
+    assert (var / "gateway").is_dir()
+    models = (installed / "models").resolve()
+    assert models.is_relative_to(installed / "venv") and (models / "registry.json").is_file()

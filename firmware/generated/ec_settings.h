@@ -23,6 +23,14 @@
  * rounded up to 1024 bytes. */
 #define EC_TENSOR_ARENA_BYTES 16384u
 
+/* Camera preprocessing (core/ec_preprocess.h; twin: edgecascade.models.preprocess):
+ * the largest centered crop of the input's aspect ratio, box-resized to the input's
+ * height x width in BT.601 gray, inverted when EC_PRE_INVERT (light-on-dark training
+ * images), then q = zp + ((gray * EC_PRE_Q_MULT + 2^(EC_PRE_SHIFT-1)) >> EC_PRE_SHIFT),
+ * EC_PRE_Q_MULT = round(2^EC_PRE_SHIFT / (255 * input scale)). */
+#define EC_PRE_INVERT 1
+#define EC_PRE_Q_MULT 1048576
+
 /* Cascade: the device keeps its answer when, on the raw dequantized int8 softmax
  * (no temperature), top1 >= EC_DEVICE_CONF and top1 - top2 >= EC_DEVICE_MARGIN and
  * complexity <= EC_COMPLEXITY_LIMIT. Equivalent integer tests on the output tensor:

@@ -22,6 +22,8 @@ void test_report_opts(void);
 void test_sha256(void);
 void test_ota_vectors(void);
 void test_ota_flow(void);
+void test_preprocess_vectors(void);
+void test_preprocess_rules(void);
 
 #ifdef EC_TEST_FORCE_FAIL
 /* Built only by tests/firmware's proof that a failing check reaches the exit code
@@ -47,6 +49,8 @@ static const test_case_t tests[] = {
     {"outbox", test_outbox},                   {"report_opts", test_report_opts},
     {"sha256", test_sha256},                   {"ota_vectors", test_ota_vectors},
     {"ota_flow", test_ota_flow},
+    {"preprocess_vectors", test_preprocess_vectors},
+    {"preprocess_rules", test_preprocess_rules},
 #ifdef EC_TEST_FORCE_FAIL
     {"forced_failure", test_forced_failure},
 #endif

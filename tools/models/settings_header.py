@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from edgecascade.models import preprocess
+from edgecascade.models.errors import ModelError
 from edgecascade.models.registry import ModelEntry, Registry, load_registry
 
 from .paths import SETTINGS_H, THRESHOLDS_JSON
@@ -28,6 +30,47 @@ def c_float(x: float) -> str:
 def q_threshold(real: float, scale: float, zero_point: int) -> int:
     """Smallest int8 q with ``(q - zero_point) * scale >= real``."""
     return int(math.ceil(real / scale - 1e-9)) + zero_point
+
+
+def preprocess_block(mcu: ModelEntry) -> str:
+    """The sensor -> input preprocessing parameters (``core/ec_preprocess.h``), from the
+    input contract through :mod:`edgecascade.models.preprocess`; empty when the input is
+    neither an int8 image nor a known IMU recording."""
+    try:
+        img = preprocess.image_contract(mcu)
+    except ModelError:
+        pass
+    else:
+        return f"""
+/* Camera preprocessing (core/ec_preprocess.h; twin: edgecascade.models.preprocess):
+ * the largest centered crop of the input's aspect ratio, box-resized to the input's
+ * height x width in BT.601 gray, inverted when EC_PRE_INVERT (light-on-dark training
+ * images), then q = zp + ((gray * EC_PRE_Q_MULT + 2^(EC_PRE_SHIFT-1)) >> EC_PRE_SHIFT),
+ * EC_PRE_Q_MULT = round(2^EC_PRE_SHIFT / (255 * input scale)). */
+#define EC_PRE_INVERT {int(img.invert)}
+#define EC_PRE_Q_MULT {img.mult}
+"""
+    try:
+        imu = preprocess.imu_contract(mcu)
+    except ModelError:
+        return ""
+    units = ", ".join(preprocess.IMU_TASKS[mcu.task].units)
+    mults = ", ".join(map(str, imu.mults))
+    sensor = (f"{imu.sensor.name} at +-{imu.sensor.accel_full_scale_g} g and "
+              f"+-{imu.sensor.gyro_full_scale_dps} deg/s")
+    return f"""
+/* IMU preprocessing (core/ec_preprocess.h; twin: edgecascade.models.preprocess): the
+ * {sensor} sampled at the training rate into
+ * EC_PRE_IMU_STEPS x EC_PRE_IMU_CHANNELS counts (acc x y z, gyro x y z), each channel
+ * q = zp + ((count * mult + 2^(EC_PRE_SHIFT-1)) >> EC_PRE_SHIFT) with mult =
+ * round(2^EC_PRE_SHIFT * unit per count / input scale), units {units}. */
+#define EC_PRE_IMU_STEPS {imu.steps}
+#define EC_PRE_IMU_CHANNELS {len(imu.mults)}
+#define EC_PRE_IMU_RATE_HZ {imu.rate_hz}
+#define EC_PRE_IMU_ACCEL_FS_G {imu.sensor.accel_full_scale_g}
+#define EC_PRE_IMU_GYRO_FS_DPS {imu.sensor.gyro_full_scale_dps}
+#define EC_PRE_IMU_MULTS {{{mults}}}
+"""
 
 
 def render(doc: Mapping[str, Any], mcu: ModelEntry) -> str:
@@ -63,7 +106,7 @@ def render(doc: Mapping[str, Any], mcu: ModelEntry) -> str:
 /* Smallest arena measured through tflite-micro on the host ({mcu.arena_bytes} bytes),
  * rounded up to {ARENA_ROUND} bytes. */
 #define EC_TENSOR_ARENA_BYTES {arena}u
-
+{preprocess_block(mcu)}
 /* Cascade: the device keeps its answer when, on the raw dequantized int8 softmax
  * (no temperature), top1 >= EC_DEVICE_CONF and top1 - top2 >= EC_DEVICE_MARGIN and
  * complexity <= EC_COMPLEXITY_LIMIT. Equivalent integer tests on the output tensor:
@@ -135,7 +178,7 @@ def render_generic(doc: Mapping[str, Any], mcu: ModelEntry) -> str:
 #define EC_OUTPUT_SCALE {c_float(oq.scale)}
 #define EC_OUTPUT_ZERO_POINT ({oq.zero_point})
 #define EC_TENSOR_ARENA_BYTES {arena}u
-
+{preprocess_block(mcu)}
 #define EC_DEVICE_CONF {c_float(th["device_conf"])}
 #define EC_DEVICE_CONF_Q ({q_threshold(th["device_conf"], oq.scale, oq.zero_point)})
 #define EC_DEVICE_MARGIN {c_float(th["device_margin"])}

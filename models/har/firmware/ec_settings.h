@@ -19,6 +19,18 @@
 #define EC_OUTPUT_ZERO_POINT (-128)
 #define EC_TENSOR_ARENA_BYTES 6144u
 
+/* IMU preprocessing (core/ec_preprocess.h; twin: edgecascade.models.preprocess): the
+ * mpu6050 at +-4 g and +-250 deg/s sampled at the training rate into
+ * EC_PRE_IMU_STEPS x EC_PRE_IMU_CHANNELS counts (acc x y z, gyro x y z), each channel
+ * q = zp + ((count * mult + 2^(EC_PRE_SHIFT-1)) >> EC_PRE_SHIFT) with mult =
+ * round(2^EC_PRE_SHIFT * unit per count / input scale), units g, g, g, rad/s, rad/s, rad/s. */
+#define EC_PRE_IMU_STEPS 128
+#define EC_PRE_IMU_CHANNELS 6
+#define EC_PRE_IMU_RATE_HZ 50
+#define EC_PRE_IMU_ACCEL_FS_G 4
+#define EC_PRE_IMU_GYRO_FS_DPS 250
+#define EC_PRE_IMU_MULTS {4080, 4080, 4080, 4453, 4453, 4453}
+
 #define EC_DEVICE_CONF 0.953125f
 #define EC_DEVICE_CONF_Q (116)
 #define EC_DEVICE_MARGIN 0.0f

@@ -9,23 +9,34 @@ to publish. Config lives in the ``[dashboards]`` table::
     json_root = ""             # topic root of the JSON view; "" = "<prefix>/json"
     ha_discovery = false       # Home Assistant MQTT discovery (needs json_view)
     ha_prefix = "homeassistant"
+    ha_min_interval_s = 10.0   # at most one HA state update per device per interval
     web = true                 # the live dashboard page on the HTTP server (/)
 
 Cost of the JSON view: one extra publish per result (QoS 1), per device state change
 (retained), per gateway state change and per metrics interval (QoS 0, retained); HA
-discovery adds six retained configs per device, once per device and HA restart.
+discovery adds six retained configs per device and eight for the gateway, once per
+device and HA restart, and each device's latest result retained on
+``{json}/dev/{device}/last``: at most one publish per device per
+``ha_min_interval_s`` (the last of a burst goes out at the next metrics interval), and
+on the broker one retained message per device (a result's JSON, about 400 bytes: 10,000
+devices hold about 4 MB of retained state). A result's ``label_name`` comes from the
+registry entry of the model that answered it (:mod:`edgecascade.gateway.model_labels`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
 
 from edgecascade.gateway.discovery import BIRTH_ONLINE, DEFAULT_DISCOVERY_PREFIX, Discovery
 from edgecascade.gateway.live import LiveState, Truth
+from edgecascade.gateway.metrics_json import nested_metrics
+from edgecascade.gateway.min_interval import MinInterval
+from edgecascade.gateway.model_labels import ModelLabels, load_model_labels, registries_for
 from edgecascade.protocol import (
     DeviceState,
     Metrics,
@@ -55,6 +66,7 @@ class DashboardsConfig:
     json_root: str = ""  # "" : "<prefix>/json"
     ha_discovery: bool = False
     ha_prefix: str = DEFAULT_DISCOVERY_PREFIX
+    ha_min_interval_s: float = 10.0  # per device; 0: every result (a recorder stores all)
     web: bool = True
 
 
@@ -73,6 +85,8 @@ def parse_dashboards(raw: Any, add: Callable[[str, str], None]) -> DashboardsCon
         want = types.get(key)
         if want is None:
             add(f"dashboards.{key}", f"unknown key (known: {', '.join(types)})")
+        elif want is float and type(value) is int:
+            values[key] = float(value)
         elif type(value) is not want:
             add(f"dashboards.{key}", f"must be {want.__name__}, got {value!r:.40}")
         else:
@@ -83,6 +97,8 @@ def parse_dashboards(raw: Any, add: Callable[[str, str], None]) -> DashboardsCon
             JsonTopics(cfg.json_root)
         except ProtocolError as exc:
             add("dashboards.json_root", exc.why)
+    if not 0 <= cfg.ha_min_interval_s <= 86400:
+        add("dashboards.ha_min_interval_s", "must be 0..86400 seconds")
     if not _HA_PREFIX_RE.match(cfg.ha_prefix):
         add("dashboards.ha_prefix", "must match [A-Za-z0-9_-]{1,64}")
     if cfg.ha_discovery and not cfg.json_view:
@@ -101,7 +117,8 @@ class Dashboards:
     def __init__(self, cfg: DashboardsConfig, topics: Topics, gateway_id: str, version: str,
                  client: Callable[[], _Publisher | None],
                  metrics: Callable[[], dict[str, float]], budget: float | None = None,
-                 labels: tuple[str, ...] | None = None, truth: Truth | None = None) -> None:
+                 labels: ModelLabels | None = None, truth: Truth | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.gateway_id = gateway_id
         self.json = JsonTopics(cfg.json_root or default_json_root(topics.prefix))
@@ -109,8 +126,12 @@ class Dashboards:
         self._client = client
         self._metrics = metrics
         self.budget = budget
-        self.live = LiveState(labels if labels is not None else registry_labels(), truth)
+        self.labels = labels if labels is not None else load_model_labels(registries_for())
+        self.live = LiveState(self.labels.of, truth)
         self._models: dict[str, str | None] = {}  # devices announced to HA -> model
+        self._gateway_announced = False
+        self._last: MinInterval[bytes] = MinInterval(cfg.ha_min_interval_s)
+        self._clock = clock
         self.published = 0
 
     @classmethod
@@ -121,7 +142,8 @@ class Dashboards:
 
         budget = config.cloud.budget_messages
         return cls(config.dashboards, config.topics, config.gateway_id, __version__[:32],
-                   client, metrics, budget if budget != float("inf") else None)
+                   client, metrics, budget if budget != float("inf") else None,
+                   labels=load_model_labels(registries_for(config.edge.model)))
 
     # -- subscriptions ---------------------------------------------------------------
     def subscriptions(self) -> list[tuple[str, int]]:
@@ -136,6 +158,8 @@ class Dashboards:
         if not self.handles(topic):
             return False
         if payload.strip() == BIRTH_ONLINE:
+            if self._gateway_announced:
+                self._announce_gateway()
             for device_id, model in sorted(self._models.items()):
                 self._announce(device_id, model)
         return True
@@ -144,19 +168,23 @@ class Dashboards:
     def on_result(self, result: Result) -> None:
         self.live.add_result(result)
         if self.cfg.json_view:
-            self._publish(self.json.result(result.device_id),
-                          dumps(result_view(result, self.live.labels)), 1, False)
+            body = dumps(result_view(result, self.labels.of(result.model_id)))
+            self._publish(self.json.result(result.device_id), body, 1, False)
+            if self.cfg.ha_discovery:
+                now = self._clock()
+                if self._last.offer(result.device_id, body, now) is not None:
+                    self._publish(self.json.device_last(result.device_id), body, 1, True)
 
     def on_device_state(self, device_id: str, payload: bytes) -> None:
         """A device's retained state; an empty payload means the device was retired."""
         if not payload:
             self.live.remove_device(device_id)
-            if self.cfg.json_view:
-                self._publish(self.json.device_state(device_id), b"", 1, True)
             if self.cfg.ha_discovery:  # also for a device retired while we were away
                 self._models.pop(device_id, None)
-                for topic, body in self.discovery.removals(device_id):
-                    self._publish(topic, body, 1, True)
+                self._last.forget(device_id)
+            for topic, body in retire_topics(self.json, self.discovery, device_id,
+                                             self.cfg.json_view, self.cfg.ha_discovery):
+                self._publish(topic, body, 1, True)
             return
         try:
             state = decode(DeviceState, payload)
@@ -178,14 +206,21 @@ class Dashboards:
     def on_gateway_state(self, payload: bytes) -> None:
         if self.cfg.json_view:
             state = decode(ServiceState, payload)
+            if self.cfg.ha_discovery and not self._gateway_announced:
+                self._gateway_announced = True
+                self._announce_gateway()
             self._publish(self.json.gateway_state(self.gateway_id),
                           dumps(service_state_view(state)), 1, True)
 
     def on_metrics(self, msg: Metrics) -> None:
         self.live.touch()
         if self.cfg.json_view:
-            self._publish(self.json.gateway_metrics(self.gateway_id), dumps(metrics_view(msg)),
-                          0, True)
+            view = metrics_view(msg)
+            view["nested"] = nested_metrics(msg.values)
+            self._publish(self.json.gateway_metrics(self.gateway_id), dumps(view), 0, True)
+        if self.cfg.ha_discovery:  # the last result of a burst, held by the min interval
+            for device_id, body in self._last.due(self._clock()):
+                self._publish(self.json.device_last(device_id), body, 1, True)
 
     def snapshot(self) -> dict[str, Any]:
         out = self.live.snapshot(self._metrics(), self.budget)
@@ -194,6 +229,10 @@ class Dashboards:
         return out
 
     # -- plumbing --------------------------------------------------------------------
+    def _announce_gateway(self) -> None:
+        for topic, body in self.discovery.gateway_configs(self.gateway_id):
+            self._publish(topic, body, 1, True)
+
     def _announce(self, device_id: str, model: str | None) -> None:
         for topic, body in self.discovery.configs(device_id, model):
             self._publish(topic, body, 1, True)
@@ -206,12 +245,16 @@ class Dashboards:
         self.published += 1
 
 
-def registry_labels() -> tuple[str, ...]:
-    """Class names of the shipped model registry (the tiers share one label set)."""
-    try:
-        from edgecascade.models.registry import load_registry
-
-        return tuple(load_registry(verify=False).for_tier("edge").labels)
-    except Exception:  # a gateway without the registry still runs: labels stay numbers
-        log.warning("model registry not readable; results carry no label_name")
-        return ()
+def retire_topics(json_topics: JsonTopics, discovery: Discovery, device_id: str,
+                  json_view: bool = True, ha: bool = True) -> list[tuple[str, bytes]]:
+    """Every retained topic the dashboards hold for a device, each with an empty
+    payload (clears it): the JSON state and latest result, and HA's configs. One list for
+    the gateway (a device retired while it runs) and ``edgecascade site retire-device``
+    (without a gateway)."""
+    out: list[tuple[str, bytes]] = []
+    if json_view:
+        out.append((json_topics.device_state(device_id), b""))
+    if ha:
+        out.append((json_topics.device_last(device_id), b""))
+        out.extend(discovery.removals(device_id))
+    return out

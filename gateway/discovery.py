@@ -1,16 +1,27 @@
-"""Home Assistant MQTT discovery for edgecascade devices. Pure: builds topics and payloads.
+"""Home Assistant MQTT discovery for edgecascade devices and gateways. Pure: builds
+topics and payloads.
 
 Per device, six entities grouped under one HA device (the ``device`` block):
 
 - ``sensor`` *label*: the last answer's class name (``label_name``), with the whole
-  result as attributes;
-- ``sensor`` *confidence* (%), ``sensor`` *tier*, ``sensor`` *model version*;
-- ``binary_sensor`` *degraded* and *stale* (device class ``problem``).
+  result as attributes (the answering tier's model among them);
+- ``sensor`` *confidence* (%), ``sensor`` *tier*;
+- ``binary_sensor`` *degraded* and *stale* (device class ``problem``);
+- ``sensor`` *device model* (diagnostic): the model the device itself runs, from its
+  retained state (not the model that answered the last frame).
 
-They read the JSON view (``protocol/jsonview.py``): HA cannot decode msgpack. Their
-availability is the device's retained state, republished as JSON by the gateway
-(``{json}/dev/{device}/state``: ``online`` true or false, the device's last will
-included). Config topics are ``{discovery}/{component}/{node}/{object}/config``,
+Per gateway, one HA device with its own entities (:data:`GATEWAY_ENTITIES`): online,
+cloud circuit, spool depth, cloud cost and the share of answers per tier.
+
+They read the JSON view (``protocol/jsonview.py``): HA cannot decode msgpack. Every
+state they read is **retained**, so HA shows the truth right after its own restart:
+a device's entities read ``{json}/dev/{device}/last`` (its latest result, retained,
+at most one per ``ha_min_interval_s``) and ``{json}/dev/{device}/state``; the
+gateway's read ``{json}/gw/{gateway}/state`` and ``.../metrics``. Their availability is
+the device's (or gateway's) retained JSON state (``online`` true or false, the
+device's last will included). Every template renders ``None`` (HA: unknown) or
+``offline`` on an empty payload, which is what a subscriber gets when a retained state
+is cleared. Config topics are ``{discovery}/{component}/{node}/{object}/config``,
 retained; an empty retained config removes an entity (a retired device).
 """
 
@@ -20,6 +31,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from edgecascade.gateway.breaker import STATE_VALUE
 from edgecascade.protocol import Tier
 from edgecascade.protocol.jsonview import JsonTopics
 
@@ -27,57 +39,121 @@ DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 #: Payload HA publishes on ``{discovery}/status`` when it (re)starts.
 BIRTH_ONLINE = b"online"
 
+#: The JSON view topic an entity reads (a :class:`JsonTopics` method's name).
+LAST, DEVICE_STATE, GATEWAY_STATE, GATEWAY_METRICS = (
+    "device_last", "device_state", "gateway_state", "gateway_metrics")
+
+
+def guarded(expr: str) -> str:
+    """``{{ expr }}`` when the payload is JSON, else ``None`` (HA: unknown). HA binds
+    ``value_json`` only to a payload that parses; an empty retained payload (a cleared
+    state) leaves it undefined, and touching it logs a template error."""
+    return f"{{% if value_json is defined %}}{{{{ {expr} }}}}{{% else %}}None{{% endif %}}"
+
+
+#: ``online`` unless the payload is a JSON state that says otherwise; an empty payload
+#: (a cleared state) reads as offline, without touching an undefined ``value_json``.
+AVAILABILITY_TEMPLATE = ("{{ 'online' if value_json is defined and value_json.online "
+                         "else 'offline' }}")
+
 
 @dataclass(frozen=True)
 class Entity:
-    """One entity of a device: its HA component, object id and its own keys."""
+    """One entity: its HA component, object id, the JSON topic it reads and its keys."""
 
     component: str  # "sensor" or "binary_sensor"
     object_id: str
     name: str
     keys: tuple[tuple[str, Any], ...]
+    reads: str = LAST
 
 
-#: What a user wants to see per device (issue 11). Templates read the JSON result.
+def _flag(field: str) -> tuple[tuple[str, Any], ...]:
+    return (("value_template", guarded(f"'ON' if value_json.{field} else 'OFF'")),
+            ("payload_on", "ON"), ("payload_off", "OFF"), ("device_class", "problem"))
+
+
+#: What a user wants to see per device (issue 11, issue 23).
 ENTITIES: tuple[Entity, ...] = (
     Entity("sensor", "label", "Label", (
-        ("value_template", "{{ value_json.label_name | default(value_json.label) }}"),
+        ("value_template", guarded("value_json.label_name | default(value_json.label)")),
         ("icon", "mdi:tag"),
     )),
     Entity("sensor", "confidence", "Confidence", (
-        ("value_template", "{{ (value_json.confidence * 100) | round(1) }}"),
+        ("value_template", guarded("(value_json.confidence * 100) | round(1)")),
         ("unit_of_measurement", "%"),
         ("state_class", "measurement"),
         ("suggested_display_precision", 1),
     )),
     Entity("sensor", "tier", "Answering tier", (
-        ("value_template", "{{ value_json.tier }}"),
+        ("value_template", guarded("value_json.tier")),
         ("device_class", "enum"),
         ("options", [t.value for t in Tier]),
     )),
-    Entity("binary_sensor", "degraded", "Degraded", (
-        ("value_template", "{{ 'ON' if value_json.degraded else 'OFF' }}"),
-        ("payload_on", "ON"),
-        ("payload_off", "OFF"),
-        ("device_class", "problem"),
-    )),
-    Entity("binary_sensor", "stale", "Stale", (
-        ("value_template", "{{ 'ON' if value_json.stale else 'OFF' }}"),
-        ("payload_on", "ON"),
-        ("payload_off", "OFF"),
-        ("device_class", "problem"),
-    )),
-    Entity("sensor", "model_version", "Model version", (
-        ("value_template", "{{ value_json.model_id }} v{{ value_json.model_version }}"),
+    Entity("binary_sensor", "degraded", "Degraded", _flag("degraded")),
+    Entity("binary_sensor", "stale", "Stale", _flag("stale")),
+    # The object id stays "model_version" so an upgraded HA keeps the entity's history.
+    Entity("sensor", "model_version", "Device model", (
+        ("value_template", guarded("value_json.model_id ~ ' v' ~ value_json.model_version "
+                                   "if value_json.model_id is defined else None")),
         ("entity_category", "diagnostic"),
-    )),
+        ("icon", "mdi:chip"),
+    ), DEVICE_STATE),
+)
+
+_CIRCUIT = {v: s.value for s, v in STATE_VALUE.items()}
+
+
+def _share(tier: str) -> str:
+    """Percent of answers given by ``tier`` since the gateway started, from the nested
+    metrics (``results_total`` keyed ``tier/reason``); plain Jinja2, as HA renders it."""
+    return ("{% if value_json is defined %}{% set ns = namespace(all=0, mine=0) %}"
+            "{% for k, v in (value_json.nested.results_total | default({})).items() %}"
+            "{% if k != 'all' %}{% set ns.all = ns.all + v %}"
+            f"{{% if k.split('/')[0] == '{tier}' %}}{{% set ns.mine = ns.mine + v %}}"
+            "{% endif %}{% endif %}{% endfor %}"
+            "{{ (100 * ns.mine / ns.all) | round(1) if ns.all else 0 }}"
+            "{% else %}None{% endif %}")
+
+
+#: The gateway as an HA device (issue 23).
+GATEWAY_ENTITIES: tuple[Entity, ...] = (
+    Entity("binary_sensor", "online", "Online", (
+        ("value_template", guarded("'ON' if value_json.online else 'OFF'")),
+        ("payload_on", "ON"), ("payload_off", "OFF"), ("device_class", "connectivity"),
+    ), GATEWAY_STATE),
+    Entity("sensor", "circuit", "Cloud circuit", (
+        ("value_template", guarded(f"{_CIRCUIT!r}[value_json.nested.circuit_state | int]")),
+        ("device_class", "enum"),
+        ("options", sorted(_CIRCUIT.values())),
+        ("icon", "mdi:electric-switch"),
+    ), GATEWAY_METRICS),
+    Entity("sensor", "spool_depth", "Spooled frames", (
+        ("value_template", guarded("value_json.nested.spool_depth | int")),
+        ("unit_of_measurement", "frames"),
+        ("state_class", "measurement"),
+        ("icon", "mdi:tray-full"),
+    ), GATEWAY_METRICS),
+    Entity("sensor", "cloud_cost", "Cloud cost", (
+        ("value_template", guarded("value_json.nested.cloud_cost_total | default(0)")),
+        ("unit_of_measurement", "messages"),
+        ("state_class", "total_increasing"),
+        ("icon", "mdi:cash"),
+    ), GATEWAY_METRICS),
+    *(Entity("sensor", f"{t.value}_share", f"{t.value.capitalize()} answer share", (
+        ("value_template", _share(t.value)),
+        ("unit_of_measurement", "%"),
+        ("state_class", "measurement"),
+        ("suggested_display_precision", 1),
+    ), GATEWAY_METRICS) for t in Tier),
 )
 
 
 @dataclass(frozen=True)
 class Discovery:
-    """Discovery topics and payloads for one gateway's devices. No ``via_device``: with
-    several gateways on a shared subscription a device's gateway can change."""
+    """Discovery topics and payloads for one gateway and its devices. No
+    ``via_device``: with several gateways on a shared subscription a device's gateway
+    can change."""
 
     json_topics: JsonTopics
     version: str  # edgecascade's, in the ``origin`` block
@@ -91,40 +167,62 @@ class Discovery:
         # HA node ids are [a-zA-Z0-9_-]; device ids already are.
         return f"edgecascade_{device_id}"
 
+    def gateway_node_id(self, gateway_id: str) -> str:
+        return f"edgecascade_gw_{gateway_id}"
+
     def config_topic(self, entity: Entity, device_id: str) -> str:
         node = self.node_id(device_id)
         return f"{self.prefix}/{entity.component}/{node}/{entity.object_id}/config"
 
+    def gateway_config_topic(self, entity: Entity, gateway_id: str) -> str:
+        node = self.gateway_node_id(gateway_id)
+        return f"{self.prefix}/{entity.component}/{node}/{entity.object_id}/config"
+
     def device_block(self, device_id: str, model: str | None = None) -> dict[str, Any]:
-        block: dict[str, Any] = {
+        return {
             "identifiers": [self.node_id(device_id)],
             "name": f"edgecascade {device_id}",
             "manufacturer": "edgecascade",
             "model": model or "edgecascade device",
         }
-        return block
 
-    def payload(self, entity: Entity, device_id: str, model: str | None = None) -> dict[str, Any]:
-        node = self.node_id(device_id)
+    def _entity(self, entity: Entity, node: str, topic: str, availability: str,
+                device: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": entity.name,
             "unique_id": f"{node}_{entity.object_id}",
-            "state_topic": self.json_topics.result(device_id),
+            "state_topic": topic,
             "availability": [{
-                "topic": self.json_topics.device_state(device_id),
-                "value_template": "{{ 'online' if value_json.online else 'offline' }}",
+                "topic": availability,
+                "value_template": AVAILABILITY_TEMPLATE,
                 "payload_available": "online",
                 "payload_not_available": "offline",
             }],
             "availability_mode": "latest",
-            "device": self.device_block(device_id, model),
+            "device": device,
             "origin": {"name": "edgecascade", "sw_version": self.version},
             "qos": 1,
         }
-        if entity.object_id == "label":
-            out["json_attributes_topic"] = self.json_topics.result(device_id)
         out.update(dict(entity.keys))
         return out
+
+    def payload(self, entity: Entity, device_id: str, model: str | None = None) -> dict[str, Any]:
+        topics = self.json_topics
+        topic = getattr(topics, entity.reads)(device_id)
+        out = self._entity(entity, self.node_id(device_id), topic,
+                           topics.device_state(device_id), self.device_block(device_id, model))
+        if entity.object_id == "label":
+            out["json_attributes_topic"] = topic
+        return out
+
+    def gateway_payload(self, entity: Entity, gateway_id: str) -> dict[str, Any]:
+        topics = self.json_topics
+        node = self.gateway_node_id(gateway_id)
+        device = {"identifiers": [node], "name": f"edgecascade gateway {gateway_id}",
+                  "manufacturer": "edgecascade", "model": "edgecascade gateway",
+                  "sw_version": self.version}
+        return self._entity(entity, node, getattr(topics, entity.reads)(gateway_id),
+                            topics.gateway_state(gateway_id), device)
 
     def configs(self, device_id: str, model: str | None = None) -> list[tuple[str, bytes]]:
         """``(topic, payload)`` for every entity of a device; publish retained."""
@@ -132,6 +230,15 @@ class Discovery:
                  json.dumps(self.payload(e, device_id, model), sort_keys=True).encode())
                 for e in ENTITIES]
 
+    def gateway_configs(self, gateway_id: str) -> list[tuple[str, bytes]]:
+        """``(topic, payload)`` for every entity of the gateway; publish retained."""
+        return [(self.gateway_config_topic(e, gateway_id),
+                 json.dumps(self.gateway_payload(e, gateway_id), sort_keys=True).encode())
+                for e in GATEWAY_ENTITIES]
+
     def removals(self, device_id: str) -> list[tuple[str, bytes]]:
         """Empty retained configs: HA deletes the entities (and the device with them)."""
         return [(self.config_topic(e, device_id), b"") for e in ENTITIES]
+
+    def gateway_removals(self, gateway_id: str) -> list[tuple[str, bytes]]:
+        return [(self.gateway_config_topic(e, gateway_id), b"") for e in GATEWAY_ENTITIES]

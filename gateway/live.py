@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from edgecascade.gateway.breaker import STATE_VALUE
@@ -20,6 +20,8 @@ from edgecascade.protocol.jsonview import device_state_view, result_view
 Key = tuple[str, int, int]
 #: Ground truth for a frame, when someone knows it (the demo's emulator ledger does).
 Truth = Callable[[Key], "int | None"]
+#: Class names of a model, by its id (the registry entry of the model that answered).
+Labels = Callable[[str], Sequence[str]]
 
 LAST_RESULTS = 25
 LATENCY_WINDOW = 2000
@@ -34,7 +36,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 class LiveState:
-    def __init__(self, labels: tuple[str, ...] = (), truth: Truth | None = None) -> None:
+    def __init__(self, labels: Labels = lambda model_id: (), truth: Truth | None = None
+                 ) -> None:
         self.labels = labels
         self.truth = truth
         self._lock = threading.Condition()
@@ -67,7 +70,7 @@ class LiveState:
             self._bump()
 
     def _view(self, result: Result, truth: int | None) -> dict[str, Any]:
-        view = result_view(result, self.labels)
+        view = result_view(result, self.labels(result.model_id))
         if truth is not None:
             view["truth"] = truth
         return view

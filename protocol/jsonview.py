@@ -7,6 +7,7 @@ metrics summary as JSON under a second topic root (PROTOCOL.md, "The JSON view")
 
     {json}/res/{device}            result            QoS 1, not retained
     {json}/dev/{device}/state      device_state      QoS 1, retained
+    {json}/dev/{device}/last       result (latest)   QoS 1, retained, rate-limited
     {json}/gw/{gateway}/state      service_state     QoS 1, retained
     {json}/gw/{gateway}/metrics    metrics           QoS 0, retained
 
@@ -60,6 +61,11 @@ class JsonTopics:
 
     def device_state(self, device_id: str) -> str:
         return self._build("dev", validate_id(device_id, "device_state"), "state")
+
+    def device_last(self, device_id: str) -> str:
+        """The device's latest result, retained (what Home Assistant re-reads after a
+        restart); at most one per ``dashboards.ha_min_interval_s`` per device."""
+        return self._build("dev", validate_id(device_id, "device_last"), "last")
 
     def gateway_state(self, gateway_id: str) -> str:
         return self._build("gw", validate_id(gateway_id, "gateway_state"), "state")

@@ -19,7 +19,8 @@ from typing import Any
 import jinja2
 import pytest
 
-from edgecascade.gateway.discovery import ENTITIES, Discovery
+from edgecascade.gateway.dashboards import retire_topics
+from edgecascade.gateway.discovery import ENTITIES, GATEWAY_ENTITIES, Discovery
 from edgecascade.protocol import DeviceState, Result
 from edgecascade.protocol.jsonview import JsonTopics, device_state_view, result_view
 
@@ -82,7 +83,8 @@ def check_map(where: str, got: dict[str, Any], schema: dict[str, Any]) -> None:
 
 
 def payloads() -> list[tuple[str, dict[str, Any]]]:
-    return [(t, json.loads(b)) for t, b in DISCOVERY.configs("cam1", "mnist-mcu v1")]
+    return [(t, json.loads(b)) for t, b in DISCOVERY.configs("cam1", "mnist-mcu v1")
+            + DISCOVERY.gateway_configs("gw1")]
 
 
 @pytest.mark.parametrize("topic,payload", payloads(), ids=lambda v: str(v)[:40])
@@ -101,7 +103,7 @@ def test_payload_follows_the_documented_schema(topic: str, payload: dict[str, An
     for i, a in enumerate(payload["availability"]):
         check_map(f"availability[{i}]", a, AVAILABILITY)
         assert "topic" in a  # required in each entry
-        assert a["topic"] == JT.device_state("cam1")
+        assert a["topic"] in (JT.device_state("cam1"), JT.gateway_state("gw1"))
     if payload.get("device_class") == "enum":  # HA: enum needs options, no unit/state_class
         assert payload["options"] and "unit_of_measurement" not in payload
         assert "state_class" not in payload
@@ -110,13 +112,28 @@ def test_payload_follows_the_documented_schema(topic: str, payload: dict[str, An
 
 
 def test_one_device_six_entities_unique_ids() -> None:
-    got = payloads()
+    got = [(t, json.loads(b)) for t, b in DISCOVERY.configs("cam1", "mnist-mcu v1")]
     assert len(got) == len(ENTITIES) == 6
     assert len({p["unique_id"] for _, p in got}) == 6
     assert len({json.dumps(p["device"], sort_keys=True) for _, p in got}) == 1
     names = {p["name"] for _, p in got}
     assert names == {"Label", "Confidence", "Answering tier", "Degraded", "Stale",
-                     "Model version"}
+                     "Device model"}
+    # every state HA reads is retained: the latest result and the device state
+    assert {p["state_topic"] for _, p in got} == {JT.device_last("cam1"),
+                                                   JT.device_state("cam1")}
+
+
+def test_the_gateway_is_one_ha_device_of_its_own() -> None:
+    got = [json.loads(b) for _, b in DISCOVERY.gateway_configs("gw1")]
+    assert len(got) == len(GATEWAY_ENTITIES)
+    assert len({json.dumps(p["device"], sort_keys=True) for p in got}) == 1
+    assert got[0]["device"]["identifiers"] != json.loads(
+        DISCOVERY.configs("gw1")[0][1])["device"]["identifiers"]  # not a device named gw1
+    assert {p["state_topic"] for p in got} == {JT.gateway_state("gw1"),
+                                                JT.gateway_metrics("gw1")}
+    assert {"Online", "Cloud circuit", "Spooled frames", "Cloud cost",
+            "Device answer share", "Cloud answer share"} <= {p["name"] for p in got}
 
 
 def render(template: str, view: dict[str, Any]) -> str:
@@ -135,7 +152,12 @@ def test_templates_render_the_json_view_as_ha_would() -> None:
     assert render(by_id["tier"]["value_template"], view) in by_id["tier"]["options"]
     assert render(by_id["degraded"]["value_template"], view) == by_id["degraded"]["payload_on"]
     assert render(by_id["stale"]["value_template"], view) == by_id["stale"]["payload_off"]
-    assert render(by_id["model_version"]["value_template"], view) == "mnist-cloud v2"
+    # the device's own model, from its retained state, not the model that answered
+    own = json.loads(json.dumps(device_state_view(DeviceState("cam1", True, 1, model_id=
+                                                              "mnist-mcu", model_version=3))))
+    assert by_id["model_version"]["state_topic"] == JT.device_state("cam1")
+    assert render(by_id["model_version"]["value_template"], own) == "mnist-mcu v3"
+    assert by_id["label"]["json_attributes_topic"] == JT.device_last("cam1")  # model_id in
     # without a registry the label sensor still shows the number
     bare = json.loads(json.dumps(result_view(result)))
     assert render(by_id["label"]["value_template"], bare) == "4"
@@ -150,3 +172,51 @@ def test_removal_is_an_empty_retained_config_per_entity() -> None:
     removals = DISCOVERY.removals("cam1")
     assert [t for t, _ in removals] == [t for t, _ in DISCOVERY.configs("cam1")]
     assert all(body == b"" for _, body in removals)
+
+
+def render_raw(template: str, payload: bytes) -> str:
+    """As HA does: ``value_json`` only when the payload parses as JSON."""
+    try:
+        view = json.loads(payload)
+    except ValueError:
+        return ENV.from_string(template).render(value=payload.decode()).strip()
+    return render(template, view)
+
+
+def test_clearing_a_device_renders_offline_and_unknown_without_a_template_error() -> None:
+    """Retiring clears the retained state topics: subscribers get empty payloads. The
+    availability template says offline and every value template unknown (``None``);
+    StrictUndefined makes any touch of the undefined ``value_json`` an error here, the
+    'value_json is undefined' HA logged."""
+    cleared = dict(retire_topics(JT, DISCOVERY, "cam1"))
+    assert cleared[JT.device_state("cam1")] == b"" and cleared[JT.device_last("cam1")] == b""
+    configs = [json.loads(b) for _, b in DISCOVERY.configs("cam1")
+               + DISCOVERY.gateway_configs("gw1")]
+    for cfg in configs:
+        avail = cfg["availability"][0]
+        assert render_raw(avail["value_template"], b"") == avail["payload_not_available"]
+        assert render_raw(cfg["value_template"], b"") == "None", cfg["name"]
+    assert all(t in cleared for t, _ in DISCOVERY.removals("cam1"))
+
+
+def test_gateway_templates_read_the_nested_metrics() -> None:
+    from edgecascade.gateway.metrics_json import nested_metrics
+    from edgecascade.protocol import Metrics, ServiceState
+    from edgecascade.protocol.jsonview import metrics_view, service_state_view
+
+    values = {'ec_gateway_results_total{reason="confident",tier="device"}': 6.0,
+              'ec_gateway_results_total{reason="cloud_answer",tier="cloud"}': 2.0,
+              "ec_gateway_circuit_state": 2.0, "ec_gateway_spool_depth": 5.0,
+              "ec_gateway_cloud_cost_total": 4.0}
+    view = metrics_view(Metrics("gw1", 1, values)) | {"nested": nested_metrics(values)}
+    view = json.loads(json.dumps(view))
+    by_id = {e.object_id: json.loads(b) for e, (_, b) in
+             zip(GATEWAY_ENTITIES, DISCOVERY.gateway_configs("gw1"), strict=True)}
+    got = {k: render(c["value_template"], view) for k, c in by_id.items() if k != "online"}
+    assert got == {"circuit": "open", "spool_depth": "5", "cloud_cost": "4.0",
+                   "device_share": "75.0", "cloud_share": "25.0",
+                   **{k: "0.0" for k in got if k.endswith("_share")
+                      and k not in ("device_share", "cloud_share")}}
+    assert got["circuit"] in by_id["circuit"]["options"]
+    online = json.loads(json.dumps(service_state_view(ServiceState("gw1", True, 1))))
+    assert render(by_id["online"]["value_template"], online) == "ON"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import jinja2
+
+from edgecascade.gateway.discovery import ENTITIES, GATEWAY_ENTITIES
 from edgecascade.gateway.metrics import GatewayMetrics
 from edgecascade.protocol import DeviceState, Metrics, decode, encode
 from edgecascade.protocol.jsonview import JsonTopics
@@ -15,6 +18,33 @@ from tests.support import Collector, publish
 def get_json(port: int, path: str) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
         return json.loads(r.read())
+
+
+ENV = jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+
+def ha_render(template: str, payload: bytes) -> str:
+    """As HA renders a template: ``value_json`` bound only to a payload that parses."""
+    try:
+        bound = {"value_json": json.loads(payload)}
+    except ValueError:
+        bound = {}
+    return ENV.from_string(template).render(value=payload.decode(), **bound).strip()
+
+
+def entity_states(messages: list, configs: dict[str, dict]) -> dict[str, tuple[str, str]]:
+    """unique_id -> (availability, state) from the retained messages a new subscriber got,
+    rendered with each entity's templates."""
+    retained = {m.topic: m.payload for m in messages if m.retain}
+    out = {}
+    for cfg in configs.values():
+        avail = cfg["availability"][0]
+        state = retained.get(cfg["state_topic"])
+        out[cfg["unique_id"]] = (
+            ha_render(avail["value_template"], retained.get(avail["topic"], b"")),
+            "<nothing retained>" if state is None else
+            ha_render(cfg["value_template"], state))
+    return out
 
 
 def test_json_view_discovery_and_retirement(broker, topics, dash_gateway, responder, closing):
@@ -45,12 +75,26 @@ def test_json_view_discovery_and_retirement(broker, topics, dash_gateway, respon
                             .get("ec_gateway_reports_total", 0) >= 3)[-1]
     values = json.loads(metrics.payload)["values"]
     assert all(k.startswith("ec_gateway_") for k in values)
-    configs = seen.wait_for(6, 10, where=lambda m: m.topic.endswith("/config") and m.payload)
-    # a subscriber arriving later (HA starting) gets configs and states as retained messages
+    n_configs = len(ENTITIES) + len(GATEWAY_ENTITIES)
+    configs = seen.wait_for(n_configs, 10, where=lambda m: m.topic.endswith("/config")
+                            and m.payload)
+    device_configs = [m for m in configs if "edgecascade_cam1/" in m.topic]
+    assert len(device_configs) == len(ENTITIES)
+    # A subscriber arriving later (HA after its restart) gets configs and every state as
+    # retained messages: each entity of the device that reported has a state at once.
     late = Collector(broker.host, broker.port, [jt.all(), "ha/#"])
     closing.append(late)
-    expected = {m.topic for m in configs} | {jt.device_state("cam1"), jt.gateway_state("gw1")}
+    parsed = {m.topic: json.loads(m.payload) for m in configs}
+    expected = set(parsed) | {c["state_topic"] for c in parsed.values()}
     late.wait_for(len(expected), 10, where=lambda m: m.retain and m.topic in expected)
+    states = entity_states(late.messages, parsed)
+    assert len(states) == n_configs
+    for uid, (available, value) in states.items():
+        assert available == "online", uid
+        assert value not in ("None", "", "<nothing retained>"), (uid, value)
+    assert states["edgecascade_cam1_label"][1] == "3"
+    assert states["edgecascade_cam1_model_version"][1] == "mnist-mcu v1"
+    assert states["edgecascade_cam1_tier"][1] == "device"
     assert {m.topic.split("/")[1] for m in configs} == {"sensor", "binary_sensor"}
 
     # The device's last will (no model in it) marks it offline and keeps its entities
@@ -65,7 +109,7 @@ def test_json_view_discovery_and_retirement(broker, topics, dash_gateway, respon
     # HA restarts: its birth message brings every config again
     before = len([m for m in seen.messages if m.topic.endswith("/config")])
     publish(broker.host, broker.port, [("ha/status", b"online")])
-    seen.wait_for(before + 6, 10, where=lambda m: m.topic.endswith("/config"))
+    seen.wait_for(before + n_configs, 10, where=lambda m: m.topic.endswith("/config"))
 
     # the live snapshot carries the gateway's own metric values
     snap = get_json(gw.http_port, "/api/snapshot")
@@ -76,16 +120,18 @@ def test_json_view_discovery_and_retirement(broker, topics, dash_gateway, respon
     # retiring the device (its retained state cleared) removes it from HA
     publish(broker.host, broker.port, [(topics.device_state("cam1"), b"")], retain=True)
     rejected = gw.metrics.value("rejected")
-    removed = seen.wait_for(6, 10, where=lambda m: m.topic.endswith("/config") and not m.payload)
+    removed = seen.wait_for(len(ENTITIES), 10,
+                            where=lambda m: m.topic.endswith("/config") and not m.payload)
     assert gw.metrics.value("rejected") == rejected  # retiring is not an error
-    assert {m.topic for m in removed} == {m.topic for m in configs}
+    assert {m.topic for m in removed} == {m.topic for m in device_configs}
     # The broker sends retained messages filter by filter: once the gateway's retained
     # JSON state (the last filter) is here, anything retained of the device would be too.
     gone = Collector(broker.host, broker.port,
-                     ["ha/#", jt.device_state("cam1"), jt.gateway_state("gw1")])
+                     ["ha/#", f"{jt.root}/dev/#", jt.gateway_state("gw1")])
     closing.append(gone)
     gone.wait_for(1, 10, where=lambda m: m.topic == jt.gateway_state("gw1"))
-    assert [m.topic for m in gone.messages] == [jt.gateway_state("gw1")], gone.describe()
+    left = [m.topic for m in gone.messages if m.topic != jt.gateway_state("gw1")]
+    assert all("edgecascade_gw_gw1/" in t for t in left), gone.describe()  # the gateway's
 
 
 def test_views_off_by_default(broker, topics, start_gateway, closing):

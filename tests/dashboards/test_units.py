@@ -73,7 +73,7 @@ def test_dashboards_table_reports_every_problem_with_its_path() -> None:
 
 def test_live_state_counts_first_answers_and_corrections() -> None:
     truth = {("cam1", 1, 0): 3, ("cam1", 1, 1): 4}
-    live = LiveState(tuple("0123456789"), truth=truth.get)
+    live = LiveState(lambda model_id: tuple("0123456789"), truth=truth.get)
     live.add_result(result(0, latency=2.0))
     live.add_result(result(1, tier="edge", latency=10.0))
     live.add_result(result(1, tier="cloud", revision=1, label=4, cost=0.5))

@@ -84,6 +84,9 @@ def add_parser(sub: Any) -> None:
                          description="run the site and cloud brokers with the site configs")
     start.add_argument("--dir", type=Path, default=Path("site"), help="the site folder")
     start.set_defaults(func=cmd_start)
+    from .retire import add_parsers as add_retire  # retire-device, retire-gateway
+
+    add_retire(s)
 
 
 def _fail(exc: Exception) -> int:

@@ -83,6 +83,60 @@ class TensorSpec:
                 "zero_point": self.zero_point, "layout": self.layout}
 
 
+#: Model file formats: TFLite flatbuffers (every tier) and ONNX (edge and cloud tiers).
+FORMATS = ("tflite", "onnx")
+#: How an ONNX file computes: ``float`` (float32 weights and activations), ``qdq``
+#: (QuantizeLinear/DequantizeLinear pairs around float ops).
+ONNX_PRECISIONS = ("float", "qdq")
+
+
+@dataclass(frozen=True)
+class Parity:
+    """An ONNX file against the TFLite file it was made from, on one split."""
+
+    split: str
+    samples: int
+    top1_agreement: float      # share of samples with the same top-1 class
+    max_prob_diff: float       # largest |p_onnx - p_tflite| over samples and classes
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Parity:
+        return cls(str(d["split"]), int(d["samples"]), float(d["top1_agreement"]),
+                   float(d["max_prob_diff"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"split": self.split, "samples": self.samples,
+                "top1_agreement": self.top1_agreement, "max_prob_diff": self.max_prob_diff}
+
+
+@dataclass(frozen=True)
+class OnnxInfo:
+    """How an ONNX model file was made and what it is (registry entries of format onnx)."""
+
+    opset: int
+    precision: str             # ONNX_PRECISIONS
+    made_by: str               # the method, e.g. "converted from the TFLite file ..."
+    source_sha256: str         # the file it was made from ("" when imported as is)
+    parity: Parity | None      # against the TFLite file it was made from, when there is one
+
+    def __post_init__(self) -> None:
+        if self.precision not in ONNX_PRECISIONS:
+            raise ValueError(f"unknown ONNX precision {self.precision!r}; expected one of "
+                             f"{ONNX_PRECISIONS}")
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> OnnxInfo:
+        parity = d.get("parity")
+        return cls(int(d["opset"]), str(d["precision"]), str(d["made_by"]),
+                   str(d.get("source_sha256", "")),
+                   None if parity is None else Parity.from_json(parity))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"opset": self.opset, "precision": self.precision, "made_by": self.made_by,
+                "source_sha256": self.source_sha256,
+                "parity": None if self.parity is None else self.parity.to_json()}
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     id: str
@@ -99,6 +153,14 @@ class ModelEntry:
     test_accuracy: float
     host_latency_ms: float        # median single-frame invoke on the build host
     base_dir: Path = field(default=MODELS_DIR, compare=False)
+    format: str = "tflite"        # FORMATS; an onnx entry shares its TFLite twin's id/version
+    onnx: OnnxInfo | None = None  # format onnx only
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown model format {self.format!r}; expected one of {FORMATS}")
+        if (self.format == "onnx") != (self.onnx is not None):
+            raise ValueError("an onnx entry needs its onnx record, and only it has one")
 
     @property
     def path(self) -> Path:
@@ -107,6 +169,7 @@ class ModelEntry:
     @classmethod
     def from_json(cls, d: Mapping[str, Any], base_dir: Path) -> ModelEntry:
         arena = d.get("arena_bytes")
+        onnx = d.get("onnx")
         return cls(
             id=str(d["id"]), version=int(d["version"]), task=str(d["task"]),
             tier=str(d["tier"]), file=str(d["file"]), sha256=str(d["sha256"]),
@@ -116,16 +179,22 @@ class ModelEntry:
             arena_bytes=None if arena is None else int(arena),
             test_accuracy=float(d["test_accuracy"]),
             host_latency_ms=float(d["host_latency_ms"]), base_dir=base_dir,
+            format=str(d.get("format", "tflite")),
+            onnx=None if onnx is None else OnnxInfo.from_json(onnx),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "id": self.id, "version": self.version, "task": self.task, "tier": self.tier,
             "file": self.file, "sha256": self.sha256, "size": self.size,
             "input": self.input.to_json(), "output": self.output.to_json(),
             "labels": list(self.labels), "arena_bytes": self.arena_bytes,
             "test_accuracy": self.test_accuracy, "host_latency_ms": self.host_latency_ms,
         }
+        if self.onnx is not None:  # TFLite entries keep the schema-1 keys only
+            doc["format"] = self.format
+            doc["onnx"] = self.onnx.to_json()
+        return doc
 
     def verify(self) -> None:
         """Raise :class:`ModelError` unless the file exists with the recorded size and hash."""
@@ -144,9 +213,14 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class Registry:
+    """One entry per tier (``models``: what every tool iterates; a TFLite file, or an
+    ONNX file imported as the tier's model) and the ONNX twins of TFLite entries
+    (``onnx``: same id and version, the same model in another file)."""
+
     path: Path
     models: tuple[ModelEntry, ...]
     split: Mapping[str, Any]
+    onnx: tuple[ModelEntry, ...] = ()
 
     def get(self, model_id: str) -> ModelEntry:
         for m in self.models:
@@ -160,11 +234,16 @@ class Registry:
                 return m
         raise ModelError(self.path, f"no model for tier {tier!r}")
 
+    def twin(self, entry: ModelEntry, format: str) -> ModelEntry | None:
+        """The same model (id and version) in another file format, if registered."""
+        return next((m for m in (*self.models, *self.onnx) if m.id == entry.id
+                     and m.version == entry.version and m.format == format), None)
+
     def find_by_sha256(self, digest: str) -> ModelEntry | None:
-        return next((m for m in self.models if m.sha256 == digest), None)
+        return next((m for m in (*self.models, *self.onnx) if m.sha256 == digest), None)
 
     def verify(self) -> None:
-        for m in self.models:
+        for m in (*self.models, *self.onnx):
             m.verify()
 
     def to_json(self) -> dict[str, Any]:
@@ -172,7 +251,7 @@ class Registry:
             "schema": REGISTRY_SCHEMA,
             "generated_by": "edgecascade models registry (do not edit)",
             "split": dict(self.split),
-            "models": [m.to_json() for m in self.models],
+            "models": [m.to_json() for m in (*self.models, *self.onnx)],
         }
 
 
@@ -180,11 +259,13 @@ def parse_registry(doc: Mapping[str, Any], path: Path) -> Registry:
     if doc.get("schema") != REGISTRY_SCHEMA:
         raise ModelError(path, f"unsupported registry schema {doc.get('schema')!r}")
     try:
-        models = tuple(ModelEntry.from_json(m, path.parent) for m in doc["models"])
+        entries = tuple(ModelEntry.from_json(m, path.parent) for m in doc["models"])
         split = dict(doc["split"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(path, f"malformed registry: {exc!r}") from exc
-    return Registry(path, models, split)
+    tflite = {(m.id, m.version) for m in entries if m.format == "tflite"}
+    twins = tuple(m for m in entries if m.format != "tflite" and (m.id, m.version) in tflite)
+    return Registry(path, tuple(m for m in entries if m not in twins), split, twins)
 
 
 def load_registry(path: str | Path | None = None, *, verify: bool = True) -> Registry:

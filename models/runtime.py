@@ -8,6 +8,11 @@ the same ``Interpreter`` API under another name. :func:`interpreter_api` chooses
     probs = runner.predict(images_uint8)      # (N, 28, 28) -> float32 (N, 10)
 
 Errors are :class:`ModelError` naming the file and the problem.
+
+:func:`open_runner` is the way in for every tier: it picks LiteRT (this module), ONNX
+Runtime or PyTorch from :class:`~edgecascade.models.runners.settings.RuntimeSettings`
+(``edgecascade.models.runners``); every runner has the same methods and an ``info``
+(:class:`~edgecascade.models.runners.settings.BackendInfo`) saying what really runs it.
 """
 
 from __future__ import annotations
@@ -21,13 +26,17 @@ import numpy as np
 from .errors import ModelError
 from .quant import Quantization, as_pixel_batch, pixels_to_input
 from .registry import DEFAULT_REGISTRY, ModelEntry, TensorSpec, load_registry, sha256_file
+from .runners.devices import cpu_name
+from .runners.settings import BackendInfo, RuntimeSettings
 from .tensors import real_to_input
 
 if TYPE_CHECKING:
     from edgecascade.protocol import Frame
 
-__all__ = ["ModelError", "ModelRunner", "frame_to_pixels", "interpreter_api", "interpreter_spec",
-           "lookup_entry"]
+    from .runners.base import Runner
+
+__all__ = ["BackendInfo", "ModelError", "ModelRunner", "RuntimeSettings", "frame_to_pixels",
+           "interpreter_api", "interpreter_spec", "lookup_entry", "lookup_twin", "open_runner"]
 
 #: Interpreter packages in order of preference: module holding ``Interpreter``.
 RUNTIMES: tuple[tuple[str, str], ...] = (
@@ -57,6 +66,13 @@ def interpreter_api(where: str | Path = "TFLite interpreter") -> tuple[str, Any]
 
 def lookup_entry(path: Path, registry_path: Path | None = None) -> ModelEntry | None:
     """The registry entry whose sha256 matches the file, if any (registry not verified)."""
+    return lookup_twin(path, None, registry_path)
+
+
+def lookup_twin(path: Path, format: str | None,
+                registry_path: Path | None = None) -> ModelEntry | None:
+    """The entry of the model in ``path`` in another file ``format`` (same id and
+    version; None: the file's own entry), from the registry that lists the file."""
     candidates = [registry_path] if registry_path else [path.parent / "registry.json",
                                                         DEFAULT_REGISTRY]
     digest = sha256_file(path)
@@ -64,12 +80,21 @@ def lookup_entry(path: Path, registry_path: Path | None = None) -> ModelEntry | 
         if reg_path is None or not reg_path.is_file():
             continue
         try:
-            entry = load_registry(reg_path, verify=False).find_by_sha256(digest)
+            reg = load_registry(reg_path, verify=False)
         except ModelError:
             continue
+        entry = reg.find_by_sha256(digest)
         if entry is not None:
-            return entry
+            return entry if format is None else reg.twin(entry, format)
     return None
+
+
+def open_runner(path: str | Path, settings: RuntimeSettings | None = None) -> Runner:
+    """The runner for a model file under ``settings`` (default ``runtime = "auto"``):
+    see :mod:`edgecascade.models.runners.select`."""
+    from .runners.select import open_runner as select
+
+    return select(path, settings)
 
 
 def _read_model(path: Path) -> bytes:
@@ -163,6 +188,10 @@ class ModelRunner:
         self.input_spec: TensorSpec = interpreter_spec(
             self.path, self.input_shape, self.input_dtype, self.input_quantization,
             entry.input.layout if entry else "")
+        provider = ("xnnpack" if delegate in (None, "xnnpack") else delegate
+                    if delegate in BUILTIN_DELEGATES else f"delegate:{Path(delegate).name}")
+        self.info = BackendInfo("litert", provider, cpu_name(),
+                                "int8" if self.input_quantization.quantized else "fp32")
 
     def __repr__(self) -> str:
         return (f"ModelRunner({str(self.path)!r}, id={self.model_id!r}, "

@@ -25,6 +25,7 @@ def test_split() -> Dataset:
 def registry_copy(tmp_path: Path) -> Path:
     """The registry and its model files copied to a scratch folder we may damage."""
     shutil.copy(DEFAULT_REGISTRY, tmp_path / "registry.json")
-    for m in load_registry(verify=False).models:
+    reg = load_registry(verify=False)
+    for m in (*reg.models, *reg.onnx):  # the TFLite files and their ONNX twins
         shutil.copy(m.path, tmp_path / m.file)
     return tmp_path / "registry.json"

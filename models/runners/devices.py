@@ -1,0 +1,84 @@
+"""Names of the devices a model runs on (read from the system; nothing is imported).
+
+``gpu_name()`` reads the NVIDIA driver's ``/proc`` entry (x86 boxes), then
+``nvidia-smi``, then the device tree's model (a Jetson, whose integrated GPU has no
+``/proc/driver/nvidia/gpus`` entry); ``tensorrt_version()`` asks the ``tensorrt``
+package, then the library ONNX Runtime would load. Both key the TensorRT engine cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+@functools.lru_cache(maxsize=8)
+def gpu_name(device_id: int = 0) -> str:
+    """The GPU's marketing name, or "" when none can be named."""
+    infos = sorted(glob.glob("/proc/driver/nvidia/gpus/*/information"))
+    if device_id < len(infos):
+        try:
+            for line in Path(infos[device_id]).read_text().splitlines():
+                if line.startswith("Model:"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader",
+                                  f"--id={device_id}"], capture_output=True, text=True,
+                                 timeout=10, check=False).stdout.strip()
+            if out:
+                return out.splitlines()[0].strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:  # Jetson: the integrated GPU is named by the module
+        model = Path("/proc/device-tree/model").read_bytes().rstrip(b"\0").decode()
+        if "jetson" in model.lower() or "orin" in model.lower():
+            return model
+    except OSError:
+        pass
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def tensorrt_version() -> str:
+    """TensorRT's version (``10.3.0``), or "" when it is not installed."""
+    try:
+        import tensorrt  # the PyPI wheel on x86; python3-libnvinfer on a Jetson
+
+        return str(tensorrt.__version__)
+    except ImportError:
+        pass
+    import ctypes
+
+    for lib in ("libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"):
+        try:
+            v = int(ctypes.CDLL(lib).getInferLibVersion())
+        except (OSError, AttributeError):
+            continue
+        major, rest = divmod(v, 10000) if v >= 10000 else divmod(v, 1000)
+        return f"{major}.{rest // 100}.{rest % 100}"
+    return ""
+
+
+def slug(text: str) -> str:
+    """``NVIDIA GeForce RTX 4090`` -> ``nvidia-geforce-rtx-4090`` (a path component)."""
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-") or "unknown"

@@ -56,7 +56,7 @@ class Intake:
             else:
                 kind, id_ = self._parse_topic(msg.topic)
             if kind in (TopicKind.DEVICE_REPORT, TopicKind.DEVICE_STATE):
-                # Before decoding: a known identity, within its rate (refused for good: acked).
+                # Before decoding: a known identity (refused for good: acked).
                 refusal = self.gw.trust.admit_topic(id_, received,
                                                     birth=kind is TopicKind.DEVICE_STATE)
                 if refusal is not None:
@@ -127,7 +127,9 @@ class Intake:
             self._reject("report:topic_mismatch", topic_id,
                          f"payload device {report.device_id!r} on topic of {topic_id!r}")
             return None
-        refusal = self.gw.trust.admit_report(report, received)  # the sequence-ahead rule
+        wall_ms = now_ms()
+        # the sequence credit (new frames per unit of time) and the replay bucket
+        refusal = self.gw.trust.admit_report(report, received, wall_ms)
         if refusal is not None:
             self._refused(refusal)
             return None
@@ -139,5 +141,5 @@ class Intake:
                 self._reject("report:frame_shape", report.device_id, exc.why)
                 return None
         link = self.gw.link
-        return Taken(report, payload, received, now_ms(), pixels, client, msg.mid, msg.qos,
+        return Taken(report, payload, received, wall_ms, pixels, client, msg.mid, msg.qos,
                      link.session if link is not None else 0)

@@ -7,18 +7,27 @@ all in-process, all O(1) per message, and none touching the ledger:
 
 * **allowlist**: once a site is initialised (``site.json``), a report or birth from an id
   not on it (or revoked) is refused before it is decoded, so invented ids create no state;
-* **per-device rate limit**: a token bucket per device (``rate_per_s`` sustained,
-  ``burst`` deep: sized for the normal report rate plus a ring-buffer replay after a
-  reconnect). A flooding device's excess is dropped and counted; the others never wait;
-* **sequence-ahead rule**: within an epoch, a seq further past the highest accepted one
-  than ``max_seq_ahead`` plus what the device could have counted since (``rate_per_s``
-  times the seconds since that report) is refused, so forged far-future seqs cannot claim
-  identities the real device will use later (the dedupe ledger would call the real frames
-  duplicates). A device back from a long outage that overflowed its ring is within the
-  allowance: it cannot have counted faster than it may report. Forgeries *inside* the
-  window are the broker ACL's job (a device can publish only as itself);
-* **rate-limited rejection logs**: the first refusal of each reason is logged at once,
-  then at most one line per reason every ``log_every_s`` with the count suppressed.
+* **sequence credit** (the rate of *new* frames): within an epoch, a report that advances
+  the device's highest accepted seq spends one credit per seq it advances. Credit
+  accrues at ``rate_per_s`` per second of time passed -- wall time since the device's
+  last report, or, for a backlog the broker held while the gateway (or its link) was
+  away, the device's own clock: the time between the two reports' ``ts_ms`` (never past
+  the gateway's clock plus ``CLOCK_SKEW_MS``, and at most ``device_gap_s`` per step) --
+  and at most ``max_seq_ahead`` is kept over. So a backlog queued at the device's
+  normal rate is admitted in full however fast the broker delivers it, while a flooding
+  device or a forger stepping the seq forward gets at most ``max_seq_ahead`` seqs at
+  once and ``rate_per_s`` per second after that, whatever the step per message (a device
+  whose counter runs faster than that is refused until time has paid for the seqs it ran
+  ahead). A refusal is ``report:rate_limited`` (a stream too fast: within
+  ``max_seq_ahead`` of the seq it sent before) or ``report:seq_ahead`` (one jump further);
+* **replay rate**: a report that does not advance the seq (a duplicate, a ring replay, a
+  late frame) costs the ledger a lookup but no credit; a token bucket per device
+  (``rate_per_s``, ``burst`` deep) bounds those, refused as ``report:rate_limited``;
+* **rate-limited logs** (:class:`QuietLog`): the first line of each reason is logged at
+  once, then at most one every ``log_every_s`` with the count suppressed.
+
+Each epoch keeps its own book (the last few epochs per device), so a forged next epoch
+does not lift the rule for the device's current one.
 
 The shell calls :meth:`Trust.admit_topic` before decoding, :meth:`Trust.admit_report`
 after, :meth:`Trust.log_line` for every refusal, and :meth:`Trust.set_allowlist` when the
@@ -38,11 +47,17 @@ from edgecascade.site import load_site
 
 #: Reports per second per device the demo and the emulator send by default (5/s) times 4.
 DEFAULT_RATE_PER_S = 20.0
-#: Enough for a full ring replay (the firmware's 64 slots) on reconnect, with headroom.
+#: Non-advancing reports (replays, duplicates) at once: a full ring replay, with headroom.
 DEFAULT_BURST = 100.0
-#: Seqs allowed past the highest accepted one at once (ring replay + reordering).
+#: Seqs a device may advance at once beyond its rate (ring replay + reordering).
 DEFAULT_MAX_SEQ_AHEAD = 256
 DEFAULT_MAX_TRACKED = 20_000
+#: How far ahead of the gateway's clock a device's ``ts_ms`` is believed.
+CLOCK_SKEW_MS = 5_000
+#: Most device-clock time one report may credit (a backlog's reports are a period apart).
+DEFAULT_DEVICE_GAP_S = 600.0
+#: Epoch books kept per device (the current one, the previous ones' stragglers).
+EPOCHS_KEPT = 4
 
 UNKNOWN_DEVICE = "report:unknown_device"
 UNKNOWN_BIRTH = "state:unknown_device"
@@ -58,12 +73,15 @@ class TrustSettings:
     allowlist: frozenset[str] | None = None  # None: any id (no site initialised)
     log_every_s: float = 10.0
     max_tracked: int = DEFAULT_MAX_TRACKED  # devices remembered (least recent forgotten)
+    device_gap_s: float = DEFAULT_DEVICE_GAP_S
 
     def __post_init__(self) -> None:
         if not (self.rate_per_s > 0 and self.burst >= 1):
             raise ValueError("rate_per_s must be > 0 and burst >= 1")
         if self.max_seq_ahead < 1 or self.max_tracked < 1:
             raise ValueError("max_seq_ahead and max_tracked must be >= 1")
+        if not self.device_gap_s >= 0:
+            raise ValueError("device_gap_s must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -83,12 +101,21 @@ class LogLine:
 
 
 @dataclass
+class _Book:
+    """One epoch of one device: its highest accepted seq and its sequence credit."""
+
+    top: int
+    credit: float
+    at: float  # gateway monotonic time of the last credit update
+    device_ms: int  # highest device timestamp seen (bounded by the gateway's clock)
+    seen: int = -1  # highest seq seen, refused ones included (names a refusal)
+
+
+@dataclass
 class _Device:
-    tokens: float
+    tokens: float  # the replay bucket
     at: float
-    epoch: int = -1
-    top: int = -1  # highest accepted seq in ``epoch``
-    top_at: float = 0.0  # when it was accepted
+    books: OrderedDict[int, _Book] = field(default_factory=OrderedDict)
 
 
 @dataclass
@@ -98,11 +125,32 @@ class _Quiet:
 
 
 @dataclass
+class QuietLog:
+    """At most one line per key every ``every_s``; the next says how many were held back."""
+
+    every_s: float = 10.0
+    _quiet: dict[str, _Quiet] = field(default_factory=dict)
+
+    def due(self, key: str, now: float) -> int | None:
+        """The suppressed count to log now, or None while ``key`` is quiet."""
+        q = self._quiet.get(key)
+        if q is not None and now - q.last < self.every_s:
+            q.suppressed += 1
+            return None
+        self._quiet[key] = _Quiet(now)
+        return q.suppressed if q is not None else 0
+
+
+@dataclass
 class Trust:
     settings: TrustSettings = field(default_factory=TrustSettings)
     _devices: OrderedDict[str, _Device] = field(default_factory=OrderedDict)
-    _quiet: dict[str, _Quiet] = field(default_factory=dict)
+    _quiet: QuietLog | None = None
     refused: dict[str, int] = field(default_factory=dict)  # by reason, since start
+
+    def __post_init__(self) -> None:
+        if self._quiet is None:
+            self._quiet = QuietLog(self.settings.log_every_s)
 
     def set_allowlist(self, devices: frozenset[str] | None) -> None:
         """Adopt a new allowlist (None: any id); revoked devices' state is forgotten."""
@@ -115,50 +163,68 @@ class Trust:
 
     def admit_topic(self, device_id: str, now: float, *, birth: bool = False
                     ) -> Refusal | None:
-        """Before decoding: is ``device_id`` known, and within its rate?"""
+        """Before decoding: is ``device_id`` an identity of this site?"""
         allow = self.settings.allowlist
         if allow is not None and device_id not in allow:
             return self._refuse(UNKNOWN_BIRTH if birth else UNKNOWN_DEVICE, device_id,
                                 "not an identity of this site")
-        if birth:
+        if not birth:
+            self._device(device_id, now)
+        return None
+
+    def admit_report(self, report: Report, now: float, wall_ms: int | None = None
+                     ) -> Refusal | None:
+        """After decoding (ids already checked equal): the sequence credit and the replay
+        bucket. ``now``: monotonic seconds; ``wall_ms``: the gateway's clock at receipt
+        (bounds what the device's ``ts_ms`` may credit; None: the report's own)."""
+        s = self.settings
+        dev = self._device(report.device_id, now)
+        ts = report.ts_ms if wall_ms is None else min(report.ts_ms, wall_ms + CLOCK_SKEW_MS)
+        book = dev.books.get(report.epoch)
+        if book is None:  # the first report of this epoch we see anchors its book
+            dev.books[report.epoch] = _Book(report.seq, float(s.max_seq_ahead), now, ts)
+            while len(dev.books) > EPOCHS_KEPT:
+                dev.books.popitem(last=False)
             return None
-        dev = self._device(device_id, now)
+        if report.seq <= book.top:
+            return self._replay(dev, report, now)
+        advance = report.seq - book.top
+        device_s = min(max(0, ts - book.device_ms) / 1000.0, s.device_gap_s)
+        avail = book.credit + max(now - book.at, device_s) * s.rate_per_s
+        book.at, book.device_ms = now, max(book.device_ms, ts)
+        if advance > avail:
+            # a stream running too fast, or one report jumping far ahead of the last
+            step = report.seq - max(book.top, book.seen)
+            book.seen = max(book.seen, report.seq)
+            reason = RATE_LIMITED if step <= s.max_seq_ahead else SEQ_AHEAD
+            # A stream keeps what time paid towards its next seq (it is admitted again
+            # once the time passed covers the seqs it ran ahead); a jump keeps no more
+            # than the usual credit.
+            keep = max(float(s.max_seq_ahead), advance if reason == RATE_LIMITED else 0)
+            book.credit = min(avail, keep)
+            return self._refuse(reason, report.device_id,
+                                f"seq {report.seq} is {advance} past {book.top} in epoch "
+                                f"{report.epoch}; {avail:.0f} allowed at {s.rate_per_s:g}/s")
+        book.credit = min(float(s.max_seq_ahead), avail - advance)
+        book.top = report.seq
+        return None
+
+    def _replay(self, dev: _Device, report: Report, now: float) -> Refusal | None:
         s = self.settings
         dev.tokens = min(s.burst, dev.tokens + (now - dev.at) * s.rate_per_s)
         dev.at = now
         if dev.tokens < 1.0:
-            return self._refuse(RATE_LIMITED, device_id,
-                                f"over {s.rate_per_s:g} reports/s (burst {s.burst:g})")
+            return self._refuse(RATE_LIMITED, report.device_id,
+                                f"old seqs again over {s.rate_per_s:g}/s (burst {s.burst:g})")
         dev.tokens -= 1.0
         return None
 
-    def admit_report(self, report: Report, now: float) -> Refusal | None:
-        """After decoding (ids already checked equal): the sequence-ahead rule."""
-        dev = self._device(report.device_id, now)
-        seq = report.seq
-        if report.epoch != dev.epoch:
-            if report.epoch < dev.epoch:
-                return None  # an old epoch's frame: the ledger knows it; no new anchor
-            dev.epoch, dev.top, dev.top_at = report.epoch, seq, now
-            return None
-        s = self.settings
-        allowed = s.max_seq_ahead + int(max(0.0, now - dev.top_at) * s.rate_per_s)
-        if seq <= dev.top + allowed:
-            if seq > dev.top:
-                dev.top, dev.top_at = seq, now
-            return None
-        return self._refuse(SEQ_AHEAD, report.device_id,
-                            f"seq {seq} is more than {allowed} past {dev.top} "
-                            f"in epoch {report.epoch}")
-
     def log_line(self, refusal: Refusal, now: float) -> LogLine | None:
         """The line to log for ``refusal``, or None while that reason is quiet."""
-        q = self._quiet.get(refusal.reason)
-        if q is not None and now - q.last < self.settings.log_every_s:
-            q.suppressed += 1
+        assert self._quiet is not None
+        suppressed = self._quiet.due(refusal.reason, now)
+        if suppressed is None:
             return None
-        suppressed = q.suppressed if q is not None else 0
-        self._quiet[refusal.reason] = _Quiet(now)
         return LogLine(logging.WARNING, "report rejected", {
             "reason": refusal.reason, "device_id": refusal.device_id[:64],
             "why": refusal.why[:200], "suppressed": suppressed,

@@ -72,12 +72,15 @@ def test_forged_future_seqs_do_not_take_over_real_frames(tmp_path, broker, topic
     got = decoded_results(results)
     assert sorted(r.seq for r in got) == list(range(40))  # every real frame its own answer
     assert gw.metrics.value("duplicates") == 0
-    assert gw.metrics.value("rejected", reason=SEQ_AHEAD) == 30
+    # the first jump is seq_ahead; the forger's stream after it is too fast: rate_limited
+    assert gw.metrics.value("rejected", reason=SEQ_AHEAD) >= 1
+    assert (gw.metrics.value("rejected", reason=SEQ_AHEAD)
+            + gw.metrics.value("rejected", reason=RATE_LIMITED)) == 30
 
 
 def test_flooding_device_is_dropped_and_counted_the_others_answered(tmp_path, broker, topics,
                                                                     closing, results):
-    gw = _start(tmp_path, broker, topics, closing, rate_per_s=5.0, burst=20.0)
+    gw = _start(tmp_path, broker, topics, closing, rate_per_s=5.0, max_seq_ahead=20)
     flood = [(topics.device_report("d3"), encode(report("d3", s, confident=True)))
              for s in range(500)]
     polite = [(topics.device_report(d), encode(report(d, s, confident=True)))
@@ -86,10 +89,10 @@ def test_flooding_device_is_dropped_and_counted_the_others_answered(tmp_path, br
     publish(broker.host, broker.port, mixed)
     results.wait_for(20, 30)
     publish(broker.host, broker.port, [(topics.device_report("d1"),
-                                        encode(report("d1", 99, confident=True)))])
+                                        encode(report("d1", 10, confident=True)))])
     barrier = topics.result("d1")
     results.wait_for(1, 30, where=lambda m: m.topic == barrier
-                     and decode(Result, m.payload).seq == 99)  # everything before is handled
+                     and decode(Result, m.payload).seq == 10)  # everything before is handled
     got = decoded_results(results)
     answered = {(r.device_id, r.seq) for r in got}
     assert {(d, s) for s in range(10) for d in ("d1", "d2")} <= answered

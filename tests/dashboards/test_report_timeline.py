@@ -6,12 +6,19 @@ import re
 import struct
 import zlib
 
+import numpy as np
 import pytest
 
 from edgecascade.protocol import Result
 from edgecascade.tools.demo.plot import render_html
 from edgecascade.tools.demo.report import SeenResult, SentFrame, render_text, summarize
-from edgecascade.tools.demo.timeline import Sample, image_tag, png_gray, timeline_svg
+from edgecascade.tools.demo.timeline import (
+    Sample,
+    image_tag,
+    png_gray,
+    sample_pixels,
+    timeline_svg,
+)
 
 
 def result(seq: int, tier: str, latency: float = 1.0) -> Result:
@@ -47,7 +54,14 @@ def test_png_is_a_valid_grayscale_image_of_the_frame() -> None:
     raw = zlib.decompress(png[idat + 4: idat + 4 + size])
     assert len(raw) == 56 * (56 + 1)
     assert raw[1:57:2] == pixels[:28]  # first row, each pixel twice
-    assert image_tag(pixels, "d1/3: truth 2").startswith("<figure><img alt=")
+    image = np.frombuffer(pixels, np.uint8).reshape(28, 28)
+    assert image_tag(image, "d1/3: truth 2").startswith("<figure><img alt=")
+    # any workload's sample: a (4, 16) int8 series is 16 x 4 pixels, shifted to 0..255
+    series = np.full((4, 16), -128, np.int8)
+    series[1, 3] = 127
+    got, width, height = sample_pixels(series)
+    assert (width, height) == (16, 4) and got[16 + 3] == 255 and got[0] == 0
+    assert image_tag(series, "d1/4: truth slow").startswith("<figure><img alt=")
     with pytest.raises(ValueError):
         png_gray(pixels[:100], 28, 28)
 
@@ -59,7 +73,8 @@ def test_page_has_parameters_timeline_reasons_and_images() -> None:
                        None, timeline=timeline_svg(SEEN, REPORTS, SAMPLES, (104.0, 107.0)),
                        params=[("edgecascade version", "9.9.9"), ("outage", "3 s mid-run")],
                        reasons=[("low_confidence", 5)],
-                       misclassified=[image_tag(bytes(784), "d1/1: truth 1, edge said 7")])
+                       misclassified=[image_tag(np.zeros((28, 28), np.uint8),
+                                                "d1/1: truth 1, edge said 7")])
     for needle in ("9.9.9", "3 s mid-run", "cloud outage", "low_confidence", "truth 1",
                    "data:image/png;base64,"):
         assert needle in page, needle

@@ -15,15 +15,19 @@ def add_parser(sub: Any) -> None:
         "demo",
         help="run the whole system on this machine and report accuracy, tiers, latency, cost",
         description="Start brokers (mosquitto if installed, else embedded amqtt), a cloud "
-        "worker, a gateway and a fleet of emulated devices replaying the shipped test split; "
-        "show live progress and end with a report (also written as JSON and HTML).",
+        "worker, a gateway and a fleet of emulated devices replaying the workload's test "
+        "split; show live progress and end with a report (also written as JSON and HTML).",
     )
     p.add_argument("--devices", type=int, default=10, help="emulated devices")
     p.add_argument("--rate", type=float, default=5.0, help="reports per second per device")
     p.add_argument("--duration", type=float, default=20.0, metavar="SECONDS",
                    help="seconds of reporting")
     p.add_argument("--broker", default=None,
-                   help="site broker URL (mqtt://host:port) instead of starting one")
+                   help="site broker URL (mqtt://host:port) instead of starting one; what "
+                   "the run retains there (device states, Home Assistant entities) is "
+                   "cleared at the end unless --keep")
+    p.add_argument("--keep", action="store_true",
+                   help="leave the run's retained states and HA entities on --broker")
     p.add_argument("--cloud-broker", default=None,
                    help="cloud broker URL instead of starting one")
     p.add_argument("--embedded-broker", action="store_true",
@@ -55,6 +59,10 @@ def main(args: argparse.Namespace) -> int:
         print("demo: --devices, --rate and --duration must be positive, --outage >= 0",
               file=sys.stderr)
         return 2
+    problem = workload_problem(args.workload)
+    if problem:
+        print(f"demo: {problem}", file=sys.stderr)
+        return 2
     if args.log_level == "info":
         logging.getLogger().setLevel(logging.WARNING)  # the live view is the output
     report = run_demo(DemoOptions(
@@ -62,9 +70,28 @@ def main(args: argparse.Namespace) -> int:
         cloud_broker=args.cloud_broker, embedded=args.embedded_broker,
         wan_delay_ms=args.wan_delay_ms, outage=args.outage, out=args.out, prefix=args.prefix,
         live=not args.no_live, dump=args.dump, secure=args.secure, workload=args.workload,
+        keep=args.keep,
     ))
     if report is None:
         return 1
     if report.interrupted:
         return 130
     return 0 if report.unanswered == 0 and report.duplicate_finals == 0 else 1
+
+
+def workload_problem(name: str) -> str:
+    """Why ``--workload`` cannot run (one line naming the path), or ''."""
+    from edgecascade.models.errors import ModelError
+    from edgecascade.models.workload import get_workload
+
+    try:
+        wl = get_workload(name)
+        wl.registry(verify=False)
+    except ModelError as exc:
+        hint = "" if Path(name).is_dir() or "/" in name else \
+            " (an imported workload is named by its folder, e.g. --workload models/NAME)"
+        return f"--workload {name}: {exc}{hint}"
+    if not wl.split_path("test").is_file():
+        return (f"--workload {name}: {wl.split_path('test')}: no test split to replay "
+                "(import with --test)")
+    return ""

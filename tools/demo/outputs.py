@@ -16,11 +16,17 @@ Key = tuple[str, int, int]
 MAX_MISCLASSIFIED = 48
 
 
-def run_parameters(opts: Any, site_kind: str, cloud_kind: str) -> list[tuple[str, str]]:
+def run_parameters(opts: Any, site_kind: str, cloud_kind: str,
+                   workload: Any = None) -> list[tuple[str, str]]:
     from edgecascade import __version__
 
+    wl = [] if workload is None else [
+        ("workload", f"{workload.name} ({workload.root})"),
+        ("classes", ", ".join(workload.entry("mcu").labels)),
+    ]
     return [
         ("edgecascade version", __version__),
+        *wl,
         ("devices", str(opts.devices)),
         ("rate per device", f"{opts.rate:g} reports/s"),
         ("duration", f"{opts.duration:g} s ({opts.reports_per_device} reports per device)"),
@@ -41,24 +47,27 @@ def finals(seen: Sequence[SeenResult]) -> dict[Key, SeenResult]:
     return out
 
 
-def misclassified_tags(seen: Sequence[SeenResult], ledger: Any) -> list[str]:
-    from edgecascade.models.dataset import load_split
-
+def misclassified_tags(seen: Sequence[SeenResult], ledger: Any, split: Any) -> list[str]:
+    """Thumbnails of the frames answered wrong, from the split the devices replayed
+    (``split``: a Dataset; the ledger's index points into it), named with its classes."""
     wrong = [(key, s, t) for key, s in sorted(finals(seen).items())
              if (t := ledger.get(key)) is not None and t.label != s.result.label]
-    if not wrong:
-        return []
-    images = load_split("test").images
-    return [image_tag(images[t.index].astype("uint8").tobytes(),
-                      f"{key[0]}/{key[2]}: truth {t.label}, {s.result.tier} said "
-                      f"{s.result.label}")
+    names = split.label_names
+
+    def name(label: int) -> str:
+        return names[label] if 0 <= label < len(names) else str(label)
+
+    return [image_tag(split.images[t.index % len(split)],
+                      f"{key[0]}/{key[2]}: truth {name(t.label)}, {s.result.tier} said "
+                      f"{name(s.result.label)}")
             for key, s, t in wrong[:MAX_MISCLASSIFIED]]
 
 
 def write_outputs(report: DemoReport, text: str, reports: dict[Key, float],
                   seen: list[SeenResult], out: Path, offline: Any, *,
                   samples: Sequence[Sample] = (), outage: tuple[float, float] | None = None,
-                  params: Sequence[tuple[str, str]] = (), ledger: Any = None) -> None:
+                  params: Sequence[tuple[str, str]] = (), ledger: Any = None,
+                  split: Any = None) -> None:
     from edgecascade.tools.demo.plot import render_html
 
     first: dict[Key, SeenResult] = {}
@@ -75,7 +84,8 @@ def write_outputs(report: DemoReport, text: str, reports: dict[Key, float],
         report, text, latencies, offline.sweep, offline.chosen,
         timeline=timeline_svg(seen, reports, samples, outage), params=params,
         reasons=reasons.most_common(),
-        misclassified=misclassified_tags(seen, ledger) if ledger is not None else []))
+        misclassified=(misclassified_tags(seen, ledger, split)
+                       if ledger is not None and split is not None else [])))
 
 
 def dump_frames(path: Path, reports: dict[Key, float], seen: list[SeenResult],

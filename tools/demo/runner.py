@@ -3,8 +3,11 @@
 Site broker and cloud broker (mosquitto when installed, else the embedded amqtt), a
 simulated WAN link between the gateway and the cloud broker (delay, and cut for
 ``--outage``), one cloud worker, the gateway, and a fleet of emulated devices that
-replay the shipped test split. Everything runs in this process; Ctrl-C stops it
-cleanly and still prints the report so far.
+replay the workload's test split (the bundled MNIST's by default, or that of
+``--workload``: har, or the folder ``models import`` wrote). Everything runs in this
+process; Ctrl-C stops it cleanly and still prints the report so far. On an external
+``--broker`` it removes what it retained there (its devices' states and Home Assistant
+entities, the gateway's) unless ``keep``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from edgecascade.tools.demo.timeline import Sample
 from edgecascade.tools.site.demo import GATEWAY, OBSERVER, WORKER, demo_site, login, login_section
 
 log = logging.getLogger("edgecascade.demo")
+DEVICE_PREFIX = "demo"  # the emulated devices are demo-0000, demo-0001, ...
+GATEWAY_ID = "demo-gw"
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ class DemoOptions:
     dump: Path | None = None  # write every frame's truth and answers here (JSON lines)
     secure: bool = False  # a secured site (tools/site): TLS, one identity each, ACLs
     workload: str = "mnist"  # a bundled workload (mnist, har) or an imported folder
+    keep: bool = False  # leave what the run retained on an external --broker
+
+    def device_ids(self) -> list[str]:
+        return [f"{DEVICE_PREFIX}-{i:04d}" for i in range(self.devices)]
 
     @property
     def reports_per_device(self) -> int:
@@ -124,7 +133,7 @@ def cloud_only_cost_per_frame(sample_frame: Any) -> float:
 
 @dataclass(frozen=True)
 class Offline:
-    """The offline cascade on the shipped test split, to compare the wire against."""
+    """The offline cascade on the workload's test split, to compare the wire against."""
 
     labels: list[int]  # the cascade's answer per test-split index
     sweep: list[tuple[float, float]]  # (cloud share, accuracy) as edge_conf sweeps
@@ -153,6 +162,33 @@ def offline_cascade(workload: Any = "mnist") -> Offline:
     sweep = [point(replace(settings.thresholds, edge_confidence=float(c)))[0]
              for c in np.linspace(0.0, 1.0, 41)]
     return Offline([int(p) for p in pred], sweep, chosen)
+
+
+def clean_external(opts: DemoOptions, broker: BrokerSettings) -> str:
+    """Clear what the run retained on an external site broker (its devices' states and
+    configs, the JSON view, the Home Assistant entities, the gateway's): a broker HA
+    watches keeps no phantom devices. One line saying what was done."""
+    from edgecascade.tools.site.retire import clear_retained, device_topics, gateway_topics
+
+    topics = Topics(opts.prefix)
+    todo = [t for d in opts.device_ids() for t in device_topics(topics, d)]
+    todo += gateway_topics(topics, GATEWAY_ID)
+    try:
+        done = clear_retained(broker, todo, client_id="edgecascade-demo-clean")
+    except OSError as exc:
+        return f"clean-up: {opts.broker} not reachable ({exc}); run `edgecascade site " \
+               f"retire-device` for {DEVICE_PREFIX}-0000.. later"
+    return (f"clean-up: cleared {done} retained topics on {opts.broker} ({opts.devices} "
+            f"devices, gateway {GATEWAY_ID}; --keep leaves them)")
+
+
+def split_name(wl: Any) -> str:
+    from edgecascade.models.workload import WORKLOADS
+
+    bundled = WORKLOADS.get(wl.name)
+    where = ("the shipped" if bundled is not None and bundled.root == wl.root
+             else f"{wl.name}'s")
+    return f"{where} test split, {wl.split_path('test')}"
 
 
 @contextlib.contextmanager
@@ -215,6 +251,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     drain_seconds: float | None = None
     total = opts.devices * opts.reports_per_device
     gateway: Any = None
+    secure: Any = None
     sample_frame: Any = None
     interrupted = False
     try:
@@ -257,7 +294,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         # -- gateway --------------------------------------------------------------------
         edge_model = registry.for_tier("edge")
         gateway = Gateway(GatewayConfig(
-            gateway_id="demo-gw",
+            gateway_id=GATEWAY_ID,
             prefix=opts.prefix,
             broker=login(secure, GATEWAY, site_url), cloud_broker=login(secure, GATEWAY, wan.url),
             thresholds=load_settings(wl.thresholds_path).thresholds,
@@ -280,12 +317,12 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
 
         # -- devices --------------------------------------------------------------------
         fleet = Fleet(BrokerSettings(site_url), topics, opts.devices, opts.rate,
-                      id_prefix="demo", reports=opts.reports_per_device, ledger=ledger,
+                      id_prefix=DEVICE_PREFIX, reports=opts.reports_per_device, ledger=ledger,
                       credentials=(lambda d: login(secure, d, site_url)) if secure else None,
                       source=FrameSource(workload=wl))
         sample_frame = fleet.source.answer(0).frame
         write(f"devices:      {opts.devices} emulated devices x {opts.reports_per_device} "
-              f"reports at {opts.rate:g} Hz ({total} frames from the shipped test split)")
+              f"reports at {opts.rate:g} Hz ({total} frames from {split_name(wl)})")
         if opts.outage:
             write(f"outage:       the WAN link is cut for {opts.outage:g} s mid-run")
         write("")
@@ -348,6 +385,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         with quiet_logs(logging.ERROR):
             stack_snapshot = observer.snapshot() if observer is not None else ({}, [])
             stack.close()
+        if opts.broker and not opts.keep and secure is None:
+            write(clean_external(opts, BrokerSettings(opts.broker)))
     reports, seen = stack_snapshot
     if opts.dump is not None:
         dump_frames(opts.dump, reports, seen, ledger)
@@ -377,7 +416,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     text = render_text(report)
     write(text)
     write_outputs(report, text, reports, seen, opts.out, offline, samples=samples,
-                  outage=outage_window, params=run_parameters(opts, site_kind, cloud_kind),
-                  ledger=ledger)
+                  outage=outage_window, params=run_parameters(opts, site_kind, cloud_kind, wl),
+                  ledger=ledger, split=wl.load_split("test"))
     write(f"report: {opts.out / 'report.json'}  plot: {opts.out / 'report.html'}")
     return report

@@ -13,6 +13,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from edgecascade.gateway.breaker import STATE_VALUE
 from edgecascade.tools.demo.report import SeenResult
@@ -142,7 +143,25 @@ def png_gray(pixels: bytes, width: int, height: int, scale: int = 2) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
-def image_tag(pixels: bytes, title: str) -> str:
-    data = base64.b64encode(png_gray(pixels, 28, 28)).decode()
+def sample_pixels(sample: Any) -> tuple[bytes, int, int]:
+    """Any workload's sample as 8-bit grayscale: an image (H, W[, C]: the first
+    channel) as it is when uint8, a series (channels, steps) or vector as rows, int8
+    values shifted to 0..255. Returns (pixels, width, height)."""
+    import numpy as np
+
+    x = np.asarray(sample)
+    if x.ndim == 3:
+        x = x[..., 0]
+    x = x.reshape(1, -1) if x.ndim < 2 else x.reshape(x.shape[0], -1)
+    if x.dtype == np.int8:
+        x = x.astype(np.int16) + 128
+    x = np.clip(x, 0, 255).astype(np.uint8)
+    return x.tobytes(), int(x.shape[1]), int(x.shape[0])
+
+
+def image_tag(sample: Any, title: str) -> str:
+    pixels, width, height = sample_pixels(sample)
+    scale = max(1, min(8, 56 // max(width, height, 1)))
+    data = base64.b64encode(png_gray(pixels, width, height, scale * 2)).decode()
     return (f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(title)}</figcaption></figure>")

@@ -11,8 +11,12 @@ idempotent by (device, epoch, seq, revision), never a second *different* revisio
 The ledger remembers the last ``keep`` finished frames for duplicate detection; a
 duplicate older than that window is answered again (documented, counted as new).
 A report whose epoch is below the device's highest is a wiped board (settings erased:
-epoch 1, seq 0 again): a new session, whose answered old frames from that epoch on are
-forgotten so the new frames are answered, not taken for duplicates.
+epoch 1, seq 0 again) -- or a device whose stolen credential was used to claim a higher
+epoch: a new session. Its answered frames from that epoch on are moved aside
+(``superseded``, kept as long as any frame: the same ``keep`` window) so the new
+frames, which reuse their keys, are answered and not taken for duplicates; a report
+whose key *and* bytes (``digest``) match a moved-aside frame is still that old frame
+(a replay) and stays a duplicate. Nothing is deleted before its normal retention.
 
 When the state disk refuses a write (full, or failing: :class:`~.db.StorageError`),
 the ledger does not fail the frame: it records it in memory (at most ``memory_keep``
@@ -24,6 +28,7 @@ until flushed; everything committed while the disk worked keeps the guarantee ab
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 from collections import OrderedDict
@@ -56,7 +61,27 @@ CREATE TABLE IF NOT EXISTS epochs (
     device_id TEXT PRIMARY KEY,
     epoch INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS superseded (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    revision INTEGER NOT NULL,
+    cloud_done INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS superseded_key ON superseded (device_id, epoch, seq);
 """
+
+#: Bytes of a report's digest (blake2b): tells a replayed old frame from a new one.
+DIGEST_BYTES = 8
+
+
+def report_digest(payload: bytes) -> bytes:
+    """What identifies a report's bytes in the ledger (a replay has the same)."""
+    return hashlib.blake2b(payload, digest_size=DIGEST_BYTES).digest()
+
 
 
 class Status(IntEnum):
@@ -89,6 +114,12 @@ class Admission:
     received_ms: int
     report: bytes | None = None
     result: Callable[[], bytes] | None = None
+    digest: bytes | None = None  # of the report's bytes (None: from ``report``, if any)
+
+    def report_digest(self) -> bytes | None:
+        if self.digest is not None:
+            return self.digest
+        return report_digest(self.report) if self.report is not None else None
 
 
 @dataclass
@@ -123,6 +154,14 @@ class Ledger:
         self._unmarked: list[tuple[Key, int]] = []  # mark_sent updates still owed
         self._top: dict[str, int] = {}  # highest epoch admitted per device (cache)
         self.forgotten = 0  # in-memory frames evicted beyond memory_keep
+        with self.db.lock:
+            columns = {str(r[1]) for r in self.db.query("PRAGMA table_info(frames)")}
+            if "digest" not in columns:  # a ledger from before digests: add the column
+                with self.db.tx(counted=False) as c:
+                    c.execute("ALTER TABLE frames ADD COLUMN digest BLOB")
+            # devices with frames moved aside (only theirs pay the replay lookup)
+            self._superseded = {str(r[0]) for r in self.db.query(
+                "SELECT DISTINCT device_id FROM superseded")}
 
     # -- the in-memory record (all under db.lock) ------------------------------------
     @property
@@ -191,12 +230,18 @@ class Ledger:
                             out[i] = mem.state()
                             continue
                         self._session(c, a.key)
+                        digest = a.report_digest()
+                        old = self._replayed(c, a.key, digest)
+                        if old is not None:  # an old session's frame again: a duplicate
+                            out[i] = old
+                            continue
                         final = a.result is not None
                         cur = c.execute(
                             "INSERT OR IGNORE INTO frames (device_id, epoch, seq, received_ms,"
-                            " status, report) VALUES (?,?,?,?,?,?)",
+                            " status, report, digest) VALUES (?,?,?,?,?,?,?)",
                             (*a.key, a.received_ms,
-                             int(Status.UNSENT if final else Status.PENDING), a.report))
+                             int(Status.UNSENT if final else Status.PENDING), a.report,
+                             digest))
                         if not cur.rowcount:
                             out[i] = self._db_state(a.key)
                         elif final:
@@ -216,10 +261,23 @@ class Ledger:
                                                         a.received_ms, result=data(i)))
         return out
 
+    def _replayed(self, c: sqlite3.Connection, key: Key, digest: bytes | None
+                  ) -> FrameState | None:
+        """A frame moved aside by a session change, if this report is it again."""
+        if digest is None or key[0] not in self._superseded:
+            return None
+        row = c.execute("SELECT revision, cloud_done, received_ms FROM superseded WHERE "
+                        "device_id=? AND epoch=? AND seq=? AND digest=?",
+                        (*key, digest)).fetchone()
+        if row is None:
+            return None
+        return FrameState(Status.SENT, int(row[0]), bool(row[1]), int(row[2]))
+
     def _session(self, c: sqlite3.Connection, key: Key) -> None:
         """Inside the admitting transaction: an epoch below the device's highest starts
-        a new session. Old frames still owed an answer are kept (a colliding new frame
-        is then a duplicate until they are answered)."""
+        a new session. Its answered frames from that epoch on are moved aside, not
+        deleted (replays of them stay duplicates); frames still owed an answer are kept
+        (a colliding new frame is then a duplicate until they are answered)."""
         device, epoch, _ = key
         top = self._top.get(device)
         if top is None:
@@ -227,8 +285,14 @@ class Ledger:
             top = row.fetchone()[0]
             top = epoch if top is None else int(top)
         if epoch < top:
-            c.execute("DELETE FROM frames WHERE device_id=? AND epoch>=? AND status=?",
-                      (device, epoch, int(Status.SENT)))
+            where = "device_id=? AND epoch>=? AND status=? AND digest IS NOT NULL"
+            args = (device, epoch, int(Status.SENT))
+            c.execute("INSERT OR REPLACE INTO superseded (id, device_id, epoch, seq, digest,"
+                      " revision, cloud_done, received_ms) SELECT id, device_id, epoch, seq,"
+                      f" digest, revision, cloud_done, received_ms FROM frames WHERE {where}",
+                      args)
+            c.execute("DELETE FROM frames WHERE device_id=? AND epoch>=? AND status=?", args)
+            self._superseded.add(device)
             for k in [k for k, m in self._mem.items()
                       if k[0] == device and k[1] >= epoch and m.status is Status.SENT]:
                 del self._mem[k]
@@ -348,7 +412,9 @@ class Ledger:
         rows = self.db.query("SELECT MIN(id), MAX(id) FROM frames")
         if not rows or rows[0][1] is None:
             return 0
-        low, limit = int(rows[0][0]), int(rows[0][1]) - self.keep
+        aside = self.db.query("SELECT MIN(id) FROM superseded")[0][0]
+        low = min(int(rows[0][0]), int(aside) if aside is not None else int(rows[0][0]))
+        limit = int(rows[0][1]) - self.keep
         removed = 0
         while low <= limit:
             high = min(limit, low + chunk - 1)
@@ -357,6 +423,8 @@ class Ledger:
                     cur = c.execute("DELETE FROM frames WHERE id BETWEEN ? AND ? AND status=?",
                                     (low, high, int(Status.SENT)))
                     removed += int(cur.rowcount)
+                    # frames moved aside by a session change: the same window
+                    c.execute("DELETE FROM superseded WHERE id BETWEEN ? AND ?", (low, high))
             except StorageError:
                 break
             low = high + 1

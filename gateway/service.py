@@ -64,7 +64,7 @@ from .health import readiness
 from .housekeeping import Housekeeper, recover
 from .http import ObserveServer
 from .intake import Intake
-from .ledger import Admission, Key, Ledger
+from .ledger import Admission, Key, Ledger, report_digest
 from .metrics import GatewayMetrics
 from .model_swap import EdgeSwapper, Stamped
 from .model_versions import VersionThresholds
@@ -246,8 +246,11 @@ class Gateway:
         built: dict[Key, tuple[Result, bytes]] = {}
         asks: list[fx.AdmitFinal | fx.AdmitPending] = []
         self.step(lambda now: self.core.arrive(now, arrivals), asks)
+        digests = {a.report.key: report_digest(a.payload)  # a final's bytes: its digest
+                   for a in arrivals if a.payload is not None}
         states = self.ledger.admit_batch([
-            Admission(a.key, a.received_ms, result=self._final_bytes(a, built))
+            Admission(a.key, a.received_ms, result=self._final_bytes(a, built),
+                      digest=digests.get(a.key))
             if isinstance(a, fx.AdmitFinal) else Admission(a.key, a.received_ms, a.payload)
             for a in asks])
         outcomes: list[fx.Admitted] = []

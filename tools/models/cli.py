@@ -64,7 +64,7 @@ def _import(args: argparse.Namespace) -> int:
 
     from edgecascade.models.errors import ModelError
 
-    from .importer import ImportRequest, run_import
+    from .importer import ImportRequest, ModelImportError, run_import
     from .search import Objective
 
     req = ImportRequest(
@@ -73,9 +73,13 @@ def _import(args: argparse.Namespace) -> int:
         test=Path(args.test) if args.test else None,
         labels=Path(args.labels) if args.labels else None, layout=args.layout or "",
         complexity=args.complexity,
-        objective=Objective("max_cloud_share", args.max_cloud_share, args.max_leave_device))
+        objective=Objective("max_cloud_share", args.max_cloud_share, args.max_leave_device),
+        allow_weaker_cloud=args.allow_weaker_cloud)
     try:
         run_import(req)
+    except ModelImportError as exc:  # every problem, each naming its file, on one line
+        print(f"edgecascade models import: {'; '.join(exc.problems)}")
+        return 2
     except (ModelError, ValueError, OSError) as exc:
         print(f"edgecascade models import: {exc}")
         return 2
@@ -144,6 +148,9 @@ def add_parser(subparsers: Any) -> None:
                         "calibration mean input)")
     p.add_argument("--max-cloud-share", type=float, default=0.08, metavar="X")
     p.add_argument("--max-leave-device", type=float, default=0.4, metavar="X")
+    p.add_argument("--allow-weaker-cloud", action="store_true",
+                   help="import even when the cloud tier is less accurate than the edge tier "
+                        "on the calibration data (refused by default: swapped files?)")
     p.set_defaults(func=_import)
 
     help_ = "rebuild models/registry.json from the model files"

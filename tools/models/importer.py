@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,87 @@ class ImportRequest:
     objective: Objective = Objective("max_cloud_share", 0.08, 0.4)
     arena_budget: int = ARENA_BUDGET
     flash_budget: int = FLASH_BUDGET
+    allow_weaker_cloud: bool = False  # accept a cloud tier less accurate than the edge
+
+
+def check_tflite(tier: str, path: Path) -> str | None:
+    """Why ``path`` is not a whole ``.tflite`` flatbuffer (one line naming it), or None.
+    Checked before any interpreter sees the bytes: a truncated file must not crash one."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"--{tier} {path}: cannot read ({exc.strerror or exc})"
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        return f"--{tier} {path}: not a .tflite file (no TFL3 identifier, {len(data)} bytes)"
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+
+        model = schema.ModelT.InitFromPackedBuf(data, 0)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means a damaged file
+        return (f"--{tier} {path}: damaged or truncated .tflite ({len(data)} bytes; "
+                f"{type(exc).__name__} reading the flatbuffer)")
+    if not model.subgraphs:
+        return f"--{tier} {path}: .tflite without a subgraph"
+    return None
+
+
+def read_split(flag: str, path: Path, name: str, labels: tuple[str, ...] = ()) -> Dataset:
+    """A ``.npz`` split, or ModelImportError naming the file and what is wrong."""
+    import zipfile
+
+    try:
+        return read_npz(path, name, labels)
+    except ModelError as exc:
+        raise ModelImportError([f"--{flag} {path}: {exc.problem}"]) from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelImportError([f"--{flag} {path}: not a readable .npz split "
+                                f"({type(exc).__name__}: {exc})"]) from None
+
+
+def label_problem(flag: str, path: Path, data: Dataset, classes: int) -> str | None:
+    if data.labels.size and (int(data.labels.max()) >= classes or int(data.labels.min()) < 0):
+        bad = int(data.labels.max()) if int(data.labels.max()) >= classes \
+            else int(data.labels.min())
+        return (f"--{flag} {path}: label {bad} out of range: the models give {classes} "
+                f"classes (0..{classes - 1})")
+    return None
+
+
+def tier_order_problem(req: ImportRequest, accuracy: dict[str, float]) -> str | None:
+    """The cloud tier is the biggest model: one less accurate than the edge tier on the
+    calibration split is almost always --edge and --cloud swapped."""
+    if accuracy["cloud"] < accuracy["edge"] and not req.allow_weaker_cloud:
+        return (f"--cloud {req.cloud}: less accurate than --edge {req.edge} on the "
+                f"calibration split ({accuracy['cloud']:.4f} < {accuracy['edge']:.4f}); "
+                "swapped --edge and --cloud? (--allow-weaker-cloud imports it anyway)")
+    return None
+
+
+def host_latency_ms(runner: Any, sample: np.ndarray, runs: int = 20) -> float:
+    """Median wall time of one single-sample inference on this host (after a warm-up)."""
+    runner.predict_real(sample)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        runner.predict_real(sample)
+        times.append(time.perf_counter() - t0)
+    return round(float(np.median(times)) * 1e3, 4)
+
+
+def import_targets(ev: dict[str, Any], objective: Objective) -> dict[str, bool]:
+    """An imported workload's targets: the objective it was calibrated for, checked on the
+    test split (MNIST's own targets mean nothing for another workload; models/README.md)."""
+    c, tiers = ev["cascade"], ev["tiers"]
+    out = {f"leave_device_le_{objective.max_leave_device:g}":
+           c["leave_device_share"] <= objective.max_leave_device + 1e-9,
+           "cloud_at_least_as_accurate_as_edge":
+           tiers["cloud"]["accuracy"] >= tiers["edge"]["accuracy"]}
+    if objective.kind == "max_cloud_share":
+        out[f"cloud_share_le_{objective.value:g}"] = c["cloud_share"] <= objective.value
+    else:
+        out[f"cascade_within_{objective.value * 100:g}_points_of_cloud"] = \
+            c["accuracy_minus_cloud_only_points"] >= -objective.value * 100
+    return out
 
 
 def _squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -81,14 +163,18 @@ def check_models(req: ImportRequest, calib: Dataset,
     problems: list[str] = []
     runners: dict[str, Any] = {}
     arena = 0
+    damaged = {t: why for t in TIERS if (why := check_tflite(t, getattr(req, t)))}
+    problems.extend(damaged.values())
     try:
-        runners["mcu"] = MicroRunner(req.mcu, arena_size=256 * 1024)
+        if "mcu" not in damaged:
+            runners["mcu"] = MicroRunner(req.mcu, arena_size=256 * 1024)
     except ModelError as exc:
         problems.append(f"mcu: {exc.problem} (only ops tflite-micro has are allowed; int8 "
                         "in and out)")
     for tier in ("edge", "cloud"):
         try:
-            runners[tier] = ModelRunner(getattr(req, tier))
+            if tier not in damaged:
+                runners[tier] = ModelRunner(getattr(req, tier))
         except ModelError as exc:
             problems.append(f"{tier}: {exc.problem}")
     if "mcu" in runners:
@@ -116,15 +202,15 @@ def check_models(req: ImportRequest, calib: Dataset,
                             f"input {runners['mcu'].input_shape}")
         if len(calib.label_names) != classes["mcu"]:
             problems.append(f"{len(calib.label_names)} labels for {classes['mcu']} classes")
-        if calib.labels.size and int(calib.labels.max()) >= classes["mcu"]:
-            problems.append(f"label {int(calib.labels.max())} out of range")
+        if (why := label_problem("data", req.calib, calib, classes["mcu"])) is not None:
+            problems.append(why)
     if problems:
         raise ModelImportError(problems)
     return runners, arena
 
 
 def _entry(req: ImportRequest, tier: str, runner: Any, arena: int | None, accuracy: float,
-           labels: tuple[str, ...], file: str) -> ModelEntry:
+           labels: tuple[str, ...], file: str, latency_ms: float) -> ModelEntry:
     spec: TensorSpec = runner.input_spec
     if req.layout:
         spec = TensorSpec(spec.shape, spec.dtype, spec.scale, spec.zero_point, req.layout)
@@ -135,7 +221,7 @@ def _entry(req: ImportRequest, tier: str, runner: Any, arena: int | None, accura
     return ModelEntry(id=f"{req.name}-{tier}", version=1, task=f"{req.name}-classification",
                       tier=tier, file=file, sha256=sha256_file(path), size=path.stat().st_size,
                       input=spec, output=out, labels=labels, arena_bytes=arena,
-                      test_accuracy=round(accuracy, 4), host_latency_ms=0.0,
+                      test_accuracy=round(accuracy, 4), host_latency_ms=latency_ms,
                       base_dir=req.out)
 
 
@@ -146,12 +232,23 @@ def _labels(req: ImportRequest, calib: Dataset) -> tuple[str, ...]:
 
 
 def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[str, Any]:
-    calib = read_npz(req.calib, "calib")
+    calib = read_split("data", req.calib, "calib")
     labels = _labels(req, calib)
     calib = Dataset("calib", calib.images, calib.labels, labels, calib.scale,
                     calib.zero_point, calib.groups)
-    test = read_npz(req.test, "test", labels) if req.test is not None else None
+    test = read_split("test", req.test, "test", labels) if req.test is not None else None
     runners, arena = check_models(req, calib, log)
+    if test is not None and (why := label_problem("test", req.test, test, len(labels))):
+        raise ModelImportError([why])
+    probe, x_calib = workload_outputs("calib", calib, req.mcu, req.edge, req.cloud, None)
+    calib_acc = {t: float((probe.probs[t].argmax(1) == probe.labels).mean()) for t in TIERS}
+    if (why := tier_order_problem(req, calib_acc)) is not None:
+        raise ModelImportError([why])
+    o = req.objective
+    log(f"  objective: {o.kind} {o.value:g} (cloud cap: at most {o.value:.0%} of frames "
+        f"to the cloud, --max-cloud-share)" if o.kind == "max_cloud_share" else
+        f"  objective: within {o.value:g} of cloud-only accuracy (no cloud cap)")
+    log(f"  at most {o.max_leave_device:.0%} of frames leave the device (--max-leave-device)")
     req.out.mkdir(parents=True, exist_ok=True)
     files = {t: f"{req.name}-{t}.tflite" for t in TIERS}
     for t in TIERS:
@@ -164,8 +261,6 @@ def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[s
     write_workload_file(req.out, req.name, req.name)
 
     paths = {t: req.out / files[t] for t in TIERS}
-    probe, x_calib = workload_outputs("calib", calib, paths["mcu"], paths["edge"],
-                                      paths["cloud"], None)
     mean_q = mean_input(x_calib) if req.complexity != "off" else None
     cal_out, _ = workload_outputs("calib", calib, paths["mcu"], paths["edge"],
                                   paths["cloud"], mean_q)
@@ -173,8 +268,9 @@ def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[s
     acc_out = (workload_outputs("test", eval_set, paths["mcu"], paths["edge"], paths["cloud"],
                                 mean_q)[0] if test is not None else cal_out)
     accuracy = {t: float((acc_out.probs[t].argmax(1) == acc_out.labels).mean()) for t in TIERS}
+    one = calib.real()[:1]
     entries = tuple(_entry(req, t, runners[t], arena if t == "mcu" else None, accuracy[t],
-                           labels, files[t]) for t in TIERS)
+                           labels, files[t], host_latency_ms(runners[t], one)) for t in TIERS)
     reg = Registry(wl.registry_path, entries, {"dataset": req.name,
                                                "source": str(req.calib.name),
                                                "sizes": {"calib": len(calib),
@@ -190,6 +286,8 @@ def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[s
         from .evaluate import evaluate, format_table
 
         ev, _ = evaluate(load_settings(wl.thresholds_path), acc_out)
+        ev["targets"] = {**import_targets(ev, req.objective),
+                         **{k: v for k, v in ev["targets"].items() if k.startswith("fused_")}}
         ev["models"] = {m.tier: {"id": m.id, "version": m.version, "sha256": m.sha256,
                                  "size": m.size} for m in reg.models}
         wl.evaluation_path.write_text(json.dumps(ev, indent=1) + "\n")

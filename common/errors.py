@@ -16,6 +16,7 @@ The tree (the module defining each class on the right)::
     ├── ClaimCheckError                      edgecascade.protocol.claimcheck
     ├── ModelError                           edgecascade.models.errors
     │   ├── ThresholdsError (ValueError)     edgecascade.models.cascade
+    │   ├── ProviderRefused                  edgecascade.models.runners.providers
     │   └── ModelImportError                 edgecascade.tools.models.importer
     ├── GatewayError                         edgecascade.errors
     │   ├── FrameRejected (ValueError)       edgecascade.gateway.edge

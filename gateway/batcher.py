@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -149,3 +150,26 @@ def edge_threads(cores: int | None = None) -> int:
         except AttributeError:  # not Linux
             cores = os.cpu_count() or 1
     return max(1, min(4, cores // 2))
+
+
+@dataclass(frozen=True)
+class BatchDefaults:
+    max_batch: int
+    max_delay_ms: float
+
+
+#: The edge batcher's defaults by where the model runs, when ``[edge]`` names none.
+#: CPU: the measured ones (a compute-bound model gains little from batching, so batch
+#: what is queued and never wait: ``gateway_batching`` rows, docs/performance.md). GPU:
+#: per call overhead dominates there, so batches may grow to 64 (still never waiting:
+#: frames queue up while the GPU runs the previous batch); provisional until a GPU run
+#: of ``python -m edgecascade.tools.bench.gpu`` picks the best batch (docs/performance.md).
+BATCH_DEFAULTS = {"cpu": BatchDefaults(16, 0.0), "gpu": BatchDefaults(64, 0.0)}
+
+
+def batch_settings(max_batch: int | None, max_delay_ms: float | None,
+                   on_gpu: bool) -> BatchDefaults:
+    """The configured values, each unset one from :data:`BATCH_DEFAULTS`."""
+    d = BATCH_DEFAULTS["gpu" if on_gpu else "cpu"]
+    return BatchDefaults(d.max_batch if max_batch is None else max_batch,
+                         d.max_delay_ms if max_delay_ms is None else max_delay_ms)

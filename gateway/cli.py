@@ -35,8 +35,11 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def preflight(cfg: Any, *, load_model: bool) -> list[tuple[str, str]]:
-    """What would stop the gateway from starting, as (config path, why) pairs."""
+def preflight(cfg: Any, *, load_model: bool,
+              loaded: list[str] | None = None) -> list[tuple[str, str]]:
+    """What would stop the gateway from starting, as (config path, why) pairs; what the
+    edge model runs on is appended to ``loaded``."""
+    loaded = [] if loaded is None else loaded
     from edgecascade.checks import port_free, writable_dir
     from edgecascade.mqtt import SettingsError, tls_context
 
@@ -56,11 +59,16 @@ def preflight(cfg: Any, *, load_model: bool) -> list[tuple[str, str]]:
                 problems.append((f"{section}.{exc.path}", exc.why))
     if load_model and cfg.edge.model:
         from edgecascade.models.errors import ModelError
-        from edgecascade.models.runtime import ModelRunner
+        from edgecascade.models.runners.providers import ProviderRefused
+        from edgecascade.models.runtime import open_runner
 
-        try:
-            ModelRunner(cfg.edge.model, num_threads=cfg.edge.num_threads,
-                        delegate=cfg.edge.delegate or None)
+        try:  # the runtime and provider the gateway would run, refused as it would be
+            runner = open_runner(cfg.edge.model, cfg.edge.runtime_settings(
+                cfg.storage.state_dir))
+            loaded.append(f"edge {runner.model_id} v{runner.model_version}: "
+                          f"{runner.info.describe()}")
+        except ProviderRefused as exc:
+            problems.append(("edge.providers", str(exc)))
         except ModelError as exc:
             problems.append(("edge.model", str(exc)))
     return problems
@@ -74,13 +82,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    problems = preflight(cfg, load_model=args.check)
+    loaded: list[str] = []
+    problems = preflight(cfg, load_model=args.check, loaded=loaded)
     for path, problem in problems:
         print(f"gateway: {args.config}: {path}: {problem}", file=sys.stderr)
     if problems:
         return 2
     if args.check:
-        print(f"{args.config}: ok")
+        print(f"{args.config}: ok" + "".join(f" ({line})" for line in loaded))
         return 0
 
     from edgecascade.models.errors import ModelError

@@ -52,6 +52,7 @@ from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
 from edgecascade.gateway.models_rollout import CanaryRule, read_rollout
 from edgecascade.gateway.trust import DEFAULT_BURST, DEFAULT_MAX_SEQ_AHEAD, DEFAULT_RATE_PER_S
 from edgecascade.models.cascade import Thresholds, resolve_thresholds
+from edgecascade.models.runners.settings import RuntimeSettings, settings_problems
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
 from edgecascade.protocol.limits import (
@@ -71,12 +72,28 @@ CONFIG_VERSION = 1
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    model: str = ""  # path to the edge .tflite; empty: no edge tier
+    model: str = ""  # path to the edge .tflite (or .onnx); empty: no edge tier
     num_threads: int = field(default_factory=edge_threads)  # from the cores (batcher.py)
-    delegate: str = ""  # path of a delegate library (e.g. GPU on a Jetson); empty: XNNPACK
-    max_batch: int = 16
-    max_delay_ms: float = 0.0  # opportunistic: batch what is queued, never wait (perf doc)
+    delegate: str = ""  # LiteRT: path of a delegate library; empty: XNNPACK
+    # None: the backend's default (gateway/batcher.py BATCH_DEFAULTS: CPU 16 / 0 ms,
+    # opportunistic; a GPU takes bigger batches)
+    max_batch: int | None = None
+    max_delay_ms: float | None = None
     queue_size: int = 256
+    # The model runtime (models/runners): "litert" | "onnxruntime" | "torch" | "auto";
+    # providers by preference ("tensorrt", "cuda", "cpu"; empty: best available); a GPU
+    # asked for and not active refuses to start unless allow_cpu_fallback; fp16 on a GPU.
+    runtime: str = "litert"
+    providers: tuple[str, ...] = ()
+    allow_cpu_fallback: bool = False
+    fp16: bool = False
+
+    def runtime_settings(self, state_dir: str = "") -> RuntimeSettings:
+        """What the edge model runner is asked for (TensorRT engines under the state dir)."""
+        return RuntimeSettings(runtime=self.runtime, providers=self.providers,
+                               allow_cpu_fallback=self.allow_cpu_fallback, fp16=self.fp16,
+                               num_threads=self.num_threads, delegate=self.delegate or None,
+                               cache_dir=state_dir)
 
 
 @dataclass(frozen=True)
@@ -192,8 +209,11 @@ def _check_ranges(cfg: GatewayConfig, problems: Problems) -> None:
     need = problems.need
     e = cfg.edge
     need("edge.num_threads", 1 <= e.num_threads <= 64, "must be 1..64")
-    need("edge.max_batch", 1 <= e.max_batch <= 1024, "must be 1..1024")
-    need("edge.max_delay_ms", 0 <= e.max_delay_ms <= 1000, "must be 0..1000 ms")
+    need("edge.max_batch", e.max_batch is None or 1 <= e.max_batch <= 1024, "must be 1..1024")
+    need("edge.max_delay_ms", e.max_delay_ms is None or 0 <= e.max_delay_ms <= 1000,
+         "must be 0..1000 ms")
+    for key, why in settings_problems(e.runtime, e.providers):
+        problems.add(f"edge.{key}", why)
     need("edge.queue_size", 1 <= e.queue_size <= 1_000_000, "must be 1..1000000")
     c = cfg.cloud
     need("cloud.deadline_ms", 1 <= c.deadline_ms <= 600_000, "must be 1..600000 ms")

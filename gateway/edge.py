@@ -2,13 +2,15 @@
 
 :class:`EdgeModel` is the seam (``model_id``, ``model_version``, ``input_shape``,
 ``pixels(frame)`` -> one model input, ``classify(inputs) -> [EdgeAnswer]``);
-:class:`TFLiteEdgeModel` implements it with the models package's ``ModelRunner``
-(ai-edge-litert: XNNPACK on CPU, or a delegate library) and temperature-scales the
-probabilities as the calibration expects. Nothing here knows the workload: the input's
-shape, dtype, quantization and layout come from the model (and its registry entry),
-and frames are converted by :func:`edgecascade.models.tensors.frame_to_real`, the one
-conversion every tier uses. (``pixels`` keeps its name; for a time-series model the
-"pixels" are the window's real values.)
+:class:`RunnerEdgeModel` implements it with the runner the models package opens for the
+configured runtime (``open_runner``: LiteRT on the CPU, ONNX Runtime on TensorRT, CUDA
+or the CPU, or PyTorch) and temperature-scales the probabilities as the calibration
+expects; ``info`` says which backend, provider and device really run it. Nothing here
+knows the workload: the input's shape, dtype, quantization and layout come from the
+model (and its registry entry), and frames are converted by
+:func:`edgecascade.models.tensors.frame_to_real`, the one conversion every tier uses.
+(``pixels`` keeps its name; for a time-series model the "pixels" are the window's real
+values.)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from edgecascade.errors import GatewayError
+from edgecascade.models.runners.settings import BackendInfo, RuntimeSettings
 from edgecascade.protocol import Frame
 from edgecascade.protocol.fields import Text, UInt
 from edgecascade.protocol.limits import MAX_ID_LENGTH
@@ -62,12 +65,14 @@ def answers_from_probs(probs: np.ndarray) -> list[EdgeAnswer]:
     return [EdgeAnswer(int(t), float(a), float(a - b)) for t, a, b in zip(top, p1, p2, strict=True)]
 
 
-class TFLiteEdgeModel:
+class RunnerEdgeModel:
     def __init__(self, path: str, *, num_threads: int = 1, delegate: str | None = None,
-                 temperature: float = 1.0) -> None:
-        from edgecascade.models.runtime import ModelRunner
+                 temperature: float = 1.0, settings: RuntimeSettings | None = None) -> None:
+        from edgecascade.models.runtime import open_runner
 
-        self.runner = ModelRunner(path, num_threads=num_threads, delegate=delegate or None)
+        self.runner = open_runner(path, settings or RuntimeSettings(
+            num_threads=num_threads, delegate=delegate or None))
+        self.info: BackendInfo = self.runner.info
         # Checked once here: every edge Result carries them unchecked (answers.make_result).
         self.model_id = Text(MAX_ID_LENGTH, 1).check(self.runner.model_id, "edge model",
                                                      "model_id")
@@ -93,3 +98,7 @@ class TFLiteEdgeModel:
 
             probs = apply_temperature(probs, self.temperature)
         return answers_from_probs(np.asarray(probs, dtype=np.float64))
+
+
+#: The old name, from when LiteRT was the only runtime.
+TFLiteEdgeModel = RunnerEdgeModel

@@ -81,6 +81,14 @@ HISTOGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "edge_batch_size": ("Edge batch sizes", "frames", ()),
 }
 PREFIX = "ec_gateway_"
+#: The info metric naming what runs the edge model (models/runners BackendInfo), e.g.
+#: ec_gateway_edge_backend_info{backend="onnxruntime",device="...",fallback="true",
+#: precision="fp32",provider="cpu"} 1. Labels sorted, as the summary writes them.
+BACKEND_INFO = "edge_backend_info"
+BACKEND_DOC = ("What runs the edge model: backend (litert, onnxruntime, torch), provider "
+               "(xnnpack, cpu, cuda, tensorrt), device, precision, and whether a GPU asked "
+               "for fell back to the CPU")
+BACKEND_LABELS = ("backend", "device", "fallback", "precision", "provider")
 
 
 def sample_key(sample: str, labels: dict[str, str]) -> str:
@@ -128,6 +136,14 @@ class GatewayMetrics:
                                     buckets=BATCH_BUCKETS, registry=self.registry)
         self._bound: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Any, str]] = {}
         self._tiers: dict[str, Any] = {}
+        self._backend = Gauge(f"{PREFIX}{BACKEND_INFO}", BACKEND_DOC, BACKEND_LABELS,
+                              registry=self.registry)
+
+    def set_backend(self, info: dict[str, Any]) -> None:
+        """What runs the edge model (one series, value 1; replaced on a model swap)."""
+        self._backend.clear()
+        self._backend.labels(**{k: str(info[k]).lower() if k == "fallback" else str(info[k])
+                                for k in BACKEND_LABELS}).set(1)
 
     def inc(self, name: str, n: float = 1.0, **labels: str) -> None:
         bound = (name, tuple(labels.items()))  # label children are bound once, then reused

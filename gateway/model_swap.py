@@ -66,10 +66,9 @@ def file_mark(path: str) -> FileMark | None:
 
 
 def load_edge(cfg: GatewayConfig, path: str) -> TFLiteEdgeModel:
-    """The edge model at ``path`` with the configured threads, delegate and temperature."""
-    return TFLiteEdgeModel(path, num_threads=cfg.edge.num_threads,
-                           delegate=cfg.edge.delegate or None,
-                           temperature=cfg.thresholds.edge_temperature)
+    """The edge model at ``path`` with the configured runtime, threads and temperature."""
+    return TFLiteEdgeModel(path, temperature=cfg.thresholds.edge_temperature,
+                           settings=cfg.edge.runtime_settings(cfg.storage.state_dir))
 
 
 def run_batch(model: EdgeModel, jobs: Sequence[FrameJob]) -> list[Stamped]:
@@ -139,9 +138,11 @@ class EdgeSwapper:
             gw.edge = new  # the switch: the next batch runs on it
             self._digest, self._refused = digest, None
             gw.metrics.inc("edge_model_swaps", outcome="ok")
+            gw.metrics.set_backend(new.info.to_json())
             log.info("edge model swapped", extra={
                 "path": path, "model_id": new.model_id, "model_version": new.model_version,
-                "was": f"{old.model_id} v{old.model_version}" if old else None})
+                "was": f"{old.model_id} v{old.model_version}" if old else None,
+                "backend": new.info.describe()})
             return True
 
     def _refuse(self, path: str, digest: str | None, why: str) -> bool:

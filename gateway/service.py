@@ -48,7 +48,7 @@ from edgecascade.protocol import Report, Result, encode
 from edgecascade.protocol.claimcheck import FrameStore
 
 from . import effects as fx
-from .batcher import DynamicBatcher
+from .batcher import DynamicBatcher, batch_settings
 from .breaker import BreakerState
 from .cache import Answer, LastGoodCache, frame_hash
 from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
@@ -141,11 +141,19 @@ class Gateway:
                                    health=health)
         self.edge = self._edge_model or self.edge_swapper.load_configured()  # then watched
         if self.edge is not None:
+            info = getattr(self.edge, "info", None)  # an injected model may have none
+            batch = batch_settings(cfg.edge.max_batch, cfg.edge.max_delay_ms,
+                                   bool(info and info.on_gpu))
             self.batcher = DynamicBatcher(self.edge_tier.run, on_batch=self.edge_tier.on_batch,
-                                          max_batch=cfg.edge.max_batch,
-                                          max_delay_s=cfg.edge.max_delay_ms / 1000,
+                                          max_batch=batch.max_batch,
+                                          max_delay_s=batch.max_delay_ms / 1000,
                                           capacity=cfg.edge.queue_size, name="gw-edge")
             self.batcher.start()
+            if info is not None:
+                self.metrics.set_backend(info.to_json())
+                log.info("edge model %s v%s: %s (batches <= %d, wait <= %g ms)",
+                         self.edge.model_id, self.edge.model_version, info.describe(),
+                         batch.max_batch, batch.max_delay_ms)
         if cfg.cloud.enabled:
             self.cloud = CloudClient(
                 settings=cfg.cloud_broker or cfg.broker, topics=self.topics,

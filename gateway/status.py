@@ -42,6 +42,7 @@ class SiteStatus:
     spool_bytes: float = 0.0
     budget_spent: float = 0.0
     storage_degraded: bool = False
+    edge_backend: Mapping[str, str] = field(default_factory=dict)  # backend, provider, device
 
     @property
     def tier_shares(self) -> dict[str, float]:
@@ -50,7 +51,7 @@ class SiteStatus:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "results_by_tier": dict(self.results_by_tier),
-                "tier_shares": self.tier_shares}
+                "tier_shares": self.tier_shares, "edge_backend": dict(self.edge_backend)}
 
 
 def parse_metrics(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -88,7 +89,9 @@ def summarize(ready: tuple[int, str] | None, metrics_text: str | None,
                     CLOUD_LINK.get(int(cloud[0][1]), "unknown") if cloud else "unknown"),
         cloud_in_flight=one("cloud_in_flight"), cloud_timeouts=one("cloud_timeouts_total"),
         spool_frames=one("spool_depth"), spool_bytes=one("spool_bytes"),
-        budget_spent=one("budget_spent"), storage_degraded=one("storage_degraded") > 0)
+        budget_spent=one("budget_spent"), storage_degraded=one("storage_degraded") > 0,
+        edge_backend=next((labels for labels, v in samples.get(
+            "ec_gateway_edge_backend_info", []) if v), {}))
 
 
 def render(s: SiteStatus, budget: float | None = None) -> str:
@@ -100,6 +103,12 @@ def render(s: SiteStatus, budget: float | None = None) -> str:
     shares = "  ".join(f"{t} {share:.1%}" for t, share in s.tier_shares.items()) or "-"
     lines.append(f"results   {sum(s.results_by_tier.values()):.0f} of {s.reports:.0f} reports"
                  f"   {shares}")
+    if s.edge_backend:
+        b = s.edge_backend
+        lines.append(f"edge      backend={b.get('backend')} provider={b.get('provider')} "
+                     f"device={b.get('device')!r} {b.get('precision', '')}"
+                     + ("  (GPU asked for: CPU FALLBACK)" if b.get("fallback") == "true"
+                        else ""))
     lines.append(f"cloud     {s.cloud_link}, {s.cloud_in_flight:.0f} in flight, "
                  f"{s.cloud_timeouts:.0f} timed out")
     lines.append(f"spool     {s.spool_frames:.0f} frames, {s.spool_bytes / 1024:.1f} KiB")

@@ -15,6 +15,15 @@ function metric(snap, name) {
 
 function text(id, value) { $(id).textContent = value; }
 
+// ec_gateway_edge_backend_info{backend="...",device="...",...}: what runs the edge model.
+function edgeBackend(snap) {
+  const key = Object.keys(snap.metrics).find((k) => k.startsWith("ec_gateway_edge_backend_info{"));
+  if (!key) return null;
+  const labels = {};
+  for (const m of key.matchAll(/(\w+)="([^"]*)"/g)) labels[m[1]] = m[2];
+  return labels;
+}
+
 function render(snap) {
   text("gateway-id", snap.gateway_id);
   text("answered", fmt(snap.answered));
@@ -34,6 +43,12 @@ function render(snap) {
   text("m-in-flight", fmt(metric(snap, "ec_gateway_cloud_in_flight")));
   text("m-spool-depth", fmt(metric(snap, "ec_gateway_spool_depth")));
   text("m-spool-bytes", fmt(metric(snap, "ec_gateway_spool_bytes")));
+  const eb = edgeBackend(snap);
+  if (eb) {
+    text("edge-provider", eb.provider + (eb.fallback === "true" ? " (fallback)" : ""));
+    text("edge-backend", `${eb.backend} ${eb.precision}`);
+    text("edge-device", eb.device);
+  }
 
   const bar = document.createElement("div");
   bar.className = "bar";

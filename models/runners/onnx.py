@@ -21,7 +21,7 @@ from ..errors import ModelError
 from ..registry import sha256_file
 from .base import FloatRunner, read_onnx_bytes
 from .devices import cpu_name, gpu_name, slug, tensorrt_version
-from .providers import ORT_NAMES, active_provider, plan_providers
+from .providers import ORT_NAMES, ProviderRefused, active_provider, plan_providers
 from .settings import BackendInfo, RuntimeSettings
 
 #: The largest batch a TensorRT engine is built for (larger batches run in chunks);
@@ -97,7 +97,7 @@ class OnnxRunner(FloatRunner):
         provider, fallback, refusal = active_provider(
             s.providers, plan, list(self._session.get_providers()), s.allow_cpu_fallback)
         if refusal is not None:
-            raise ModelError(path, f"onnxruntime: {refusal}")
+            raise ProviderRefused(path, f"onnxruntime: {refusal}")
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(path, f"expected 1 input and 1 output, got {len(inputs)} and "

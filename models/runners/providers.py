@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ModelError
 from .settings import GPU_PROVIDERS, PROVIDERS
+
+
+class ProviderRefused(ModelError):
+    """A GPU provider asked for is not active and the CPU fallback is not allowed."""
 
 #: Our provider names -> ONNX Runtime's.
 ORT_NAMES = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider",

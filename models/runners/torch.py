@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ModelError
 from .base import FloatRunner, read_onnx_bytes
 from .devices import cpu_name
+from .providers import ProviderRefused
 from .settings import BackendInfo, RuntimeSettings
 
 
@@ -63,7 +64,7 @@ class TorchRunner(FloatRunner):
                 from None
         device, fallback, refusal = torch_device(torch, s)
         if refusal is not None:
-            raise ModelError(path, f"torch: {refusal}")
+            raise ProviderRefused(path, f"torch: {refusal}")
         self._torch = torch
         self._device = torch.device(device)
         try:

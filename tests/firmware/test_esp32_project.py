@@ -55,6 +55,6 @@ def test_report_options_are_kconfig_symbols_the_app_uses() -> None:
         assert f"config {sym}\n" in kconfig
         assert f"CONFIG_{sym}" in app
     assert "ec_report_apply_opts(&r," in app
-    proc = make("app-check")  # both Kconfig variants and model_runner.cc compile
+    proc = make("app-check")  # every Kconfig variant and model_runner.cc compile
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 Kconfig variants" in proc.stdout and "model_runner.cc OK" in proc.stdout
+    assert "Kconfig variants OK" in proc.stdout and "model_runner.cc OK" in proc.stdout

@@ -72,8 +72,17 @@ static uint8_t s_arena[EC_TENSOR_ARENA_BYTES + ARENA_HEADROOM] __attribute__((al
 /* Self-test of a downloaded model: these many replayed frames, at least this many right. */
 #define SELF_TEST_FRAMES 10
 #define SELF_TEST_MIN_CORRECT 8
-static uint8_t s_pixels[EC_INPUT_PIXELS];
-static int8_t s_input[EC_INPUT_PIXELS];
+#ifdef EC_INPUT_PIXELS /* an image model (firmware/generated/ec_settings.h) */
+#define APP_INPUT_ELEMENTS EC_INPUT_PIXELS
+#define APP_IMAGE 1
+static uint8_t s_pixels[EC_INPUT_PIXELS]; /* gray, before quantization: the complexity input */
+#define APP_PIXELS s_pixels
+#else /* a model `edgecascade models import` made, e.g. HAR (models/har/firmware) */
+#define APP_INPUT_ELEMENTS EC_INPUT_ELEMENTS
+#define APP_IMAGE 0
+#define APP_PIXELS NULL
+#endif
+static int8_t s_input[APP_INPUT_ELEMENTS];
 static int8_t s_output[EC_NUM_CLASSES];
 static uint8_t s_report[REPORT_BUF_BYTES];
 #ifdef CONFIG_EC_TRANSPORT_SERIAL
@@ -394,6 +403,32 @@ static void apply_pending_config(void)
 static const ec_report_opts_t s_report_opts = {
     (uint32_t)CONFIG_EC_DEADLINE_MS, CONFIG_EC_PRIORITY, EC_APP_PRIVATE};
 
+/* The attach decision, with the complexity signal the model's workload defines: the
+ * uint8 image against the mean image, or the int8 input against the mean input. */
+static int decide(ec_decision_t *d)
+{
+#if APP_IMAGE
+    return ec_policy_decide(&s_session.policy, s_output, s_model.output_len,
+                            s_model.output_scale, s_model.output_zero_point, CONFIG_EC_TOPK,
+                            s_pixels, ec_mean_image, sizeof s_pixels, d);
+#else
+    int rc = ec_policy_decide(&s_session.policy, s_output, s_model.output_len,
+                              s_model.output_scale, s_model.output_zero_point, CONFIG_EC_TOPK,
+                              NULL, NULL, 0, d); /* complexity below, checked last as there */
+#if EC_COMPLEXITY_ON
+    if (rc == EC_OK) {
+        d->complexity = ec_complexity_q(s_input, ec_mean_input, sizeof s_input);
+        if (d->reason == EC_REASON_CONFIDENT &&
+            d->complexity > s_session.policy.complexity_limit) {
+            d->reason = EC_REASON_COMPLEX_INPUT;
+            d->attach = true;
+        }
+    }
+#endif
+    return rc;
+#endif
+}
+
 static void report_one(void)
 {
     ec_decision_t d;
@@ -402,20 +437,16 @@ static void report_one(void)
     size_t len = 0;
     int label = -1;
     int rc;
-    if (frame_provider_next(s_pixels, sizeof s_pixels, &label) != 0) {
-        ESP_LOGE(TAG, "frame provider failed");
+    if (frame_provider_next(s_input, APP_PIXELS, sizeof s_input, &label) != 0) {
+        ESP_LOGE(TAG, "%s frame source failed", frame_provider_name());
         return;
     }
-    ec_quantize_pixels(s_pixels, sizeof s_pixels, s_model.input_scale, s_model.input_zero_point,
-                       s_input);
     if (model_runner_invoke(s_input, s_output) != 0) {
         ESP_LOGE(TAG, "inference failed");
         return;
     }
     s_inferred = true;
-    rc = ec_policy_decide(&s_session.policy, s_output, s_model.output_len, s_model.output_scale,
-                          s_model.output_zero_point, CONFIG_EC_TOPK, s_pixels, ec_mean_image,
-                          sizeof s_pixels, &d);
+    rc = decide(&d);
     if (rc != EC_OK) {
         ESP_LOGE(TAG, "policy failed: %s", ec_err_name(rc));
         return;
@@ -423,10 +454,21 @@ static void report_one(void)
     memset(&frame, 0, sizeof frame);
     frame.data = (const uint8_t *)s_input;
     frame.len = sizeof s_input;
+#if APP_IMAGE
     frame.shape[0] = EC_INPUT_HEIGHT;
     frame.shape[1] = EC_INPUT_WIDTH;
     frame.shape[2] = EC_INPUT_CHANNELS;
     frame.ndims = 3;
+#else
+    frame.shape[0] = EC_INPUT_DIM0;
+#if EC_INPUT_RANK > 1
+    frame.shape[1] = EC_INPUT_DIM1;
+#endif
+#if EC_INPUT_RANK > 2
+    frame.shape[2] = EC_INPUT_DIM2;
+#endif
+    frame.ndims = EC_INPUT_RANK;
+#endif
     frame.dtype = EC_DTYPE_INT8;
     frame.scale = s_model.input_scale;
     frame.zero_point = (int16_t)s_model.input_zero_point;
@@ -470,6 +512,13 @@ static void report_one(void)
              ec_ring_dropped(&s_ring));
 }
 
+/* The preprocessing quantizes with ec_settings.h's input scale and zero point: a model
+ * with another input quantization would get wrong inputs. */
+static bool input_quantization_matches(const model_info_t *info)
+{
+    return info->input_scale == EC_INPUT_SCALE && info->input_zero_point == EC_INPUT_ZERO_POINT;
+}
+
 #ifndef CONFIG_EC_TRANSPORT_SERIAL
 /* The downloaded model in the real arena on stored (replayed) frames, then the running
  * model back: 0, EC_OTA_LOAD_FAILED or EC_OTA_SELF_TEST_FAILED (ota_esp32.h). */
@@ -481,20 +530,20 @@ static int self_test(void *ctx, const uint8_t *model)
     int rc = 0;
     int i;
     (void)ctx;
-    if (model_runner_init(model, s_arena, sizeof s_arena, EC_INPUT_PIXELS, &info, &why) != 0 ||
-        info.output_len != EC_NUM_CLASSES) {
+    if (model_runner_init(model, s_arena, sizeof s_arena, APP_INPUT_ELEMENTS, &info, &why) !=
+            0 ||
+        info.output_len != EC_NUM_CLASSES || !input_quantization_matches(&info)) {
         ESP_LOGW(TAG, "self-test: new model unusable: %s", why);
         rc = (int)EC_OTA_LOAD_FAILED;
     } else {
+#if APP_IMAGE /* the stored frames (replay_frames.h), whatever the frame source */
         for (i = 0; i < SELF_TEST_FRAMES; i++) {
             int label = -1;
             size_t k;
             size_t best = 0;
-            if (frame_provider_next(s_pixels, sizeof s_pixels, &label) != 0) {
+            if (frame_replay_get((unsigned)i, s_input, s_pixels, sizeof s_input, &label) != 0) {
                 break;
             }
-            ec_quantize_pixels(s_pixels, sizeof s_pixels, info.input_scale,
-                               info.input_zero_point, s_input);
             if (model_runner_invoke(s_input, s_output) != 0) {
                 break;
             }
@@ -505,8 +554,14 @@ static int self_test(void *ctx, const uint8_t *model)
         }
         ESP_LOGI(TAG, "self-test: %d of %d stored frames right", right, SELF_TEST_FRAMES);
         rc = right >= SELF_TEST_MIN_CORRECT ? 0 : (int)EC_OTA_SELF_TEST_FAILED;
+#else /* no stored windows in this build: the model loaded and fits the input */
+        (void)i;
+        (void)right;
+        ESP_LOGI(TAG, "self-test: model loads with this input (no stored frames to run)");
+        rc = 0;
+#endif
     }
-    if (model_runner_init(s_run.model, s_arena, sizeof s_arena, EC_INPUT_PIXELS, &s_model,
+    if (model_runner_init(s_run.model, s_arena, sizeof s_arena, APP_INPUT_ELEMENTS, &s_model,
                           &why) != 0) {
         ESP_LOGE(TAG, "running model did not come back after the self-test: %s", why);
         esp_restart();
@@ -537,11 +592,20 @@ void app_main(void)
     ESP_ERROR_CHECK(ec_ring_init(&s_ring, s_ring_pool, sizeof s_ring_pool, s_ring_slots,
                                  CONFIG_EC_RING_SLOTS) == EC_OK ? ESP_OK : ESP_FAIL);
     s_config_queue = xQueueCreate(1, sizeof(ec_config_t));
-    if (model_runner_init(s_run.model, s_arena, sizeof s_arena, EC_INPUT_PIXELS, &s_model,
+    if (model_runner_init(s_run.model, s_arena, sizeof s_arena, APP_INPUT_ELEMENTS, &s_model,
                           &why) != 0 ||
-        s_model.output_len != EC_NUM_CLASSES) {
-        /* A model that does not fit the frame source is a clear stop, not a crash loop. */
-        ESP_LOGE(TAG, "model unusable: %s; halting", why);
+        s_model.output_len != EC_NUM_CLASSES || !input_quantization_matches(&s_model) ||
+        frame_provider_init() != 0) {
+        /* A model that does not fit the frame source, or a sensor that does not answer, is
+         * a clear stop, not a crash loop. */
+        if (why[0] == '\0') {
+            why = s_model.output_len != EC_NUM_CLASSES ? "wrong number of classes"
+                  : !input_quantization_matches(&s_model)
+                      ? "input quantization differs from ec_settings.h"
+                      : "frame source did not start";
+        }
+        ESP_LOGE(TAG, "model or %s frame source unusable: %s; halting", frame_provider_name(),
+                 why);
         serial_console_start(&s_settings, EC_FW_VERSION); /* still provisionable */
         vTaskSuspend(NULL);
     }

@@ -43,6 +43,10 @@ static uint32_t s_answered_version; /* the newest manifest version answered */
 /* one chunk message, reassembled from esp-mqtt's buffer-sized pieces */
 static uint8_t s_msg[EC_MODEL_CHUNK_BYTES + 256u];
 static size_t s_msg_len;
+typedef enum { MSG_NONE, MSG_MANIFEST, MSG_CHUNK } msg_kind_t;
+static msg_kind_t s_msg_kind; /* what the message being assembled is */
+static int s_msg_total;
+static uint32_t s_msg_dropped; /* OTA messages too large for s_msg */
 /* the status to publish once connected */
 static bool s_status_pending;
 static uint32_t s_status_version;
@@ -100,16 +104,18 @@ static int part_read(void *ctx, int slot, uint32_t off, uint8_t *data, size_t le
 
 static const ec_ota_slots_t s_slots = {part_erase, part_write, part_read, NULL};
 
-static const uint8_t *map_slot(int slot, uint32_t size)
+/* Map a slot's model for the interpreter to read in place. The running model's mapping
+ * lives as long as the app; a self-test's is released (esp_partition_munmap) once the
+ * test is over, else each self-test leaks mapping space (MMU pages) until restart. */
+static const uint8_t *map_slot(int slot, uint32_t size, esp_partition_mmap_handle_t *handle)
 {
     const void *ptr = NULL;
-    esp_partition_mmap_handle_t handle;
     if (s_part[slot] == NULL ||
-        esp_partition_mmap(s_part[slot], 0, size, ESP_PARTITION_MMAP_DATA, &ptr, &handle) !=
+        esp_partition_mmap(s_part[slot], 0, size, ESP_PARTITION_MMAP_DATA, &ptr, handle) !=
             ESP_OK) {
         return NULL;
     }
-    return ptr; /* stays mapped: the interpreter reads the model in place */
+    return ptr;
 }
 
 /* ---------------------------------------------------------------- status */
@@ -161,7 +167,8 @@ void ota_esp32_boot(const uint8_t *builtin_model, const char *model_id, uint32_t
     run->model = builtin_model;
     run->version = builtin_version;
     if (slot_meta((int)s_record.active, &meta, false) == 0) {
-        const uint8_t *mapped = map_slot((int)s_record.active, meta.size);
+        esp_partition_mmap_handle_t handle; /* mapped for the app's lifetime */
+        const uint8_t *mapped = map_slot((int)s_record.active, meta.size, &handle);
         if (mapped != NULL) {
             run->model = mapped;
             run->version = meta.version;
@@ -292,36 +299,54 @@ static void on_chunk(const uint8_t *data, size_t len)
     }
 }
 
+/* esp-mqtt hands a message larger than its buffer over in pieces, and only the first
+ * piece (offset 0) carries the topic unless CONFIG_MQTT_TOPIC_PRESENT_ALL_DATA_EVENTS
+ * is set. So the first piece decides whose message it is; a later piece is ours only
+ * when it continues, contiguously, the manifest or chunk being assembled. */
 bool ota_esp32_on_data(esp_mqtt_event_handle_t ev)
 {
-    bool manifest = s_topic_manifest[0] != '\0' && topic_is(ev, s_topic_manifest);
-    size_t root = strlen(s_topic_chunks) - 1u; /* the chunk filter without its '+' */
-    bool chunk = s_ota.busy && ev->topic_len > 0 && (size_t)ev->topic_len > root &&
-                 memcmp(ev->topic, s_topic_chunks, root) == 0;
-    if (ev->current_data_offset == 0 && !manifest && !chunk) {
-        return false; /* a first piece of another topic: not ours */
+    msg_kind_t kind;
+    if (ev->current_data_offset == 0) {
+        size_t root = strlen(s_topic_chunks); /* the chunk filter without its '+' */
+        bool manifest = s_topic_manifest[0] != '\0' && topic_is(ev, s_topic_manifest);
+        bool chunk = s_ota.busy && root > 0u && ev->topic_len > 0 &&
+                     (size_t)ev->topic_len >= root &&
+                     memcmp(ev->topic, s_topic_chunks, root - 1u) == 0;
+        s_msg_kind = manifest ? MSG_MANIFEST : chunk ? MSG_CHUNK : MSG_NONE;
+        s_msg_len = 0;
+        s_msg_total = ev->total_data_len;
+        if (s_msg_kind == MSG_NONE) {
+            return false; /* another topic's message */
+        }
+    } else if (s_msg_kind == MSG_NONE || ev->current_data_offset < 0 ||
+               (size_t)ev->current_data_offset != s_msg_len ||
+               ev->total_data_len != s_msg_total) {
+        return false; /* a later piece of a message that is not ours */
     }
     if (ev->total_data_len < 0 || (size_t)ev->total_data_len > sizeof s_msg ||
-        ev->current_data_offset < 0 ||
-        (size_t)ev->current_data_offset + (size_t)ev->data_len > sizeof s_msg) {
-        return manifest || chunk;
+        ev->data_len < 0 || s_msg_len + (size_t)ev->data_len > sizeof s_msg) {
+        s_msg_kind = MSG_NONE; /* larger than any manifest or chunk: dropped */
+        s_msg_dropped++;
+        return true;
     }
-    /* esp-mqtt hands a message larger than its buffer over in pieces; later pieces
-     * carry no topic, so they belong to the message started with offset 0 */
-    if (ev->current_data_offset == 0) {
-        s_msg_len = 0;
-    }
-    memcpy(s_msg + ev->current_data_offset, ev->data, (size_t)ev->data_len);
-    s_msg_len = (size_t)ev->current_data_offset + (size_t)ev->data_len;
+    memcpy(s_msg + s_msg_len, ev->data, (size_t)ev->data_len);
+    s_msg_len += (size_t)ev->data_len;
     if (s_msg_len < (size_t)ev->total_data_len) {
         return true;
     }
-    if (manifest) {
+    kind = s_msg_kind;
+    s_msg_kind = MSG_NONE;
+    if (kind == MSG_MANIFEST) {
         on_manifest(s_msg, s_msg_len);
     } else if (s_ota.busy) {
         on_chunk(s_msg, s_msg_len);
     }
     return true;
+}
+
+uint32_t ota_esp32_dropped_messages(void)
+{
+    return s_msg_dropped;
 }
 
 /* ---------------------------------------------------------------- install */
@@ -333,11 +358,15 @@ typedef struct {
 static int run_self_test(void *ctx, int slot, const ec_manifest_t *m)
 {
     const self_test_ctx_t *st = ctx;
-    const uint8_t *model = map_slot(slot, m->size);
+    esp_partition_mmap_handle_t handle;
+    const uint8_t *model = map_slot(slot, m->size, &handle);
+    int rc;
     if (model == NULL) {
         return (int)EC_OTA_LOAD_FAILED;
     }
-    return st->fn(st->ctx, model);
+    rc = st->fn(st->ctx, model); /* the running model is back in the interpreter */
+    esp_partition_munmap(handle);
+    return rc;
 }
 
 void ota_esp32_poll(ota_esp32_self_test_fn self_test, void *ctx)

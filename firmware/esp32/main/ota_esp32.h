@@ -40,6 +40,8 @@ void ota_esp32_set_clock(uint64_t (*now_ms)(void));
 void ota_esp32_on_connect(esp_mqtt_client_handle_t client, const char *prefix,
                           const char *device_id);
 bool ota_esp32_on_data(esp_mqtt_event_handle_t ev);
+/* OTA messages dropped for being larger than any manifest or chunk. */
+uint32_t ota_esp32_dropped_messages(void);
 /* self_test(ctx, model bytes) -> 0, EC_OTA_LOAD_FAILED or EC_OTA_SELF_TEST_FAILED. */
 typedef int (*ota_esp32_self_test_fn)(void *ctx, const uint8_t *model);
 void ota_esp32_poll(ota_esp32_self_test_fn self_test, void *ctx);

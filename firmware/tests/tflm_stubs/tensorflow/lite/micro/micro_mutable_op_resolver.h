@@ -14,6 +14,9 @@ class MicroMutableOpResolver : public MicroOpResolver {
     TfLiteStatus AddReshape();
     TfLiteStatus AddFullyConnected();
     TfLiteStatus AddSoftmax();
+    TfLiteStatus AddExpandDims();
+    TfLiteStatus AddMean();
+    TfLiteStatus AddTranspose();
 };
 
 }  // namespace tflite

@@ -23,7 +23,7 @@ from .committer import Committer, Taken
 from .edge import FrameRejected
 from .housekeeping import handle_device_state
 from .site import TOPIC_CACHE, now_ms
-from .trust import Refusal
+from .trust import BROKER_LOG_TOPIC, Refusal, taken_over
 
 if TYPE_CHECKING:
     from .service import Gateway
@@ -51,7 +51,10 @@ class Intake:
         received = time.monotonic()
         try:
             payload = bytes(msg.payload)
-            if self.gw.dashboards.on_message(msg.topic, payload):
+            if msg.topic == BROKER_LOG_TOPIC:
+                self._broker_log(payload, received)
+                kind, id_ = None, ""
+            elif self.gw.dashboards.on_message(msg.topic, payload):
                 kind, id_ = None, ""  # Home Assistant's status: the dashboards' own topic
             else:
                 kind, id_ = self._parse_topic(msg.topic)
@@ -82,6 +85,28 @@ class Intake:
             return
         if msg.qos > 0:
             client.ack(msg.mid, msg.qos)
+
+    def _broker_log(self, line: bytes, now: float) -> None:
+        """mosquitto says an identity connected while connected: count it, warn (quietly)."""
+        who = taken_over(line)
+        if who is None:
+            return
+        gw = self.gw
+        allow = gw.trust.settings.allowlist
+        if who in (gw.cfg.session_client_id, gw.cfg.gateway_id):
+            role = "gateway"
+        elif (who in allow) if allow is not None else gw.trust.knows(who):
+            role = "device"
+        else:
+            role = "other"
+        gw.metrics.inc("identity_takeovers", role=role)
+        suppressed = gw.trust.quiet.due(f"takeover:{role}", now)
+        if suppressed is not None:
+            log.warning("an identity connected while already connected: the site broker "
+                        "closed its older connection (a second holder of its credentials, "
+                        "or a reconnect before the broker saw the old connection die)",
+                        extra={"identity": who[:64], "role": role, "suppressed": suppressed,
+                               "total": gw.metrics.value("identity_takeovers", role=role)})
 
     def _handle_manifest(self, payload: bytes) -> None:
         """A model version deployed (retained): judge its devices by its thresholds."""

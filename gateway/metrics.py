@@ -53,6 +53,12 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
                        ("store", "reason")),
     "claimcheck_errors": ("Claim-check puts that failed, by kind (transient: retried)",
                           ("kind",)),
+    "site_sessions_lost": ("Site broker connections that found the gateway's persistent "
+                           "session gone (reports queued for it may be lost upstream)", ()),
+    "identity_takeovers": ("Connections the site broker closed because the same identity "
+                           "connected again (a second holder of a credential, or a reconnect "
+                           "before the broker saw the old connection die), by role",
+                           ("role",)),
 }
 GAUGES: dict[str, str] = {
     "edge_queue_depth": "Edge batcher queue depth",
@@ -64,6 +70,8 @@ GAUGES: dict[str, str] = {
     "budget_spent": "Billed cloud messages in the current budget window",
     "storage_degraded": "1 while a store cannot write to the state disk (full or failing)",
     "ledger_memory_frames": "Frames recorded in memory only because the disk refused them",
+    "site_session_present": "1 when the site broker kept the gateway's session at the last "
+                            "connect",
 }
 
 
@@ -75,6 +83,7 @@ UNITS: dict[str, str] = {
     "circuit_state": "enum: " + ", ".join(f"{v} {s.value}" for s, v in
                                           sorted(STATE_VALUE.items(), key=lambda i: i[1])),
     "storage_degraded": "0 or 1",
+    "site_session_present": "0 or 1",
 }
 HISTOGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "latency_seconds": ("Report receipt to result publish, by tier", "seconds", ("tier",)),

@@ -222,7 +222,8 @@ class Gateway:
         """``/readyz`` (see :func:`.health.readiness`)."""
         return readiness(self.stopping.is_set(),
                          self.link is not None and self.link.ready.is_set(),
-                         self.storage.degraded())
+                         self.storage.degraded(),
+                         self.link.session_lost() if self.link is not None else None)
 
     @property
     def ready(self) -> bool:
@@ -346,7 +347,11 @@ class Gateway:
         elif isinstance(effect, fx.Gauge):
             self.metrics.set(effect.metric, effect.value)
         elif isinstance(effect, fx.Log):
-            log.info(effect.message, extra=dict(effect.extra))
+            # per-frame lines (duplicates, late cloud answers): at most one per message and
+            # interval, with how many were held back, like the rejections
+            suppressed = self.trust.quiet.due(f"core:{effect.message}", time.monotonic())
+            if suppressed is not None:
+                log.info(effect.message, extra={**dict(effect.extra), "suppressed": suppressed})
 
     def _spool(self, s: fx.Spool) -> str | None:
         """Hand the frame to the cloud client (spooled); None when kept, else why not."""

@@ -5,15 +5,26 @@ reports), the gateway's retained online/offline state, and the outbox that match
 broker's PUBACKs of our results to (frame, revision) so the ledger can mark them sent.
 The frame lifecycle itself is not here: reports are handed to ``on_message`` (the
 shell in :mod:`.service`), which acknowledges them once they are durable.
+
+Every connect checks ``session_present``: once this gateway has had a session on the
+broker (in this process, or before a restart: ``site-session.json`` in the state
+directory names the client id and broker it was made with), a connect without one
+means the broker forgot it -- a broker restarted without persistence, or another client
+that connected with our client id and a clean session -- and reports queued for us may
+be gone. That is logged as an ERROR, counted (``site_sessions_lost_total``), shown by
+the ``site_session_present`` gauge and said by ``/readyz`` for ``SESSION_LOST_SHOWN_S``.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -27,12 +38,17 @@ from .dashboards import Dashboards
 from .effects import frame_id
 from .ledger import Key, Ledger
 from .metrics import GatewayMetrics
+from .trust import BROKER_LOG_TOPIC
 
 log = logging.getLogger("edgecascade.gateway")
 
 
 #: Topics remembered per device once built or parsed (paths repeat for every report).
 TOPIC_CACHE = 65_536
+#: In the state directory: which session (client id, broker) the gateway made last.
+SESSION_MARKER = "site-session.json"
+#: How long ``/readyz`` says that the site broker had lost our session.
+SESSION_LOST_SHOWN_S = 600.0
 
 
 def now_ms() -> int:
@@ -75,6 +91,11 @@ class SiteLink:
         self.client: mqtt.Client | None = None
         self.session = 0  # +1 at each connect and disconnect: which connection a report came on
         self._ack_lock = threading.Lock()
+        self._marker = Path(cfg.storage.state_dir) / SESSION_MARKER
+        self._had_session = False  # this process made a session on the broker
+        self.session_present: bool | None = None  # at the last connect
+        self._lost_at: float | None = None
+        self._lost_when = ""
 
     def state_payload(self, online: bool) -> bytes:
         return encode(ServiceState(service_id=self.cfg.gateway_id, online=online, ts_ms=now_ms(),
@@ -110,22 +131,71 @@ class SiteLink:
         if getattr(rc, "is_failure", False):
             log.error("site broker refused connection", extra={"rc": str(rc)})
             return
+        present = bool(getattr(flags, "session_present", False))
+        self._check_session(present)
         group = self.cfg.shared_group
         client.subscribe([
             (self.topics.filter(TopicKind.DEVICE_REPORT, group), 1),
             (self.topics.filter(TopicKind.DEVICE_STATE, group), 1),
             (self.topics.filter(TopicKind.MODEL_MANIFEST), 1),
             *self.dashboards.subscriptions(),
+            # mosquitto's own word when an identity connects twice (``log_dest topic``,
+            # ``edgecascade site init``); nothing arrives from brokers that do not say it
+            (BROKER_LOG_TOPIC, 0),
         ])
         online = self.state_payload(True)
         client.publish(self.topics.gateway_state(self.cfg.gateway_id), online, qos=1,
                        retain=True)
         self.dashboards.on_gateway_state(online)
         log.info("site link up", extra={"broker": self.cfg.broker.url,
-                                        "session_present": getattr(flags, "session_present", None)})
+                                        "session_present": present})
+
+    # -- the persistent session ----------------------------------------------------------
+    def _check_session(self, present: bool) -> None:
+        self.session_present = present
+        self.metrics.set("site_session_present", 1.0 if present else 0.0)
+        if present or not self._expects_session():
+            return
+        self.metrics.inc("site_sessions_lost")
+        self._lost_at = time.monotonic()
+        self._lost_when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        log.error("site broker has no session for this gateway: reports queued for it while "
+                  "it was away may be lost (broker restarted without persistence, or "
+                  "another client connected with this client id)",
+                  extra={"client_id": self.cfg.session_client_id, "broker": self.cfg.broker.url})
+
+    def _expects_session(self) -> bool:
+        if self._had_session:
+            return True
+        try:
+            made = json.loads(self._marker.read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(isinstance(made, dict)
+                    and made.get("client_id") == self.cfg.session_client_id
+                    and made.get("broker") == self.cfg.broker.url)
+
+    def _remember_session(self) -> None:
+        """The broker holds our session now: a later connect without it is a loss."""
+        self._had_session = True
+        tmp = self._marker.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps({"client_id": self.cfg.session_client_id,
+                                       "broker": self.cfg.broker.url}) + "\n")
+            os.replace(tmp, self._marker)
+        except OSError as exc:  # the in-process check still works
+            log.warning("cannot record the site session", extra={"why": str(exc)})
+
+    def session_lost(self) -> str | None:
+        """Why ``/readyz`` should say the session was lost, or None."""
+        if self._lost_at is None or time.monotonic() - self._lost_at > SESSION_LOST_SHOWN_S:
+            return None
+        return f"at {self._lost_when}: reports queued for this gateway may be lost upstream"
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, rcs: object,
                       props: object = None) -> None:
+        if not self._had_session:
+            self._remember_session()
         self.ready.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,

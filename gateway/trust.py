@@ -37,6 +37,7 @@ site registry changes (:func:`site_devices` reads it).
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,11 @@ CLOCK_SKEW_MS = 5_000
 DEFAULT_DEVICE_GAP_S = 600.0
 #: Epoch books kept per device (the current one, the previous ones' stragglers).
 EPOCHS_KEPT = 4
+
+#: Where mosquitto publishes its error-level log lines (``log_dest topic``); among them
+#: the line it logs when an identity connects while already connected.
+BROKER_LOG_TOPIC = "$SYS/broker/log/E"
+_TAKEOVER = re.compile(rb"Client (\S{1,128}) already connected, closing old connection")
 
 UNKNOWN_DEVICE = "report:unknown_device"
 UNKNOWN_BIRTH = "state:unknown_device"
@@ -234,6 +240,16 @@ class Trust:
     def tracked(self) -> int:
         return len(self._devices)
 
+    @property
+    def quiet(self) -> QuietLog:
+        """The rate limiter of the gateway's warning lines (every kind keyed apart)."""
+        assert self._quiet is not None
+        return self._quiet
+
+    def knows(self, device_id: str) -> bool:
+        """Whether ``device_id`` has reported lately (an open site's notion of a device)."""
+        return device_id in self._devices
+
     def _device(self, device_id: str, now: float) -> _Device:
         dev = self._devices.get(device_id)
         if dev is None:
@@ -247,6 +263,14 @@ class Trust:
     def _refuse(self, reason: str, device_id: str, why: str) -> Refusal:
         self.refused[reason] = self.refused.get(reason, 0) + 1
         return Refusal(reason, device_id, why)
+
+
+def taken_over(line: bytes) -> str | None:
+    """The client id in mosquitto's "Client X already connected, closing old connection."
+    log line (a second connection with X's identity: with ``use_username_as_clientid``
+    the client id is the username), else None."""
+    m = _TAKEOVER.search(line[:512])
+    return m.group(1).decode(errors="replace") if m else None
 
 
 class _DeviceRules(Protocol):  # gateway.config.DevicesConfig (config imports this module)

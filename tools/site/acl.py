@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecascade.gateway.trust import BROKER_LOG_TOPIC
 from edgecascade.protocol import Topics
 from edgecascade.site import Identity, Site
 
@@ -46,7 +47,9 @@ def _site_rules(ident: Identity, t: Topics, gateway_id: str) -> list[str]:
         return [f"topic read {p}/dev/+/report", f"topic read {p}/dev/+/state",
                 f"topic write {p}/dev/+/config", f"topic write {p}/res/+",
                 f"topic readwrite {t.gateway_state(gateway_id)}",
-                f"topic readwrite {t.gateway_metrics(gateway_id)}"]
+                f"topic readwrite {t.gateway_metrics(gateway_id)}",
+                # the broker's error log: "Client X already connected" (identity takeovers)
+                f"topic read {BROKER_LOG_TOPIC}"]
     if ident.role in ("dashboard", "monitor"):
         return [f"topic read {p}/res/+", f"topic read {p}/gw/+/state",
                 f"topic read {p}/gw/+/metrics", f"topic read {p}/dev/+/state",
@@ -136,6 +139,9 @@ def render_conf(files: BrokerFiles, ca_file: Path, *, run_as: str | None = None)
         "require_certificate false",
         "use_username_as_clientid true",
         f"log_dest file {f.folder / 'mosquitto.log'}",
+        # also to $SYS/broker/log/<level>: the gateway (alone, by the ACL) reads the error
+        # level, where a second connection with a connected identity is reported
+        "log_dest topic",
         "log_type error", "log_type warning", "log_type notice",
         "connection_messages true",
         "set_tcp_nodelay true",

@@ -24,9 +24,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgecascade.errors import CloudError
+from edgecascade.models.runners.settings import BatchDefaults
 
 Predict = Callable[[np.ndarray], np.ndarray]
 Done = Callable[[np.ndarray | None, BaseException | None], None]
+
+
+#: The worker's batch defaults by where its model runs, when ``[model]`` names none.
+#: CPU: the measured ones (cloud_throughput rows: 64 frames, 5 ms). GPU: larger
+#: batches, as the per-call overhead dominates there; provisional until a GPU run of
+#: ``python -m edgecascade.tools.bench.gpu`` measures the best batch (docs/performance.md).
+BATCH_DEFAULTS = {"cpu": BatchDefaults(64, 5.0), "gpu": BatchDefaults(256, 5.0)}
+
+
+def batch_settings(max_batch: int | None, max_delay_ms: float | None,
+                   on_gpu: bool) -> BatchDefaults:
+    """The configured values, each unset one from :data:`BATCH_DEFAULTS`."""
+    return BATCH_DEFAULTS["gpu" if on_gpu else "cpu"].over(max_batch, max_delay_ms)
 
 
 class BatcherClosed(CloudError, RuntimeError):

@@ -85,9 +85,10 @@ def run_worker(args: argparse.Namespace) -> int:
     from edgecascade.models.errors import ModelError
 
     if args.check:
+        from edgecascade.models.runners.providers import ProviderRefused
         from edgecascade.mqtt import BrokerSettings, SettingsError, tls_context
 
-        from .model import load_classifier
+        from .model import classifier_loader
 
         b = config.broker
         if b.url is not None and b.url.startswith("mqtts://"):
@@ -99,11 +100,16 @@ def run_worker(args: argparse.Namespace) -> int:
                 return 2
 
         try:
-            model = load_classifier(config.model.path, config.model.num_threads)
+            model = classifier_loader(config.model)(config.model.path,
+                                                    config.model.num_threads)
+        except ProviderRefused as exc:
+            print(f"{args.config}: model.providers: {exc}", file=sys.stderr)
+            return 2
         except ModelError as exc:
             print(f"{args.config}: model.path: {exc}", file=sys.stderr)
             return 2
-        print(f"{args.config}: ok ({model.model_id} v{model.model_version})")
+        print(f"{args.config}: ok ({model.model_id} v{model.model_version}: "
+              f"{model.info.describe()})")
         return 0
 
     from edgecascade.mqtt import SettingsError

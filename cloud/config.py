@@ -37,6 +37,7 @@ from edgecascade.config import (
     resolve_path,
     unknown_keys,
 )
+from edgecascade.models.runners.settings import RuntimeSettings, settings_problems
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
 from edgecascade.protocol.limits import MAX_PUBLISH_PER_SECOND
 
@@ -52,8 +53,23 @@ WORKER_HTTP = HttpSection(enabled=False, port=WORKER_HTTP_PORT)
 class ModelConfig:
     path: str
     num_threads: int = 1
-    max_batch: int = 64
-    max_delay_ms: float = 5.0
+    # None: the backend's default (cloud/batcher.py BATCH_DEFAULTS: CPU 64 / 5 ms)
+    max_batch: int | None = None
+    max_delay_ms: float | None = None
+    # The model runtime (models/runners): "litert" | "onnxruntime" | "torch" | "auto";
+    # providers by preference ("tensorrt", "cuda", "cpu"; empty: best available); a GPU
+    # asked for and not active refuses to start unless allow_cpu_fallback; fp16 on a GPU;
+    # TensorRT engines cached under engine_cache_dir ("": none).
+    runtime: str = "litert"
+    providers: tuple[str, ...] = ()
+    allow_cpu_fallback: bool = False
+    fp16: bool = False
+    engine_cache_dir: str = ""
+
+    def runtime_settings(self) -> RuntimeSettings:
+        return RuntimeSettings(runtime=self.runtime, providers=self.providers,
+                               allow_cpu_fallback=self.allow_cpu_fallback, fp16=self.fp16,
+                               num_threads=self.num_threads, cache_dir=self.engine_cache_dir)
 
 
 @dataclass(frozen=True)
@@ -182,17 +198,30 @@ def parse_config(doc: Mapping[str, Any], base_dir: Path = Path("."), *,
     broker = read_broker(doc.get("broker"), "broker", env, problems, base_dir,
                          extra=("clean_start",), url=None, legacy_env=("EC_WORKER",))
 
-    m = r.table(doc, "model", {"path", "num_threads", "max_batch", "max_delay_ms"})
+    m = r.table(doc, "model", {"path", "num_threads", "max_batch", "max_delay_ms", "runtime",
+                               "providers", "allow_cpu_fallback", "fp16", "engine_cache_dir"})
     if "model" not in doc:
         problems.add("model", "is required (at least model.path)")
+    providers = r.get(m, "model.providers", list, [])
+    if not all(isinstance(p, str) for p in providers):
+        problems.add("model.providers", "must be a list of strings")
+        providers = []
+    cache = r.get(m, "model.engine_cache_dir", str, "")
     model = ModelConfig(
         path=resolve_path(base_dir, r.get(m, "model.path", str, "", required="model" in doc)) or "",
         num_threads=r.get(m, "model.num_threads", int, 1, lo=1, hi=64),
-        max_batch=r.get(m, "model.max_batch", int, 64, lo=1, hi=4096),
-        max_delay_ms=r.get(m, "model.max_delay_ms", float, 5.0, lo=0.0, hi=10_000.0),
+        max_batch=r.get(m, "model.max_batch", int, None, lo=1, hi=4096),
+        max_delay_ms=r.get(m, "model.max_delay_ms", float, None, lo=0.0, hi=10_000.0),
+        runtime=r.get(m, "model.runtime", str, "litert"),
+        providers=tuple(providers),
+        allow_cpu_fallback=r.get(m, "model.allow_cpu_fallback", bool, False),
+        fp16=r.get(m, "model.fp16", bool, False),
+        engine_cache_dir=(resolve_path(base_dir, cache) or "") if cache else "",
     )
     if model.path and not Path(model.path).is_file():
         problems.add("model.path", f"no such file: {model.path}")
+    for key, why in settings_problems(model.runtime, model.providers):
+        problems.add(f"model.{key}", why)
 
     lim = r.table(doc, "limits", {"publish_per_second", "dedupe_capacity", "max_in_hand",
                                   "fetch_threads"})

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from edgecascade.protocol import billed_messages
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+BACKEND_LABELS = ("backend", "device", "fallback", "precision", "provider")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -54,6 +55,16 @@ class WorkerMetrics:
                                    ["outcome"], registry=r)
         self.dedupe_evictions = Gauge("ec_cloud_dedupe_evictions",
                                       "Responses evicted from the idempotency cache", registry=r)
+        self.backend = Gauge("ec_cloud_model_backend_info", "What runs the model: backend "
+                             "(litert, onnxruntime, torch), provider (xnnpack, cpu, cuda, "
+                             "tensorrt), device, precision, and whether a GPU asked for fell "
+                             "back to the CPU", list(BACKEND_LABELS), registry=r)
+
+    def set_backend(self, info: dict[str, object]) -> None:
+        """What runs the model (one series, value 1; replaced on a model swap)."""
+        self.backend.clear()
+        self.backend.labels(**{k: str(info[k]).lower() if k == "fallback" else str(info[k])
+                               for k in BACKEND_LABELS}).set(1)
 
     def message(self, direction: str, size: int) -> None:
         """Meter one MQTT message of ``size`` payload bytes the way AWS bills it."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .model import Classifier, load_classifier
+from .model import Classifier, classifier_loader
 
 if TYPE_CHECKING:
     from .worker import CloudWorker
@@ -176,10 +176,13 @@ def worker_swapper(w: CloudWorker) -> ModelSwapper:
     def apply(new: Classifier) -> None:
         with w._lock:
             w.classifier = new
+            info = getattr(new, "info", None)
+            if info is not None:
+                w.metrics.set_backend(info.to_json())
             w.core.settings = replace(w.core.settings, model_id=new.model_id,
                                       model_version=new.model_version)
         w._batcher.swap(Running(new))
 
     return ModelSwapper(w.config.model.path, w.config.model.num_threads, w.classifier, apply,
                         lambda outcome: w.metrics.model_swaps.labels(outcome).inc(),
-                        load_classifier)
+                        classifier_loader(w.config.model))

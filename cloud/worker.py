@@ -43,7 +43,7 @@ from edgecascade.mqtt import set_nodelay as nodelay
 from edgecascade.protocol import CloudItem, CloudRequest, Frame, Topics
 
 from . import core
-from .batcher import BatcherClosed, Job, MicroBatcher
+from .batcher import BatcherClosed, Job, MicroBatcher, batch_settings
 from .claimcheck import ClaimCheckError
 from .config import WorkerConfig
 from .dedupe import ResponseCache
@@ -129,9 +129,14 @@ class CloudWorker:
         self._last_failure: str | None = None  # why the last connection attempt failed
         self._stopping = threading.Event()
         self._outbox: queue.Queue[Any] = queue.Queue()
+        info = getattr(classifier, "info", None)  # what runs the model (a fake may not say)
+        batch = batch_settings(config.model.max_batch, config.model.max_delay_ms,
+                               bool(info and info.on_gpu))
+        if info is not None:
+            self.metrics.set_backend(info.to_json())
         self._batcher = MicroBatcher(
-            Running(classifier), max_batch=config.model.max_batch,
-            max_delay=config.model.max_delay_ms / 1000.0, on_batch=self._on_batch,
+            Running(classifier), max_batch=batch.max_batch,
+            max_delay=batch.max_delay_ms / 1000.0, on_batch=self._on_batch,
             name=f"batcher-{self.worker_id}")
         self.swapper = worker_swapper(self)  # [model] path watched: a new file is swapped in
         self._fetch_pool = ThreadPoolExecutor(config.limits.fetch_threads,
@@ -178,8 +183,11 @@ class CloudWorker:
                     f" (last attempt: {self._last_failure})" if self._last_failure else "")
                 self._shutdown_threads(0.0)
                 raise WorkerError(f"{self.settings.url}: {why}")
-        log.info("worker started", extra={"worker_id": self.worker_id, "filter": self.filter,
-                                          "model_id": self.classifier.model_id})
+        info = getattr(self.classifier, "info", None)
+        log.info("worker started" + (f": model {self.classifier.model_id} on "
+                                     f"{info.describe()}" if info is not None else ""),
+                 extra={"worker_id": self.worker_id, "filter": self.filter,
+                        "model_id": self.classifier.model_id})
         return self
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -392,9 +400,9 @@ def build_worker(config: WorkerConfig, *,
                  settings: BrokerSettings | None = None) -> CloudWorker:
     """Everything from a config: model, broker settings (AWS discovery), claim-check store."""
     from .aws import broker_settings, frame_store
-    from .model import load_classifier
+    from .model import classifier_loader
 
-    factory = classifier_factory or load_classifier
+    factory = classifier_factory or classifier_loader(config.model)
     classifier = factory(config.model.path, config.model.num_threads)
     return CloudWorker(config, classifier, settings or broker_settings(config),
                        store=frame_store(config))

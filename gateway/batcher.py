@@ -22,8 +22,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from edgecascade.models.runners.settings import BatchDefaults
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -152,12 +153,6 @@ def edge_threads(cores: int | None = None) -> int:
     return max(1, min(4, cores // 2))
 
 
-@dataclass(frozen=True)
-class BatchDefaults:
-    max_batch: int
-    max_delay_ms: float
-
-
 #: The edge batcher's defaults by where the model runs, when ``[edge]`` names none.
 #: CPU: the measured ones (a compute-bound model gains little from batching, so batch
 #: what is queued and never wait: ``gateway_batching`` rows, docs/performance.md). GPU:
@@ -170,6 +165,4 @@ BATCH_DEFAULTS = {"cpu": BatchDefaults(16, 0.0), "gpu": BatchDefaults(64, 0.0)}
 def batch_settings(max_batch: int | None, max_delay_ms: float | None,
                    on_gpu: bool) -> BatchDefaults:
     """The configured values, each unset one from :data:`BATCH_DEFAULTS`."""
-    d = BATCH_DEFAULTS["gpu" if on_gpu else "cpu"]
-    return BatchDefaults(d.max_batch if max_batch is None else max_batch,
-                         d.max_delay_ms if max_delay_ms is None else max_delay_ms)
+    return BATCH_DEFAULTS["gpu" if on_gpu else "cpu"].over(max_batch, max_delay_ms)

@@ -89,3 +89,17 @@ class BackendInfo:
     def to_json(self) -> dict[str, object]:
         return {"backend": self.backend, "provider": self.provider, "device": self.device,
                 "precision": self.precision, "fallback": self.fallback}
+
+
+@dataclass(frozen=True)
+class BatchDefaults:
+    """A batcher's ``max_batch`` and ``max_delay_ms`` where the config names none; each
+    tier keeps a table of them by where its model runs (``cpu``, ``gpu``)."""
+
+    max_batch: int
+    max_delay_ms: float
+
+    def over(self, max_batch: int | None, max_delay_ms: float | None) -> BatchDefaults:
+        """The configured values, each unset one from these defaults."""
+        return BatchDefaults(self.max_batch if max_batch is None else max_batch,
+                             self.max_delay_ms if max_delay_ms is None else max_delay_ms)

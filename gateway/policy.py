@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
-from edgecascade.protocol import Reason, Report
+from edgecascade.protocol import Reason, Report, confidence_to_wire
+from edgecascade.protocol.fields import to_float32
 
 from .breaker import BreakerState
 from .config import Thresholds
@@ -58,13 +60,28 @@ class Decision:
     spool: bool = False  # keep the frame for the cloud and publish a correction later
 
 
+@lru_cache(maxsize=16)
+def wire_thresholds(confidence: float, margin: float, limit: float) -> tuple[int, int, float]:
+    """The device thresholds as the device holds them: confidence and margin in the
+    wire's fixed point (``confidence_to_wire``, once), the complexity limit in float32."""
+    return confidence_to_wire(confidence), confidence_to_wire(margin), to_float32(limit)
+
+
 def device_escalation(report: Report, t: Thresholds) -> Reason | None:
-    """Why the device answer is not good enough, or None when it is."""
-    if report.confidence < t.device_confidence:
+    """Why the device answer is not good enough, or None when it is. Decided the way the
+    device decides (firmware/core/ec_policy.c, its twin firmware/emulator/policy.py): the
+    integer confidences the wire carries against the thresholds in fixed point, the
+    complexity in float32; a frame exactly at a threshold is kept by both, never kept by
+    the device and escalated here."""
+    conf, margin, limit = wire_thresholds(t.device_confidence, t.device_margin,
+                                          t.complexity_limit)
+    top1 = report.confidences[0]
+    top2 = report.confidences[1] if len(report.confidences) > 1 else 0
+    if top1 < conf:
         return Reason.LOW_CONFIDENCE
-    if report.margin < t.device_margin:
+    if top1 - top2 < margin:
         return Reason.SMALL_MARGIN
-    if report.complexity is not None and report.complexity > t.complexity_limit:
+    if report.complexity is not None and to_float32(report.complexity) > limit:
         return Reason.COMPLEX_INPUT
     return None
 

@@ -84,3 +84,14 @@ def test_demo_workload_by_name_is_one_line(tmp_path: Path,
     assert main(["demo", "--workload", "synth", "--no-live", "--out", str(tmp_path)]) == 2
     line = last_line(capsys)
     assert line.startswith("demo: --workload synth:") and "models/NAME" in line
+
+
+def test_the_arena_probe_says_why_its_child_failed(tmp_path: Path) -> None:
+    """A child that cannot run (here: not a model) is reported with its own words, so a
+    broken install is not mistaken for a model that does not fit."""
+    from edgecascade.tools.models.arena_probe import min_arena_bytes
+
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(RuntimeError, match=r"262144-byte arena \(probe: arena probe failed: "):
+        min_arena_bytes(junk)

@@ -28,21 +28,29 @@ def _probe_once(model: Path, arena: int) -> int:
     return 0
 
 
-def fits(model: Path, arena: int) -> bool:
+def probe(model: Path, arena: int) -> tuple[bool, str]:
+    """Run the child once: (it worked, the last line it wrote on stderr)."""
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "edgecascade.tools.models.arena_probe", str(model), str(arena)],
-            capture_output=True, timeout=PROBE_TIMEOUT_S, check=False,
+            capture_output=True, timeout=PROBE_TIMEOUT_S, check=False, text=True,
         )
     except subprocess.TimeoutExpired:
-        return False
-    return proc.returncode == 0
+        return False, f"no answer within {PROBE_TIMEOUT_S} s"
+    lines = proc.stderr.strip().splitlines()
+    return proc.returncode == 0, (lines[-1] if lines else f"exit status {proc.returncode}")
+
+
+def fits(model: Path, arena: int) -> bool:
+    return probe(model, arena)[0]
 
 
 def min_arena_bytes(model: Path, lo: int = 1024, hi: int = 256 * 1024, step: int = 16) -> int:
     """Binary search (to ``step`` bytes) for the smallest arena that allocates and invokes."""
-    if not fits(model, hi):
-        raise RuntimeError(f"{model}: does not run in tflite-micro even with a {hi}-byte arena")
+    ok, said = probe(model, hi)
+    if not ok:  # what the child said: a broken install must not read as a bad model
+        raise RuntimeError(f"{model}: does not run in tflite-micro even with a {hi}-byte "
+                           f"arena (probe: {said[:200]})")
     if fits(model, lo):
         return lo
     while hi - lo > step:

@@ -9,9 +9,11 @@ last will.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -165,3 +167,24 @@ def connect_properties(settings: BrokerSettings, clean_start: bool) -> dict[str,
     if not clean_start:
         props.SessionExpiryInterval = 7 * 24 * 3600
     return {"clean_start": clean_start, "properties": props}
+
+
+def creds_settings(path: str | Path, *, url: str | None = None, cloud: bool = False,
+                   keepalive: int = 30) -> BrokerSettings:
+    """Broker settings from a site credentials file (``<site>/creds/<name>.json``, written
+    by ``edgecascade site init``: username, password, ca_file, url, cloud_url). ``url``
+    overrides the file's broker URL. A file that cannot be used is a
+    :class:`SettingsError` naming it (never its password)."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        username, password = str(raw["username"]), str(raw["password"])
+        ca_file = raw.get("ca_file")
+        url = url or raw.get("cloud_url" if cloud else "url")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SettingsError("creds", f"{path}: not a usable site credentials file ({why})"
+                            ) from None
+    if not url:
+        raise SettingsError("creds", f"{path}: no {'cloud ' if cloud else ''}broker URL in it")
+    return BrokerSettings(str(url), username=username, password=password,
+                          ca_file=str(ca_file) if ca_file else None, keepalive=keepalive)

@@ -22,7 +22,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edgecascade.mqtt import BrokerSettings, tls_context
 
@@ -101,6 +101,13 @@ def unreachable_line(command: str, what: str, settings: BrokerSettings, why: str
 # which then waits ~40 ms. The check reproduces that sequence on two probe connections
 # (raw MQTT 3.1.1, so it needs no paho and measures only the broker) and compares the
 # delivery time with a plain PINGREQ round trip.
+#
+# The probe never logs in (no username, password or client certificate): a broker that
+# sets the client id from the login (mosquitto's use_username_as_clientid, or a
+# certificate mapped to a username) would give the probe's clean-session connections
+# the service's own client id, discarding its persistent session and the messages queued
+# in it. A broker that refuses anonymous clients (every site made by `edgecascade site
+# init`, which also sets set_tcp_nodelay) is simply not measured.
 
 #: Delivery this much slower than the round trip (ms) is taken for Nagle's delay.
 NAGLE_SUSPECT_MS = 15.0
@@ -219,9 +226,16 @@ def measure_nagle(settings: BrokerSettings, client_id: str, *, samples: int = 5,
                         delivery_ms=statistics.median(deliveries) * 1000)
 
 
+def anonymous(settings: BrokerSettings) -> BrokerSettings:
+    """``settings`` without any login: the same broker, TLS and CA, no identity."""
+    return replace(settings, username=None, password=None, cert_file=None, key_file=None)
+
+
 def warn_if_nagle(settings: BrokerSettings, client_id: str, *, what: str = "broker") -> (
         NagleReading | None):
-    """Log a warning when the broker adds Nagle-sized delays; None when not measured."""
+    """Log a warning when the broker adds Nagle-sized delays; None when not measured.
+    Measured anonymously (see above): never with the service's login."""
+    settings = anonymous(settings)
     try:
         reading = measure_nagle(settings, client_id)
     except (OSError, ConnectionError, ssl.SSLError, ValueError) as exc:

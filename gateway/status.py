@@ -1,8 +1,15 @@
 """``edgecascade status``: a running gateway at a glance, for people and scripts.
 
 Reads the gateway's ``/readyz`` and ``/metrics`` (Prometheus text) and, when a broker is
-known (``--config`` or ``--broker``), the retained device state topics for how many
-devices are online. :func:`summarize` and :func:`render` are pure; the rest is I/O.
+known (``--config``, ``--broker`` or ``--creds``), the retained device state topics for
+how many devices are online. :func:`summarize` and :func:`render` are pure; the rest is I/O.
+
+It never logs in as the gateway: on a broker that makes the client id the username
+(``use_username_as_clientid``, every site made by ``edgecascade site init``) that would
+close the gateway's connection and, being a clean session, discard the gateway's queued
+reports. With ``--config`` it takes the broker's address and CA from the gateway's
+config but no login; ``--creds`` names a site credentials file of its own (``site init``
+makes a ``status`` identity, a dashboard: it may read device states and nothing else).
 
 Exit 0 when the gateway is ready, 1 when it is not (or does not answer), 2 on bad usage.
 """
@@ -20,6 +27,8 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 #: circuit_state gauge values (gateway/breaker.py) -> words.
 CLOUD_LINK = {0: "up (breaker closed)", 1: "probing (breaker half-open)",
@@ -152,21 +161,31 @@ def read_devices(settings: Any, topics: Any, timeout: float) -> dict[str, bool] 
     barrier = f"edgecascade-probe/{client_id}"
     seen: dict[str, bool] = {}
     done = threading.Event()
+    mids: dict[str, int] = {}
 
     def on_message(client: Any, userdata: Any, msg: Any) -> None:
-        if msg.topic == barrier:
-            done.set()
-            return
         try:
             state = decode(DeviceState, bytes(msg.payload))
         except ProtocolError:
             return
         seen[state.device_id] = state.online
 
+    def on_connect(c: Any, *a: Any) -> None:
+        # QoS 0: the retained states are not held behind the broker's in-flight window
+        mids["states"] = c.subscribe(topics.filter(TopicKind.DEVICE_STATE), 0)[1]
+
+    def on_subscribe(c: Any, userdata: Any, mid: int, *a: Any) -> None:
+        # The broker sends a subscription's retained messages before it handles the
+        # next packet: the SUBACK of a second subscription (granted or not: a
+        # dashboard may subscribe to little) comes after all of them.
+        if mid == mids.get("states"):
+            mids["barrier"] = c.subscribe(barrier, 0)[1]
+        elif mid == mids.get("barrier"):
+            done.set()
+
     client = make_client(settings, client_id)
-    client.on_connect = lambda c, *a: c.subscribe(
-        [(topics.filter(TopicKind.DEVICE_STATE), 1), (barrier, 1)])
-    client.on_subscribe = lambda c, *a: c.publish(barrier, b"", qos=1)
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
     client.on_message = on_message
     try:
         client.connect(settings.host, settings.port, keepalive=settings.keepalive)
@@ -191,8 +210,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--url", help="gateway HTTP address (default: from --config, else "
                                  "http://127.0.0.1:9108)")
     p.add_argument("--broker", help="site broker URL for device states (default: from "
-                                    "--config; none: devices not shown)")
-    p.add_argument("--prefix", default="ec/v1", help="topic prefix (without --config)")
+                                    "--config or --creds; none: devices not shown)")
+    p.add_argument("--creds", metavar="FILE",
+                   help="site credentials file to read device states with (e.g. "
+                        "site/creds/status.json from `edgecascade site init`); without it "
+                        "the broker is read without a login, never with the gateway's")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX,
+                   help="topic prefix (without --config)")
     p.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
                    help="per request")
     p.add_argument("--wait-ready", type=float, default=0.0, metavar="SECONDS",
@@ -203,7 +227,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgecascade.mqtt import BrokerSettings, SettingsError
+    from edgecascade.mqtt import BrokerSettings, SettingsError, creds_settings
+    from edgecascade.probe import anonymous
     from edgecascade.protocol import ProtocolError, Topics
 
     url, settings, budget, cloud_enabled = args.url, None, None, True
@@ -219,11 +244,14 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             host = cfg.observe.http_host if cfg.observe.http_host != "0.0.0.0" else "127.0.0.1"
             url = url or f"http://{host}:{cfg.observe.http_port}"
-            settings, topics = cfg.site, cfg.topics
+            settings, topics = anonymous(cfg.site), cfg.topics  # never the gateway's login
             cloud_enabled = cfg.cloud.enabled
             if math.isfinite(cfg.cloud.budget_messages):
                 budget = cfg.cloud.budget_messages
-        if args.broker:
+        if args.creds:
+            settings = creds_settings(args.creds, url=args.broker or (
+                settings.url if settings is not None else None))
+        elif args.broker:
             settings = BrokerSettings(args.broker)
     except (SettingsError, ProtocolError) as exc:
         print(f"status: {exc}", file=sys.stderr)

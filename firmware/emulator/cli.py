@@ -28,12 +28,20 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--count", type=int, default=10, help="number of devices")
     p.add_argument("--rate", type=float, default=1.0, help="reports per second per device")
-    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
+    p.add_argument("--broker", default=None,
+                   help="broker URL (default: the site's with --site-dir, else "
+                        "mqtt://127.0.0.1:1883)")
+    p.add_argument("--site-dir", default=None, metavar="DIR",
+                   help="a site made by `edgecascade site init`: each device logs in with "
+                        "its own credentials, DIR/creds/<device id>.json (so the devices "
+                        "must be on the site: --id-prefix/--first/--count name them), and "
+                        "the topic prefix is the site's")
     p.add_argument("--wait", action="store_true",
                    help="at start, retry until the broker answers instead of exiting 1")
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="seconds to run (default: until SIGTERM or Ctrl-C)")
-    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix <root>/v<N>")
+    p.add_argument("--prefix", default=None,
+                   help=f"topic prefix <root>/v<N> (default: the site's, else {DEFAULT_PREFIX})")
     p.add_argument("--id-prefix", default="emu", help="device ids are <id-prefix>-NNNN")
     p.add_argument("--first", type=int, default=0, help="number of the first device")
     p.add_argument("--ledger", default=None,
@@ -60,23 +68,30 @@ def add_parser(sub: Any) -> None:
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    from edgecascade.mqtt import BrokerSettings, SettingsError
+    from edgecascade.mqtt import DEFAULT_URL, BrokerSettings, SettingsError
     from edgecascade.protocol import ProtocolError, Topics
 
-    from .fleet import Fleet
+    from .fleet import Fleet, site_credentials
     from .ledger import GroundTruth
     from .model import DEFAULT_MODEL, EmulatorModelError, FrameSource
 
     try:
-        settings = BrokerSettings(args.broker, username=args.username, password=args.password,
+        credentials = None
+        prefix = args.prefix or DEFAULT_PREFIX
+        if args.site_dir:
+            credentials, url, site_prefix = site_credentials(args.site_dir, args.broker)
+            prefix = args.prefix or site_prefix
+        else:
+            url = args.broker or DEFAULT_URL
+        settings = BrokerSettings(url, username=args.username, password=args.password,
                                   ca_file=args.ca_file, cert_file=args.cert_file,
                                   key_file=args.key_file)
-        topics = Topics(args.prefix)
+        topics = Topics(prefix)
         source = FrameSource(args.model or (None if args.workload else DEFAULT_MODEL),
                              workload=args.workload)
         fleet = Fleet(settings, topics, args.count, args.rate, id_prefix=args.id_prefix,
                       first=args.first, source=source, ledger=GroundTruth(args.ledger),
-                      state_file=args.state_file)
+                      state_file=args.state_file, credentials=credentials)
     except (SettingsError, ProtocolError, EmulatorModelError, ValueError) as exc:
         print(f"edgecascade devices: {exc}", file=sys.stderr)
         return 2

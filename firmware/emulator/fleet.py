@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgecascade.mqtt import BrokerSettings
+from edgecascade.mqtt import BrokerSettings, SettingsError, creds_settings
 from edgecascade.protocol import Topics, validate_id
+from edgecascade.site import SiteError, load_site
 
 from .core import DeviceCore
 from .device import DEFAULT_RING_CAPACITY, DEFAULT_WINDOW, DeviceStats, VirtualDevice
@@ -57,6 +58,31 @@ class FleetStats(DeviceStats):
             f"config_applied={self.config_applied} config_rejected={self.config_rejected} "
             f"connects={self.connects} disconnects={self.disconnects}"
         )
+
+
+def site_credentials(site_dir: str | Path, url: str | None = None
+                     ) -> tuple[Callable[[str], BrokerSettings], str, str]:
+    """Per-device logins from a site folder (``edgecascade site init``): a function from a
+    device id to its own broker settings (``<site>/creds/<id>.json``), the site broker's
+    URL (``url`` overrides it) and the site's topic prefix. A device not on the site, or
+    without a credentials file, is a :class:`SettingsError` naming it."""
+    folder = Path(site_dir)
+    try:
+        site = load_site(folder)
+    except SiteError as exc:
+        raise SettingsError("site_dir", str(exc)) from None
+    first = next(iter(sorted(site.devices)), None)
+    if first is None:
+        raise SettingsError("site_dir", f"{folder}: the site has no active device")
+    site_url = url or creds_settings(folder / "creds" / f"{first}.json").url
+
+    def login(device_id: str) -> BrokerSettings:
+        if device_id not in site.devices:
+            raise SettingsError("site_dir", f"{device_id!r} is not an active device of the "
+                                            f"site in {folder}")
+        return creds_settings(folder / "creds" / f"{device_id}.json", url=site_url)
+
+    return login, site_url, site.prefix
 
 
 class Fleet:

@@ -15,7 +15,7 @@ def test_init_add_revoke_rotate(tmp_path, capsys) -> None:
                  "--cloud-port", "18002"]) == 0
     out = capsys.readouterr().out
     folder = SiteFolder(site)
-    for name in ("gw1", "dashboard", "worker1", "cam-01"):
+    for name in ("gw1", "dashboard", "status", "worker1", "cam-01"):
         creds = folder.credentials(name)
         assert creds.password not in out
         assert stat.S_IMODE(folder.creds_path(name).stat().st_mode) == 0o600

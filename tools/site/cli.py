@@ -48,6 +48,9 @@ def add_parser(sub: Any) -> None:
     init.add_argument("--worker", action="append", default=None,
                       help="a cloud worker identity (repeatable; default 'worker1')")
     init.add_argument("--device", action="append", default=[], help="a device id (repeatable)")
+    init.add_argument("--status-id", default="status",
+                      help="the identity `edgecascade status --creds` reads device states "
+                           "with (a dashboard; never the gateway's: see docs/security.md)")
     init.add_argument("--host", action="append", default=None,
                       help="a name or address clients use for the brokers (repeatable; "
                       "default localhost and 127.0.0.1)")
@@ -108,6 +111,7 @@ def _reloaded(folder: SiteFolder, args: argparse.Namespace) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     idents = [Identity(args.gateway_id, "gateway"),
               *(Identity(n, "dashboard") for n in args.dashboard or ["dashboard"]),
+              Identity(args.status_id, "dashboard"),  # `edgecascade status --creds`
               *(Identity(n, "worker") for n in args.worker or ["worker1"]),
               *(Identity(n, "device") for n in args.device)]
     user = args.broker_user or ("root" if os.geteuid() == 0 else None)

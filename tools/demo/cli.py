@@ -47,6 +47,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--secure", action="store_true",
                    help="run on a secured site: `edgecascade site` configs (TLS, no anonymous "
                    "access, one identity per device, ACLs), every party logged in as itself")
+    p.add_argument("--runtime", default="litert",
+                   choices=["litert", "onnxruntime", "torch", "auto"],
+                   help="runtime of the edge and cloud models (default litert; onnxruntime "
+                        "and torch run the registered ONNX twins)")
     p.set_defaults(func=main, default_log_format="text")
 
 
@@ -70,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
         cloud_broker=args.cloud_broker, embedded=args.embedded_broker,
         wan_delay_ms=args.wan_delay_ms, outage=args.outage, out=args.out, prefix=args.prefix,
         live=not args.no_live, dump=args.dump, secure=args.secure, workload=args.workload,
-        keep=args.keep,
+        keep=args.keep, runtime=args.runtime,
     ))
     if report is None:
         return 1

@@ -71,6 +71,7 @@ class DemoOptions:
     secure: bool = False  # a secured site (tools/site): TLS, one identity each, ACLs
     workload: str = "mnist"  # a bundled workload (mnist, har) or an imported folder
     keep: bool = False  # leave what the run retained on an external --broker
+    runtime: str = "litert"  # edge and cloud model runtime: litert, onnxruntime, torch, auto
 
     def device_ids(self) -> list[str]:
         return [f"{DEVICE_PREFIX}-{i:04d}" for i in range(self.devices)]
@@ -182,6 +183,12 @@ def clean_external(opts: DemoOptions, broker: BrokerSettings) -> str:
             f"devices, gateway {GATEWAY_ID}; --keep leaves them)")
 
 
+def backend_text(model: Any) -> str:
+    """`` on backend=... provider=... device=...`` for a model that says what runs it."""
+    info = getattr(model, "info", None)
+    return f" on {info.describe()}" if info is not None else ""
+
+
 def split_name(wl: Any) -> str:
     from edgecascade.models.workload import WORKLOADS
 
@@ -281,7 +288,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         cloud_model = registry.for_tier("cloud")
         worker = build_worker(WorkerConfig(
             worker_id="demo-worker-1",
-            model=ModelConfig(path=str(cloud_model.path)),
+            model=ModelConfig(path=str(cloud_model.path), runtime=opts.runtime),
             prefix=opts.prefix,
             shared_group="ec-workers" if shared else "",
             broker=login_section(secure, WORKER, cloud_url),
@@ -289,7 +296,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         worker.start()
         stack.add("cloud worker", worker.stop)
         write(f"cloud worker: demo-worker-1 running {cloud_model.id} v{cloud_model.version}"
-              f" ({'shared subscription' if shared else 'plain subscription'})")
+              f" ({'shared subscription' if shared else 'plain subscription'})"
+              f"{backend_text(worker.classifier)}")
 
         # -- gateway --------------------------------------------------------------------
         edge_model = registry.for_tier("edge")
@@ -298,7 +306,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             prefix=opts.prefix,
             broker=login(secure, GATEWAY, site_url), cloud_broker=login(secure, GATEWAY, wan.url),
             thresholds=load_settings(wl.thresholds_path).thresholds,
-            edge=EdgeConfig(model=str(edge_model.path)),
+            edge=EdgeConfig(model=str(edge_model.path), runtime=opts.runtime),
             storage=StorageConfig(state_dir=str(workdir / "gateway-state")),
             http=HttpSection(port=0), metrics_interval_s=2.0,
             # A user watching the broker sees both (issue 11).
@@ -307,8 +315,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         gateway.dashboards.live.truth = lambda k: (t.label if (t := ledger.get(k)) else None)
         gateway.start()
         stack.add("gateway", gateway.stop)
-        write(f"gateway:      demo-gw running {edge_model.id} v{edge_model.version}, "
-              f"metrics on http://127.0.0.1:{gateway.http_port}/metrics")
+        write(f"gateway:      demo-gw running {edge_model.id} v{edge_model.version}"
+              f"{backend_text(gateway.edge)}, metrics on http://127.0.0.1:{gateway.http_port}/metrics")
         write(f"dashboard:    http://127.0.0.1:{gateway.http_port}/  (live), JSON view on "
               f"{gateway.dashboards.json.all()}, Home Assistant discovery on homeassistant/#")
 

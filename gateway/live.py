@@ -9,6 +9,7 @@ own registry (the same numbers ``/metrics`` and the metrics topic carry).
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +26,22 @@ Labels = Callable[[str], Sequence[str]]
 
 LAST_RESULTS = 25
 LATENCY_WINDOW = 2000
+#: Seconds of history for the page's sparklines (answers/s by tier, latency), one bucket
+#: a second: bounded at this many buckets whatever the rate.
+SERIES_SECONDS = 60
+#: What the page's latency figures measure (the demo report's are end to end).
+LATENCY_MEANS = ("gateway: report received -> result published (first answers; the "
+                 "device's network and the subscriber's are not in it)")
+
+
+class _Bucket:
+    __slots__ = ("second", "tiers", "latency_sum", "latency_n")
+
+    def __init__(self, second: int) -> None:
+        self.second = second
+        self.tiers: Counter[str] = Counter()
+        self.latency_sum = 0.0
+        self.latency_n = 0
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -36,8 +53,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 class LiveState:
-    def __init__(self, labels: Labels = lambda model_id: (), truth: Truth | None = None
-                 ) -> None:
+    def __init__(self, labels: Labels = lambda model_id: (), truth: Truth | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.labels = labels
         self.truth = truth
         self._lock = threading.Condition()
@@ -50,6 +67,8 @@ class LiveState:
         self._latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._last: deque[tuple[Result, int | None]] = deque(maxlen=LAST_RESULTS)
         self._devices: dict[str, dict[str, Any]] = {}
+        self._series: deque[_Bucket] = deque(maxlen=SERIES_SECONDS)
+        self._clock = clock
         self.version = 0
 
     def add_result(self, result: Result) -> None:
@@ -61,6 +80,13 @@ class LiveState:
                 self._tiers[result.tier] += 1
                 self._reasons[result.reason] += 1
                 self._latency.append(result.latency_ms)
+                now = int(self._clock())
+                if not self._series or self._series[-1].second != now:
+                    self._series.append(_Bucket(now))
+                b = self._series[-1]
+                b.tiers[result.tier] += 1
+                b.latency_sum += result.latency_ms
+                b.latency_n += 1
                 if truth is not None:
                     self._judged += 1
                     self._correct += int(truth == result.label)
@@ -100,6 +126,20 @@ class LiveState:
             self._lock.wait_for(lambda: self.version != seen, timeout)
             return self.version
 
+    def _series_view(self) -> dict[str, Any]:
+        """The last :data:`SERIES_SECONDS` seconds, one point a second (oldest first):
+        answers per tier and the mean latency (None in a second without answers)."""
+        end = int(self._clock())
+        start = end - SERIES_SECONDS + 1
+        by_second = {b.second: b for b in self._series if b.second >= start}
+        seconds = range(start, end + 1)
+        answers = {t.value: [by_second[s].tiers.get(t.value, 0) if s in by_second else 0
+                             for s in seconds] for t in Tier}
+        mean = [round(b.latency_sum / b.latency_n, 3) if (b := by_second.get(s)) and b.latency_n
+                else None for s in seconds]
+        return {"start": start, "step_s": 1, "answers_per_s": answers,
+                "latency_ms_mean": mean}
+
     def snapshot(self, metrics: dict[str, float], budget: float | None) -> dict[str, Any]:
         with self._lock:
             answered = sum(self._tiers.values())
@@ -116,7 +156,9 @@ class LiveState:
                 "accuracy": self._correct / self._judged if self._judged else None,
                 "judged": self._judged,
                 "latency_ms": {"p50": percentile(lat, 50), "p90": percentile(lat, 90),
-                               "p99": percentile(lat, 99), "window": len(lat)},
+                               "p99": percentile(lat, 99), "window": len(lat),
+                               "measures": LATENCY_MEANS},
+                "series": self._series_view(),
                 "result_cost": self._cost,
                 "budget_messages": budget,
                 "devices": sorted(self._devices.values(), key=lambda d: d["device_id"]),

@@ -24,6 +24,41 @@ function edgeBackend(snap) {
   return labels;
 }
 
+// One polyline per series on a 300 x 60 box; nulls (seconds without answers) break it.
+function sparkline(svgId, series, top) {
+  const svg = $(svgId);
+  const ns = "http://www.w3.org/2000/svg";
+  const lines = series.map(([cls, values]) => {
+    const line = document.createElementNS(ns, "polyline");
+    const step = 300 / Math.max(1, values.length - 1);
+    line.setAttribute("points", values.map((v, i) => v === null ? null
+      : `${(i * step).toFixed(1)},${(58 - 56 * v / (top || 1)).toFixed(1)}`)
+      .filter((p) => p !== null).join(" "));
+    line.setAttribute("class", cls);
+    line.dataset.points = values.filter((v) => v !== null).length;
+    return line;
+  });
+  svg.replaceChildren(...lines);
+}
+
+function renderSeries(snap) {
+  const s = snap.series;
+  if (!s) return;
+  const tiers = snap.tier_order.filter((t) => s.answers_per_s[t].some((v) => v > 0));
+  const top = Math.max(1, ...tiers.flatMap((t) => s.answers_per_s[t]));
+  sparkline("spark-answers", tiers.map((t) => ["s-" + t, s.answers_per_s[t]]), top);
+  const last = (xs) => xs.length ? xs[xs.length - 1] : 0;
+  text("spark-answers-sub", tiers.length
+    ? tiers.map((t) => `${t} ${last(s.answers_per_s[t])}/s`).join(" · ") + ` · peak ${top}/s`
+    : "no answers in the last minute");
+  const lat = s.latency_ms_mean;
+  const seen = lat.filter((v) => v !== null);
+  sparkline("spark-latency", [["s-latency", lat]], Math.max(0.001, ...seen));
+  text("spark-latency-sub", seen.length
+    ? `last ${fmt(seen[seen.length - 1], 2)} ms · peak ${fmt(Math.max(...seen), 2)} ms`
+    : "no answers in the last minute");
+}
+
 function render(snap) {
   text("gateway-id", snap.gateway_id);
   text("answered", fmt(snap.answered));
@@ -34,6 +69,7 @@ function render(snap) {
   text("lat-p50", fmt(snap.latency_ms.p50, 1));
   text("lat-p90", fmt(snap.latency_ms.p90, 1));
   text("lat-p99", fmt(snap.latency_ms.p99, 1));
+  if (snap.latency_ms.measures) $("lat-means").title = snap.latency_ms.measures;
   text("m-cloud-cost", fmt(metric(snap, "ec_gateway_cloud_cost_total"), 1));
   text("budget", snap.budget_messages === null ? "none"
        : `${fmt(metric(snap, "ec_gateway_budget_spent"), 1)} / ${fmt(snap.budget_messages)}`);
@@ -103,6 +139,7 @@ function render(snap) {
     });
     return tr;
   }));
+  renderSeries(snap);
   text("updated", "updated " + new Date().toLocaleTimeString());
   document.body.dataset.version = snap.version;
 }

@@ -73,6 +73,13 @@ def test_page_shows_the_gateway_metrics_and_updates_live(broker, topics, dash_ga
     assert text_of(browser, "m-spool-depth") == str(int(gw.metrics.value("spool_depth")))
     assert "online" in text_of(browser, "devices") and "cam1" in text_of(browser, "devices")
     assert "device 100.0% · 4" in text_of(browser, "tiers")
+    # sparklines of the last minute, and what the latency figure measures
+    wait.until(lambda d: d.find_elements("css selector", "#spark-answers polyline.s-device"))
+    assert "device" in text_of(browser, "spark-answers-sub")
+    line = browser.find_element("css selector", "#spark-latency polyline")
+    assert int(line.get_attribute("data-points")) >= 1
+    assert "ms" in text_of(browser, "spark-latency-sub")
+    assert text_of(browser, "lat-means") == "report received → result published"
 
     # new frames arrive: the page follows without a reload
     sure, unsure = edge_split()

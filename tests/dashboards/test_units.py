@@ -89,3 +89,30 @@ def test_live_state_counts_first_answers_and_corrections() -> None:
     version = snap["version"]
     live.remove_device("cam1")
     assert live.wait(version, 0) != version and live.snapshot({}, None)["devices"] == []
+
+
+def test_live_series_one_bucket_a_second_bounded_to_a_minute() -> None:
+    from edgecascade.gateway.live import SERIES_SECONDS
+    from edgecascade.protocol import Result
+
+    now = [1000.2]
+    live = LiveState(clock=lambda: now[0])
+
+    def result(seq: int, tier: str, latency: float) -> Result:
+        return Result("cam1", 1, seq, 3, 0.9, tier, "m", 1, latency, 0.0, "confident", 0,
+                      "gw1", 1)
+
+    live.add_result(result(0, "device", 1.0))
+    live.add_result(result(1, "device", 3.0))
+    now[0] = 1001.5
+    live.add_result(result(2, "cloud", 80.0))
+    series = live.snapshot({}, None)["series"]
+    assert series["start"] == 1001 - SERIES_SECONDS + 1
+    assert series["answers_per_s"]["device"][-2:] == [2, 0]
+    assert series["answers_per_s"]["cloud"][-2:] == [0, 1]
+    assert series["latency_ms_mean"][-2:] == [2.0, 80.0]
+    assert series["latency_ms_mean"][0] is None  # a second without answers
+    now[0] = 5000.0  # an hour later: nothing in the window, nothing kept beyond it
+    late = live.snapshot({}, None)["series"]
+    assert all(v == 0 for v in late["answers_per_s"]["device"])
+    assert len(late["latency_ms_mean"]) == SERIES_SECONDS

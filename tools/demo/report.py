@@ -228,6 +228,9 @@ def render_text(report: DemoReport) -> str:
         f" {report.latency_p95_ms:>8.1f} {report.latency_p99_ms:>8.1f}"
     )
     lines += [
+        "latency: device send -> first answer received by a subscriber (end to end: "
+        "broker, gateway, cloud round trip); the gateway's own figure (/metrics, live "
+        "page) is report receipt -> result publish",
         "",
         f"degraded {report.degraded_share:.1%}   stale {report.stale_share:.1%}",
         f"cloud cost         {report.cloud_cost:.1f} billed messages vs "

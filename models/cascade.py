@@ -7,6 +7,11 @@
 * The gateway accepts the edge answer when the edge top-1 confidence **after
   temperature scaling** (``temperatures["edge"]``) is ``>= edge_conf``; otherwise
   the frame is escalated to the cloud.
+* **Fusion** (:mod:`.fusion`, the file's ``fusion`` table): where calibration found it
+  better, the edge stage decides on the log-linear pool of the device's wire top-k and
+  the edge probabilities (``edge_conf`` then applies to the fused top-1), and the cloud
+  stage answers with the pool of all three. Weights 0 (the default) are the unfused
+  cascade exactly; an answer from a fused stage is flagged ``fused`` on the result.
 
 Thresholds live in the generated ``models/thresholds.json`` (``edgecascade models
 calibrate``); :func:`load_settings` is the one reader of that file, and :class:`Thresholds`
@@ -32,6 +37,7 @@ import numpy as np
 
 from .calibration import apply_temperature
 from .errors import ModelError
+from .fusion import NO_FUSION, Fusion, fuse_cloud, fuse_edge, wire_probs
 
 if typing.TYPE_CHECKING:
     from edgecascade.config import Problems
@@ -116,6 +122,11 @@ def device_accepts(top1: np.ndarray, margin: np.ndarray, complexity: np.ndarray,
 class CascadeOutcome:
     pred: np.ndarray    # final class per frame
     tier: np.ndarray    # TIER_DEVICE / TIER_EDGE / TIER_CLOUD per frame
+    fused: np.ndarray | None = None  # bool per frame: answered by a fused stage
+
+    @property
+    def fused_share(self) -> float:
+        return 0.0 if self.fused is None else float(self.fused.mean())
 
     @property
     def leave_device_share(self) -> float:
@@ -130,16 +141,25 @@ class CascadeOutcome:
 
 
 def run_cascade(device_probs: np.ndarray, complexity: np.ndarray, edge_probs_cal: np.ndarray,
-                cloud_probs: np.ndarray, th: Thresholds) -> CascadeOutcome:
-    """Offline cascade over precomputed tier outputs (edge already temperature-scaled)."""
+                cloud_probs: np.ndarray, th: Thresholds, fusion: Fusion = NO_FUSION,
+                cloud_temperature: float = 1.0) -> CascadeOutcome:
+    """Offline cascade over precomputed tier outputs (edge already temperature-scaled;
+    the cloud's are scaled by ``cloud_temperature`` before a cloud-stage pool)."""
     d_cls, d_top, d_margin = top2(device_probs)
+    if fusion.edge_fused or fusion.cloud_fused:
+        wire = wire_probs(device_probs, fusion.k)
+        cloud_probs = fuse_cloud(wire, edge_probs_cal,
+                                 apply_temperature(np.asarray(cloud_probs), cloud_temperature),
+                                 fusion)
+        edge_probs_cal = fuse_edge(wire, edge_probs_cal, fusion)
     e_cls, e_top, _ = top2(edge_probs_cal)
     c_cls = np.asarray(cloud_probs).argmax(axis=1)
     on_device = device_accepts(d_top, d_margin, complexity, th)
     on_edge = ~on_device & (e_top >= th.edge_confidence)
     tier = np.where(on_device, TIER_DEVICE, np.where(on_edge, TIER_EDGE, TIER_CLOUD))
     pred = np.where(on_device, d_cls, np.where(on_edge, e_cls, c_cls))
-    return CascadeOutcome(pred, tier)
+    fused = ((tier == TIER_EDGE) & fusion.edge_fused) | ((tier == TIER_CLOUD) & fusion.cloud_fused)
+    return CascadeOutcome(pred, tier, fused)
 
 
 @dataclass(frozen=True)
@@ -196,6 +216,16 @@ class CascadeSettings:
     mean_input: np.ndarray | None = field(default=None, repr=False)
     complexity_kind: str = "mean_abs_distance"
     fallback: FallbackRule = field(default_factory=lambda: FallbackRule({}))
+    fusion: Fusion = NO_FUSION
+    #: The edge threshold the unfused cascade would use (calibration's baseline).
+    unfused_edge_confidence: float | None = None
+
+    def edge_stage(self, device_wire: np.ndarray, edge_probs: np.ndarray) -> np.ndarray:
+        """The distribution the edge stage decides on: the temperature-scaled edge
+        probabilities, pooled with the device's wire top-k (:func:`.fusion.report_probs`)
+        where calibration chose fusion. Its top-1 is compared with ``edge_conf``."""
+        return fuse_edge(np.atleast_2d(device_wire), self.edge_calibrated(edge_probs),
+                         self.fusion)
 
     def edge_calibrated(self, edge_probs: np.ndarray) -> np.ndarray:
         return apply_temperature(np.atleast_2d(edge_probs), self.temperatures["edge"])
@@ -226,9 +256,13 @@ def parse_settings(doc: Mapping[str, Any], path: Path) -> CascadeSettings:
                       if "mean_input" in cx else None)
         objective = dict(doc["objective"])
         fallback = FallbackRule.from_json(dict(doc.get("fallback", {})))
+        fusion_doc = dict(doc.get("fusion", {}))
+        fusion = Fusion.from_json(dict(fusion_doc.get("weights", {})))
+        unfused = fusion_doc.get("unfused_edge_conf")
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(path, f"malformed thresholds file: {exc!r}") from exc
-    return CascadeSettings(th, temps, mean, objective, path, mean_input, kind, fallback)
+    return CascadeSettings(th, temps, mean, objective, path, mean_input, kind, fallback, fusion,
+                           None if unfused is None else float(unfused))
 
 
 def load_settings(path: str | Path | None = None) -> CascadeSettings:

@@ -24,14 +24,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import calibrate, format_report, temperatures_ok
+    from .calibrate import calibrate, format_report, recalibrate_workload, temperatures_ok
     from .search import Objective
 
     if args.within is not None:
         objective = Objective("within", args.within, args.max_leave_device)
     else:
         objective = Objective("max_cloud_share", args.max_cloud_share, args.max_leave_device)
-    doc = calibrate(objective)
+    doc = (calibrate(objective) if args.workload in (None, "mnist") else
+           recalibrate_workload(args.workload, objective))
     print(format_report(doc))
     if not temperatures_ok(doc):
         print("note: temperature scaling did not halve ECE on every tier (see noise floor)")
@@ -39,10 +40,26 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from edgecascade.models.errors import ModelError
+
     from .evaluate import run
 
-    doc = run()
+    try:
+        doc = run(workload=args.workload)
+    except ModelError as exc:
+        print(f"edgecascade models evaluate: {exc}")
+        return 2
     return 0 if (not args.strict or all(doc["targets"].values())) else 1
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .synthetic import build
+
+    build(Path(args.out))
+    print(f"next: edgecascade models evaluate --workload {args.out}")
+    return 0
 
 
 def _export_c(args: argparse.Namespace) -> int:
@@ -115,12 +132,23 @@ def add_parser(subparsers: Any) -> None:
                            "minimise the cloud share")
     p.add_argument("--max-leave-device", type=float, default=0.4, metavar="X",
                    help="at most X of frames leave the device (default 0.4)")
+    p.add_argument("--workload", default=None, metavar="NAME|DIR",
+                   help="recalibrate another workload (har, or an imported folder) in place")
     p.set_defaults(func=_calibrate)
 
     help_ = "every tier and the cascade on the test split; writes models/evaluation.json and .png"
     p = sub.add_parser("evaluate", help=help_, description=help_ + ".")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    p.add_argument("--workload", default="mnist", metavar="NAME|DIR",
+                   help="a bundled workload (mnist, har) or an imported workload's folder; "
+                        "writes its evaluation.json (default mnist)")
     p.set_defaults(func=_evaluate)
+
+    help_ = ("build the deterministic synthetic workload whose tiers differ (numpy-trained, "
+             "no TensorFlow) and import it")
+    p = sub.add_parser("synthetic", help=help_, description=help_ + ".")
+    p.add_argument("--out", required=True, help="workload folder to write")
+    p.set_defaults(func=_synthetic)
 
     help_ = "write firmware/generated/mcu_model_data.{h,c} and ec_limits.h"
     p = sub.add_parser("export-c", help=help_, description=help_ + ".")

@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgecascade.models.calibration import apply_temperature
-from edgecascade.models.cascade import load_settings, run_cascade
+from edgecascade.models.cascade import load_settings
 from edgecascade.models.dataset import Dataset, read_npz, save_split
 from edgecascade.models.errors import ModelError
 from edgecascade.models.micro import MicroRunner
@@ -35,11 +34,11 @@ from edgecascade.models.stats import mean_input
 from edgecascade.models.workload import TIERS, Workload, write_workload_file
 
 from .arena_probe import min_arena_bytes
-from .calibrate import ece_report, fit_temperatures
+from .calibrate import ece_report, fit_operating_point, fit_temperatures, fusion_doc, test_point
 from .export_c import render as render_c_array
 from .fallback_rule import measure_fallback
 from .outputs import TierOutputs, workload_outputs
-from .search import Objective, choose, evaluate_grid
+from .search import Objective
 from .settings_header import render_generic
 
 #: Today's mcu budget (the MNIST mcu tier: 18 KB flash, 16 KB arena, on a 32 KB arena).
@@ -309,11 +308,9 @@ def calibrate_outputs(calib: TierOutputs, test: TierOutputs | None, req: ImportR
                       ) -> dict[str, Any]:
     """Pure core of the import's calibration: the thresholds document."""
     temps = fit_temperatures(calib)
-    edge_cal = apply_temperature(calib.probs["edge"], temps["edge"])
     cloud_only = float((calib.probs["cloud"].argmax(1) == calib.labels).mean())
-    grid = evaluate_grid(calib.probs["mcu"], calib.complexity, edge_cal, calib.probs["cloud"],
-                         calib.labels)
-    point = choose(grid, req.objective, cloud_only)
+    fit = fit_operating_point(calib, temps, req.objective)
+    point = fit.point
     doc: dict[str, Any] = {
         "schema": 1,
         "generated_by": "edgecascade models import (do not edit)",
@@ -328,13 +325,8 @@ def calibrate_outputs(calib: TierOutputs, test: TierOutputs | None, req: ImportR
                        {"kind": "mean_abs_distance", "shape": list(shape),
                         "mean_input": mean_q.astype(int).ravel().tolist()}),
         "fallback": measure_fallback(calib, temps, point.thresholds, groups).to_json(),
+        "fusion": fusion_doc(fit),
     }
     if test is not None:
-        o = run_cascade(test.probs["mcu"], test.complexity,
-                        apply_temperature(test.probs["edge"], temps["edge"]),
-                        test.probs["cloud"], point.thresholds)
-        doc["operating_point"]["test"] = {
-            "accuracy": o.accuracy(test.labels), "leave_device_share": o.leave_device_share,
-            "cloud_share": o.cloud_share,
-            "cloud_only_accuracy": float((test.probs["cloud"].argmax(1) == test.labels).mean())}
+        doc["operating_point"]["test"] = test_point(test, temps, fit)
     return doc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +56,16 @@ def workload_outputs(split: str, ds: Dataset, mcu: Path, edge: Path, cloud: Path
     cx = (complexity_q_batch(x_q, mean_q) if mean_q is not None
           else np.zeros(len(ds), dtype=np.float32))
     return TierOutputs(split, ds.labels, cx, probs), x_q
+
+
+def split_outputs(workload: Any, split: str, settings: Any) -> TierOutputs:
+    """Every tier on one split of a workload (MNIST through :func:`collect`, any other
+    through :func:`workload_outputs` with the settings' complexity reference)."""
+    from edgecascade.models.workload import MNIST, get_workload
+
+    wl = get_workload(workload)
+    if wl.root.resolve() == MNIST.root.resolve():
+        return collect(split, wl.registry(), settings.mean_image)
+    return workload_outputs(split, wl.load_split(split), wl.model_path("mcu"),
+                            wl.model_path("edge"), wl.model_path("cloud"),
+                            settings.mean_input)[0]

@@ -60,11 +60,27 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--workload", default=None,
                    help="bundled workload (mnist, har) or an imported workload folder; "
                         "the model, frames and thresholds come from it (default mnist)")
+    p.add_argument("--source", default=None, metavar="images:DIR|imu:FILE.csv",
+                   help="raw sensor input instead of the workload's test split, through the "
+                        "board's preprocessing: a folder of photographs (any size; the "
+                        "image model), or a recorded MPU-6050 CSV (--workload har)")
     p.set_defaults(func=run_devices)
 
     from . import serial_cli
 
     serial_cli.add_parsers(sub)
+
+
+def raw_dataset(args: argparse.Namespace) -> Any:
+    """The ``--source`` samples (emulator.sources), or None for the workload's split."""
+    if args.source is None:
+        return None
+    from edgecascade.models.workload import get_workload
+
+    from .sources import load_source
+
+    wl = get_workload(args.workload) if args.workload else get_workload()
+    return load_source(args.source, wl.entry("mcu")).dataset
 
 
 def run_devices(args: argparse.Namespace) -> int:
@@ -88,7 +104,7 @@ def run_devices(args: argparse.Namespace) -> int:
                                   key_file=args.key_file)
         topics = Topics(prefix)
         source = FrameSource(args.model or (None if args.workload else DEFAULT_MODEL),
-                             workload=args.workload)
+                             workload=args.workload, dataset=raw_dataset(args))
         fleet = Fleet(settings, topics, args.count, args.rate, id_prefix=args.id_prefix,
                       first=args.first, source=source, ledger=GroundTruth(args.ledger),
                       state_file=args.state_file, credentials=credentials)

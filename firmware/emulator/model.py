@@ -103,6 +103,7 @@ class FrameSource:
         mean: np.ndarray | None = None,
         k: int = TOP_K,
         workload: Any = None,  # a Workload, a bundled name or a workload folder
+        dataset: Any = None,  # a Dataset of raw sensor samples (emulator.sources)
     ) -> None:
         from edgecascade.models.dataset import Dataset
         from edgecascade.models.workload import get_workload
@@ -112,7 +113,9 @@ class FrameSource:
         self.path = Path(model_path) if model_path is not None else wl.model_path("mcu")
         if not self.path.is_file():
             raise EmulatorModelError(self.path, "model file missing")
-        if images is None or labels is None:
+        if dataset is not None:
+            ds = dataset
+        elif images is None or labels is None:
             try:
                 ds = wl.load_split(split)
             except ModelError as exc:

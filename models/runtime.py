@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from .runners.base import Runner
 
 __all__ = ["BackendInfo", "ModelError", "ModelRunner", "RuntimeSettings", "frame_to_pixels",
-           "interpreter_api", "interpreter_spec", "lookup_entry", "lookup_twin", "open_runner"]
+           "interpreter_api", "interpreter_spec", "lookup_entry", "lookup_twin", "open_model",
+           "open_runner"]
 
 #: Interpreter packages in order of preference: module holding ``Interpreter``.
 RUNTIMES: tuple[tuple[str, str], ...] = (
@@ -87,6 +88,16 @@ def lookup_twin(path: Path, format: str | None,
         if entry is not None:
             return entry if format is None else reg.twin(entry, format)
     return None
+
+
+def open_model(path: str | Path, num_threads: int = 1) -> Runner:
+    """The file's own runtime on the CPU, for tools: LiteRT for a ``.tflite``, ONNX
+    Runtime's CPU provider for an ``.onnx`` (never a GPU, never a twin)."""
+    from .runners.select import file_format
+
+    runtime = "onnxruntime" if file_format(Path(path)) == "onnx" else "litert"
+    return open_runner(path, RuntimeSettings(runtime=runtime, providers=("cpu",),
+                                             num_threads=num_threads))
 
 
 def open_runner(path: str | Path, settings: RuntimeSettings | None = None) -> Runner:

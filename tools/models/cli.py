@@ -76,6 +76,12 @@ def _registry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _onnx(args: argparse.Namespace) -> int:
+    from .onnx_registry import main
+
+    return main(args.workload, convert=not args.keep)
+
+
 def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -159,8 +165,8 @@ def add_parser(subparsers: Any) -> None:
     p = sub.add_parser("import", help=help_, description=help_ + " (models/README.md walks "
                        "through it).")
     p.add_argument("--mcu", required=True, help="int8 .tflite for the device (tflite-micro)")
-    p.add_argument("--edge", required=True, help=".tflite for the gateway")
-    p.add_argument("--cloud", required=True, help=".tflite for the cloud workers")
+    p.add_argument("--edge", required=True, help=".tflite or .onnx for the gateway")
+    p.add_argument("--cloud", required=True, help=".tflite or .onnx for the cloud workers")
     p.add_argument("--data", required=True,
                    help="calibration .npz: images (N, ...) 8-bit, labels (N,), optional "
                         "scale, zero_point, groups, label_names")
@@ -180,6 +186,17 @@ def add_parser(subparsers: Any) -> None:
                    help="import even when the cloud tier is less accurate than the edge tier "
                         "on the calibration data (refused by default: swapped files?)")
     p.set_defaults(func=_import)
+
+    help_ = ("write the edge and cloud tiers as ONNX (for onnxruntime, TensorRT, torch) and "
+             "register them with their parity against the TFLite files")
+    p = sub.add_parser("onnx", help=help_, description=help_ + " (top-1 agreement and the "
+                       "largest probability difference on the test split).")
+    p.add_argument("--workload", default="mnist",
+                   help="mnist, har, or a workload folder `models import` wrote")
+    p.add_argument("--keep", action="store_true",
+                   help="register the .onnx files already there (e.g. exported by `models "
+                        "train` from the float source) instead of converting the .tflite")
+    p.set_defaults(func=_onnx)
 
     help_ = "rebuild models/registry.json from the model files"
     p = sub.add_parser("registry", help=help_, description=help_ + ".")

@@ -29,7 +29,7 @@ from edgecascade.models.dataset import Dataset, read_npz, save_split
 from edgecascade.models.errors import ModelError
 from edgecascade.models.micro import MicroRunner
 from edgecascade.models.registry import ModelEntry, Registry, TensorSpec, sha256_file
-from edgecascade.models.runtime import ModelRunner
+from edgecascade.models.runtime import open_model
 from edgecascade.models.stats import mean_input
 from edgecascade.models.workload import TIERS, Workload, write_workload_file
 
@@ -70,6 +70,17 @@ class ImportRequest:
     arena_budget: int = ARENA_BUDGET
     flash_budget: int = FLASH_BUDGET
     allow_weaker_cloud: bool = False  # accept a cloud tier less accurate than the edge
+
+
+def check_model_file(tier: str, path: Path) -> str | None:
+    """:func:`check_tflite`, or for an edge or cloud ``.onnx`` (issue 20) whether ONNX
+    Runtime can read it; the mcu tier stays int8 TFLite."""
+    if path.suffix.lower() != ".onnx":
+        return check_tflite(tier, path)
+    if tier == "mcu":
+        return (f"--mcu {path}: the mcu tier is an int8 .tflite (tflite-micro runs it); "
+                ".onnx is for --edge and --cloud")
+    return None  # open_model reads it and names what is wrong
 
 
 def check_tflite(tier: str, path: Path) -> str | None:
@@ -162,7 +173,7 @@ def check_models(req: ImportRequest, calib: Dataset,
     problems: list[str] = []
     runners: dict[str, Any] = {}
     arena = 0
-    damaged = {t: why for t in TIERS if (why := check_tflite(t, getattr(req, t)))}
+    damaged = {t: why for t in TIERS if (why := check_model_file(t, getattr(req, t)))}
     problems.extend(damaged.values())
     try:
         if "mcu" not in damaged:
@@ -173,7 +184,7 @@ def check_models(req: ImportRequest, calib: Dataset,
     for tier in ("edge", "cloud"):
         try:
             if tier not in damaged:
-                runners[tier] = ModelRunner(getattr(req, tier))
+                runners[tier] = open_model(getattr(req, tier))
         except ModelError as exc:
             problems.append(f"{tier}: {exc.problem}")
     if "mcu" in runners:
@@ -217,11 +228,16 @@ def _entry(req: ImportRequest, tier: str, runner: Any, arena: int | None, accura
     out = TensorSpec((int(runner.num_classes),), np.dtype(runner.output_dtype).name,
                      oq.scale, oq.zero_point, "vector")
     path = req.out / file
+    onnx = None
+    if path.suffix == ".onnx":  # an edge or cloud tier brought as ONNX (issue 20)
+        from .onnx_registry import onnx_info
+
+        onnx = onnx_info(path)
     return ModelEntry(id=f"{req.name}-{tier}", version=1, task=f"{req.name}-classification",
                       tier=tier, file=file, sha256=sha256_file(path), size=path.stat().st_size,
                       input=spec, output=out, labels=labels, arena_bytes=arena,
                       test_accuracy=round(accuracy, 4), host_latency_ms=latency_ms,
-                      base_dir=req.out)
+                      base_dir=req.out, format="onnx" if onnx else "tflite", onnx=onnx)
 
 
 def _labels(req: ImportRequest, calib: Dataset) -> tuple[str, ...]:
@@ -249,7 +265,7 @@ def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[s
         f"  objective: within {o.value:g} of cloud-only accuracy (no cloud cap)")
     log(f"  at most {o.max_leave_device:.0%} of frames leave the device (--max-leave-device)")
     req.out.mkdir(parents=True, exist_ok=True)
-    files = {t: f"{req.name}-{t}.tflite" for t in TIERS}
+    files = {t: f"{req.name}-{t}{getattr(req, t).suffix}" for t in TIERS}
     for t in TIERS:
         shutil.copyfile(getattr(req, t), req.out / files[t])
     wl = Workload(req.name, req.out, req.name)

@@ -36,6 +36,8 @@ from edgecascade.models.errors import ModelError
 #: The ONNX opset the converter writes: TensorRT 8.6+/10, ONNX Runtime >= 1.14 and
 #: PyTorch all read it.
 OPSET = 17
+#: The tiers that ship as ONNX too (the mcu tier stays int8 TFLite for tflite-micro).
+ONNX_TIERS = ("edge", "cloud")
 PRODUCER = "edgecascade"
 #: metadata_props keys recording how the file was made and from which file (sha256).
 MADE_BY_KEY, SOURCE_KEY = "edgecascade.made_by", "edgecascade.source_sha256"

@@ -15,7 +15,6 @@ made, and the parity (top-1 agreement, largest probability difference).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -30,13 +29,11 @@ from edgecascade.models.runtime import ModelRunner
 from edgecascade.models.tensors import input_to_real, samples_to_input
 from edgecascade.models.workload import Workload
 
-from .onnx_convert import MADE_BY_KEY, SOURCE_KEY, tflite_to_onnx
-
-ONNX_TIERS = ("edge", "cloud")
-LATENCY_RUNS = 50
+from .importer import host_latency_ms
+from .onnx_convert import MADE_BY_KEY, ONNX_TIERS, SOURCE_KEY, tflite_to_onnx
 
 
-def test_frames(wl: Workload) -> tuple[np.ndarray, np.ndarray, str]:
+def split_frames(wl: Workload) -> tuple[np.ndarray, np.ndarray, str]:
     """The test split (the calibration split where there is none) as the frames the
     devices send: real values (N, *input shape), labels, split name."""
     reg = wl.registry(verify=False)
@@ -60,16 +57,6 @@ def convert_tier(entry: ModelEntry) -> Path:
     return out
 
 
-def _latency_ms(predict: Callable[[np.ndarray], np.ndarray], frame: np.ndarray) -> float:
-    predict(frame)
-    times = []
-    for _ in range(LATENCY_RUNS):
-        t0 = time.perf_counter()
-        predict(frame)
-        times.append(time.perf_counter() - t0)
-    return round(float(np.median(times)) * 1e3, 4)
-
-
 def parity(twin_probs: np.ndarray, probs: np.ndarray, split: str) -> Parity:
     """How far two runs of one model apart are (pure)."""
     agree = float((twin_probs.argmax(1) == probs.argmax(1)).mean())
@@ -77,28 +64,36 @@ def parity(twin_probs: np.ndarray, probs: np.ndarray, split: str) -> Parity:
     return Parity(split, len(probs), round(agree, 6), round(diff, 6))
 
 
-def onnx_entry(twin: ModelEntry, path: Path, frames: np.ndarray, labels: np.ndarray,
-               split: str, log: Callable[[str], None] = print) -> ModelEntry:
-    """The registry entry of the ONNX file ``path``, the same model as ``twin``."""
+def onnx_info(path: Path) -> OnnxInfo:
+    """What an ONNX file says of itself: opset, float or QDQ, how and from what it was
+    made (our metadata, else its producer); no parity."""
     import onnx
 
-    proto = onnx.load_model(str(path))
+    proto = onnx.load_model(str(path), load_external_data=False)
     props = {p.key: p.value for p in proto.metadata_props}
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
     precision = ("qdq" if any(n.op_type == "QuantizeLinear" for n in proto.graph.node)
                  else "float")
+    made_by = (props.get(MADE_BY_KEY)
+               or f"imported as is (producer: {proto.producer_name or 'unknown'} "
+                  f"{proto.producer_version})".replace(" )", ")"))
+    return OnnxInfo(opset, precision, made_by, props.get(SOURCE_KEY, ""), None)
+
+
+def onnx_entry(twin: ModelEntry, path: Path, frames: np.ndarray, labels: np.ndarray,
+               split: str, log: Callable[[str], None] = print) -> ModelEntry:
+    """The registry entry of the ONNX file ``path``, the same model as ``twin``."""
     runner = OnnxRunner(path, entry=twin)
     probs = runner.predict_real(frames)
     twin_probs = ModelRunner(twin.path).predict_real(frames)
     par = parity(twin_probs, probs, split)
-    made_by = props.get(MADE_BY_KEY) or f"{proto.producer_name} {proto.producer_version}".strip()
-    info = OnnxInfo(opset, precision, made_by, props.get(SOURCE_KEY, ""), par)
+    info = replace(onnx_info(path), parity=par)
     acc = round(float((probs.argmax(1) == labels).mean()), 4)
     entry = replace(twin, file=path.name, sha256=sha256_file(path), size=path.stat().st_size,
                     input=replace(twin.input, dtype="float32", scale=0.0, zero_point=0),
                     output=replace(twin.output, dtype="float32", scale=0.0, zero_point=0),
                     arena_bytes=None, test_accuracy=acc,
-                    host_latency_ms=_latency_ms(runner.predict_real, frames[:1]),
+                    host_latency_ms=host_latency_ms(runner, frames[:1]),
                     format="onnx", onnx=info)
     log(f"  {entry.id} v{entry.version} onnx: {entry.size} B, acc {acc:.4f}, top-1 "
         f"agreement {par.top1_agreement:.4f} with {twin.file}, max prob diff "
@@ -111,24 +106,17 @@ def onnx_twins(reg: Registry, wl: Workload, *, convert: bool,
     """The ONNX entries of ``reg``'s edge and cloud tiers: each ``.tflite`` converted
     when ``convert`` (or when its ``.onnx`` is missing or made from another file), an
     existing ``.onnx`` registered as it is otherwise."""
-    frames, labels, split = test_frames(wl)
+    frames, labels, split = split_frames(wl)
     out = []
     for tier in ONNX_TIERS:
         twin = reg.for_tier(tier)
         if twin.format != "tflite":
             continue
         path = twin.path.with_suffix(".onnx")
-        if convert or not path.is_file() or _source_of(path) not in ("", twin.sha256):
+        if convert or not path.is_file() or onnx_info(path).source_sha256 != twin.sha256:
             path = convert_tier(twin)
         out.append(onnx_entry(twin, path, frames, labels, split, log))
     return tuple(out)
-
-
-def _source_of(path: Path) -> str:
-    import onnx
-
-    proto = onnx.load_model(str(path), load_external_data=False)
-    return {p.key: p.value for p in proto.metadata_props}.get(SOURCE_KEY, "")
 
 
 def register_onnx(wl: Workload, *, convert: bool = True,

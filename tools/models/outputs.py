@@ -11,7 +11,7 @@ import numpy as np
 from edgecascade.models.dataset import Dataset, get_source, load_split
 from edgecascade.models.micro import MicroRunner
 from edgecascade.models.registry import Registry, load_registry
-from edgecascade.models.runtime import ModelRunner
+from edgecascade.models.runtime import ModelRunner, open_model
 from edgecascade.models.stats import complexity_batch
 
 
@@ -50,8 +50,8 @@ def workload_outputs(split: str, ds: Dataset, mcu: Path, edge: Path, cloud: Path
     frames = input_to_real(x_q, micro.input_spec)
     probs = {
         "mcu": micro.output_quantization.dequantize(micro.predict_int8_batch(x_q)),
-        "edge": ModelRunner(edge).predict_real(frames),
-        "cloud": ModelRunner(cloud).predict_real(frames),
+        "edge": open_model(edge).predict_real(frames),  # .tflite or .onnx
+        "cloud": open_model(cloud).predict_real(frames),
     }
     cx = (complexity_q_batch(x_q, mean_q) if mean_q is not None
           else np.zeros(len(ds), dtype=np.float32))

@@ -22,6 +22,8 @@ from edgecascade.models.registry import (
 from edgecascade.models.runtime import ModelRunner
 
 from .arena_probe import min_arena_bytes
+from .onnx_convert import ONNX_TIERS
+from .onnx_registry import onnx_twins
 from .paths import MODELS_DIR, REGISTRY_JSON
 
 TASK = "mnist-digit-classification"
@@ -93,6 +95,13 @@ def build_registry(log: Callable[[str], None] = print, path: Path = REGISTRY_JSO
     split.pop("train_mean")  # the mean image lives in thresholds.json
     entries = tuple(build_entry(t, previous, log) for t in TIERS if model_file(t).is_file())
     reg = Registry(path, entries, split)
+    if path == REGISTRY_JSON and any(model_file(t).with_suffix(".onnx").is_file()
+                                     for t in ONNX_TIERS):
+        # the ONNX twins: those `models train` exported kept, stale ones converted again
+        from edgecascade.models.workload import MNIST
+
+        path.write_text(json.dumps(reg.to_json(), indent=2) + "\n")
+        reg = Registry(path, entries, split, onnx_twins(reg, MNIST, convert=False, log=log))
     path.write_text(json.dumps(reg.to_json(), indent=2) + "\n")
     log(f"wrote {path}")
     return load_registry(path)

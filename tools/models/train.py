@@ -1,4 +1,5 @@
-"""Train the three tiers and write their ``.tflite`` files (TensorFlow imported here only).
+"""Train the three tiers and write their ``.tflite`` files (TensorFlow imported here only);
+the edge and cloud tiers also as ``.onnx`` from the float model (:func:`export_onnx`).
 
 Reproducible: every random source is seeded from :data:`TRAIN_SEED`.
 """
@@ -7,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import split as split_mod
+from .onnx_convert import ONNX_TIERS
 from .paths import MODELS_DIR
 
 TRAIN_SEED = 1234
@@ -206,4 +208,28 @@ def train_all(tiers: tuple[str, ...] = TIERS, seed: int = TRAIN_SEED,
         path.write_bytes(blob)
         written[tier] = path
         log(f"  wrote {path.name} ({len(blob)} bytes) in {time.monotonic() - t0:.0f} s")
+        if tier in ONNX_TIERS:  # also as ONNX, from the float model
+            onnx_path = export_onnx(model, spec, path, blob)
+            log(f"  wrote {onnx_path.name} from the float model")
     return written
+
+
+def export_onnx(model: Any, spec: TierSpec, tflite_path: Path, shipped: bytes) -> Path:
+    """The tier's float Keras model as ONNX beside its ``.tflite``: the float graph goes
+    through TensorFlow's converter without quantization, then through edgecascade's
+    TFLite->ONNX converter (one tested path for every ONNX file we ship; no tf2onnx).
+    The ONNX file records the shipped file's sha256 as its source: ``models registry``
+    measures the parity against it."""
+    import hashlib
+
+    from .onnx_convert import tflite_to_onnx
+    from .onnx_registry import write_onnx
+
+    float_blob = convert(model, replace(spec, int8=False), np.zeros((0, 28, 28)))
+    proto = tflite_to_onnx(tflite_path, data=float_blob,
+                           made_by="exported by `models train` from the Keras float model "
+                                   "(float TFLite, then edgecascade's TFLite->ONNX converter)",
+                           source_sha256=hashlib.sha256(shipped).hexdigest())
+    out = tflite_path.with_suffix(".onnx")
+    write_onnx(proto, out)
+    return out

@@ -253,7 +253,8 @@ def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[s
                     calib.zero_point, calib.groups)
     test = read_split("test", req.test, "test", labels) if req.test is not None else None
     runners, arena = check_models(req, calib, log)
-    if test is not None and (why := label_problem("test", req.test, test, len(labels))):
+    if (test is not None and req.test is not None
+            and (why := label_problem("test", req.test, test, len(labels)))):
         raise ModelImportError([why])
     probe, x_calib = workload_outputs("calib", calib, req.mcu, req.edge, req.cloud, None)
     calib_acc = {t: float((probe.probs[t].argmax(1) == probe.labels).mean()) for t in TIERS}

@@ -90,6 +90,7 @@ class Rig:
     state_dir: Path | None = None
     spool_max_bytes: int = 64 * 1024 * 1024
     escalate_all: bool = False  # every frame leaves the device and goes to the cloud
+    lift_rate_limits: bool = True  # False: the gateway's shipped trust defaults
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     fleets: list[Fleet] = field(default_factory=list)
 
@@ -116,6 +117,7 @@ class Rig:
     def gateway_config(self) -> Path:
         path = self.tmp / "gateway.toml"
         allow = ", ".join(f'"{d}"' for d in self.allowlist)
+        limits = "rate_per_s = 1e9\nburst = 1e9\n" if self.lift_rate_limits else ""
         path.write_text(f"""
 version = 1
 gateway_id = "gw-faults"
@@ -142,9 +144,7 @@ spool_max_bytes = {self.spool_max_bytes}
 port = {self.http_port}
 [devices]  # the load is bursty: the per-device rate limit is lifted (tests/security tests it)
 allowlist = [{allow}]
-rate_per_s = 1e9
-burst = 1e9
-""")
+{limits}""")
         return path
 
     def start_gateway(self) -> None:

@@ -66,6 +66,7 @@ class Reason(str, Enum):
     EDGE_BUSY = "edge_busy"  # edge queue full
     DEADLINE = "deadline"  # not enough time left to escalate
     CACHE_HIT = "cache_hit"  # identical frame already answered
+    AUDIT = "audit"  # device answer accepted; its frame was attached only to be audited
 
 
 FRAME_DTYPES = ("uint8", "int8")

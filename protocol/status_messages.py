@@ -56,7 +56,12 @@ class DeviceState(WireMessage):
 
 @dataclass(frozen=True)
 class DeviceConfig(WireMessage):
-    """Gateway -> device, retained: attach-frame thresholds and an assigned epoch."""
+    """Gateway -> device, retained: attach-frame thresholds and an assigned epoch.
+
+    ``audit_share``: the share of confident reports the device also attaches its frame
+    to (reason ``audit``), in 1/65536 (655 ~ 1%); absent or 0: no audits. Which reports
+    is a deterministic function of (epoch, seq) the gateway can recompute
+    (``ec_audit_pick``)."""
 
     KIND: ClassVar[str] = "device_config"
     FIELDS: ClassVar[tuple[Field, ...]] = (
@@ -65,6 +70,7 @@ class DeviceConfig(WireMessage):
         Field(3, "margin_threshold", Float(0.0, 1.0)),
         Field(4, "complexity_limit", Float(0.0, math.inf)),
         Field(5, "epoch", UInt(32), required=False),
+        Field(6, "audit_share", UInt(16), required=False),
     )
 
     revision: int
@@ -72,6 +78,7 @@ class DeviceConfig(WireMessage):
     margin_threshold: float
     complexity_limit: float
     epoch: int | None = None
+    audit_share: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@
 #define KEY_MARGIN 3
 #define KEY_COMPLEXITY 4
 #define KEY_EPOCH 5
-#define NKEYS 6
+#define KEY_AUDIT 6
+#define NKEYS 7
 
 static int as_uint32(const ec_mp_value_t *v, uint32_t *out)
 {
@@ -233,7 +234,7 @@ int ec_config_decode(const uint8_t *data, size_t len, ec_config_t *out, int *bad
         const ec_mp_value_t *v = &vals[i];
         *bad_key = (int)i;
         if (!seen[i]) {
-            if (i == KEY_EPOCH) {
+            if (i == KEY_EPOCH || i == KEY_AUDIT) {
                 continue;
             }
             return EC_ERR_MISSING;
@@ -248,6 +249,15 @@ int ec_config_decode(const uint8_t *data, size_t len, ec_config_t *out, int *bad
         case KEY_COMPLEXITY:
             rc = as_float32(v, 0.0f, 3.4028235e38f, &cfg.complexity_limit);
             break;
+        case KEY_AUDIT: {
+            uint32_t share = 0;
+            rc = as_uint32(v, &share);
+            if (rc == EC_OK && share > 0xffffu) {
+                rc = EC_ERR_RANGE; /* UInt(16) */
+            }
+            cfg.audit_share = (uint16_t)share;
+            break;
+        }
         default:
             rc = as_uint32(v, &cfg.epoch);
             cfg.has_epoch = true;
@@ -279,6 +289,7 @@ int ec_session_apply_config(ec_session_t *session, const ec_config_t *config)
     if (ec_policy_init(&policy, &t) != EC_OK) {
         return EC_ERR_RANGE;
     }
+    policy.audit_share = config->audit_share;
     newer = config->revision > session->config_revision;
     session->policy = policy;
     session->config_revision = config->revision;

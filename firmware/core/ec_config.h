@@ -3,7 +3,8 @@
  * Accepts exactly what edgecascade.protocol.decode(DeviceConfig, data) accepts:
  * a msgpack map, key 0 = schema version (integer >= 1), key 1 revision (uint32),
  * 2 conf_threshold and 3 margin_threshold (numbers in 0..1 after rounding to
- * float32), 4 complexity_limit (finite float32 >= 0), optional 5 epoch (uint32).
+ * float32), 4 complexity_limit (finite float32 >= 0), optional 5 epoch (uint32),
+ * optional 6 audit_share (uint16, 1/65536 of confident reports; absent: 0, no audit).
  * Unknown keys (of any hashable type) are skipped; a repeated key keeps its last value.
  * Anything else is rejected with an error code and the offending key in *bad_key,
  * never a crash. The output is written only on success.
@@ -26,6 +27,7 @@ typedef struct {
     float complexity_limit;
     bool has_epoch;
     uint32_t epoch;
+    uint16_t audit_share; /* 0 when absent */
 } ec_config_t;
 
 /* bad_key (may be NULL) gets the field key at fault, or -1 for the message as a whole. */
@@ -46,7 +48,8 @@ typedef enum {
 } ec_config_outcome_t;
 
 /* Apply a decoded config (same rules as the emulator's DeviceCore.apply_config):
- * a revision below ours is stale; otherwise the thresholds are adopted, and a newer
+ * a revision below ours is stale; otherwise the thresholds (and the audit share) are
+ * adopted, and a newer
  * revision carrying a different epoch starts a new session at seq 0.
  * Returns an ec_config_outcome_t (>= 0) or EC_ERR_RANGE (thresholds unusable). */
 int ec_session_apply_config(ec_session_t *session, const ec_config_t *config);

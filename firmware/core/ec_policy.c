@@ -6,6 +6,7 @@ const char *ec_reason_name(ec_reason_t reason)
     case EC_REASON_LOW_CONFIDENCE: return "low_confidence";
     case EC_REASON_SMALL_MARGIN: return "small_margin";
     case EC_REASON_COMPLEX_INPUT: return "complex_input";
+    case EC_REASON_AUDIT: return "audit";
     case EC_REASON_CONFIDENT:
     default: return "confident";
     }
@@ -46,6 +47,7 @@ int ec_policy_init(ec_policy_t *policy, const ec_thresholds_t *t)
     policy->conf_u16 = ec_confidence_to_wire(t->conf_threshold);
     policy->margin_u16 = ec_confidence_to_wire(t->margin_threshold);
     policy->complexity_limit = t->complexity_limit;
+    policy->audit_share = 0;
     return EC_OK;
 }
 
@@ -162,4 +164,27 @@ int ec_quantize_pixels(const uint8_t *pixels, size_t n, float scale, int32_t zer
         out[i] = (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
     }
     return EC_OK;
+}
+
+bool ec_audit_pick(uint32_t epoch, uint32_t seq, uint16_t share)
+{
+    uint32_t h = seq ^ (epoch * 0x9E3779B1u);
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return (h >> 16) < (uint32_t)share;
+}
+
+void ec_policy_audit(const ec_policy_t *policy, uint32_t epoch, uint32_t seq,
+                     ec_decision_t *d)
+{
+    if (policy == NULL || d == NULL || d->reason != EC_REASON_CONFIDENT) {
+        return;
+    }
+    if (ec_audit_pick(epoch, seq, policy->audit_share)) {
+        d->reason = EC_REASON_AUDIT;
+        d->attach = true;
+    }
 }

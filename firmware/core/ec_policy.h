@@ -27,7 +27,8 @@ typedef enum {
     EC_REASON_CONFIDENT = 0, /* no frame attached */
     EC_REASON_LOW_CONFIDENCE = 1,
     EC_REASON_SMALL_MARGIN = 2,
-    EC_REASON_COMPLEX_INPUT = 3
+    EC_REASON_COMPLEX_INPUT = 3,
+    EC_REASON_AUDIT = 4 /* confident, frame attached for the gateway to audit */
 } ec_reason_t;
 
 /* The edgecascade.protocol.Reason value of a reason ("confident", "low_confidence"...). */
@@ -43,6 +44,7 @@ typedef struct {
     uint16_t conf_u16;
     uint16_t margin_u16;
     float complexity_limit;
+    uint16_t audit_share; /* confident reports audited, in 1/65536 (0: none) */
 } ec_policy_t;
 
 typedef struct {
@@ -81,6 +83,17 @@ int ec_policy_decide(const ec_policy_t *policy, const int8_t *outputs, size_t n_
                      float out_scale, int32_t out_zero_point, uint8_t k,
                      const uint8_t *pixels, const uint8_t *mean, size_t n_pixels,
                      ec_decision_t *out);
+
+/* Audit sampling: whether the report (epoch, seq) is in the audited subset of a share
+ * in 1/65536. Deterministic and stateless: h = fmix32(seq ^ (epoch * 0x9E3779B1)) (the
+ * MurmurHash3 finalizer), picked when (h >> 16) < share. The gateway can recompute it.
+ * Twin: edgecascade.emulator.policy.audit_pick. */
+bool ec_audit_pick(uint32_t epoch, uint32_t seq, uint16_t share);
+
+/* After ec_policy_decide: a confident decision of a picked report attaches the frame
+ * with reason EC_REASON_AUDIT (the device's answer stands; the gateway only measures). */
+void ec_policy_audit(const ec_policy_t *policy, uint32_t epoch, uint32_t seq,
+                     ec_decision_t *d);
 
 /* uint8 pixels -> the model's int8 input: q = round_half_away(p/255/scale) + zp, clamped. */
 int ec_quantize_pixels(const uint8_t *pixels, size_t n, float scale, int32_t zero_point,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from edgecascade.protocol import DeviceConfig, Reason, Report, encode
 
 from .model import FrameAnswer, FrameSource
-from .policy import Thresholds, attach_reason
+from .policy import Thresholds, attach_reason, audit_reason
 
 #: Frame index stride between a device's consecutive reports: prime and coprime with
 #: the split size, so a device walks every frame and neighbours differ (the shipped
@@ -51,6 +51,7 @@ class DeviceCore:
     thresholds: Thresholds
     seq: int = 0
     config_revision: int = 0  # last applied revision; 0 before any (as ec_session_t)
+    audit_share: int = 0  # confident reports audited, in 1/65536 (DeviceConfig.audit_share)
 
     def frame_index(self, seq: int) -> int:
         return self.source.frame_index(self.device_id, seq, FRAME_STRIDE)
@@ -59,7 +60,8 @@ class DeviceCore:
         """Make the next report; the sequence number advances by one."""
         answer = self.source.answer(self.frame_index(self.seq))
         made = build_report(self.device_id, self.epoch, self.seq, now_ms, answer,
-                            self.source.model_id, self.source.model_version, self.thresholds)
+                            self.source.model_id, self.source.model_version, self.thresholds,
+                            self.audit_share)
         self.seq = (self.seq + 1) & 0xFFFFFFFF
         return made
 
@@ -75,6 +77,7 @@ class DeviceCore:
         self.thresholds = replace(self.thresholds, device_confidence=config.conf_threshold,
                                   device_margin=config.margin_threshold,
                                   complexity_limit=config.complexity_limit)
+        self.audit_share = config.audit_share or 0
         self.config_revision = config.revision
         if newer and config.epoch is not None and config.epoch != self.epoch:
             self.epoch = config.epoch
@@ -92,8 +95,10 @@ def build_report(
     model_id: str,
     model_version: int,
     thresholds: Thresholds,
+    audit_share: int = 0,
 ) -> Made:
-    reason = attach_reason(answer.confidences, answer.complexity, thresholds)
+    reason = audit_reason(attach_reason(answer.confidences, answer.complexity, thresholds),
+                          epoch, seq, audit_share)
     report = Report(
         device_id=device_id,
         epoch=epoch,

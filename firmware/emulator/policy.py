@@ -32,6 +32,7 @@ import numpy as np
 
 from edgecascade.models.cascade import Thresholds
 from edgecascade.protocol import Reason, confidence_to_wire
+from edgecascade.protocol.audit import audit_pick
 from edgecascade.protocol.limits import MAX_TOPK
 
 #: Grammar of threshold values on the provisioning line (firmware/README.md).
@@ -115,6 +116,15 @@ def attach_reason(
     if np.float32(complexity_score) > np.float32(thresholds.complexity_limit):
         return Reason.COMPLEX_INPUT
     return None
+
+
+def audit_reason(reason: Reason | None, epoch: int, seq: int, audit_share: int
+                 ) -> Reason | None:
+    """After :func:`attach_reason` (``ec_policy_audit``): a confident report of the audited
+    subset attaches its frame with reason ``audit``; any other reason stands."""
+    if reason is None and audit_pick(epoch, seq, audit_share):
+        return Reason.AUDIT
+    return reason
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@
  *   complexity_q XHEX MEANHEX -> COMPLEXITY (int8 tensors)
  *   prov_reset FAIL         new provisioning session; FAIL 1 makes storage writes fail
  *   prov NOW_MS HEX         feed bytes -> answers (HEX, comma list or -) p<paused 0|1>
+ *   audit EPOCH SEQ SHARE   -> 1 | 0 (ec_audit_pick)
+ *   config_audit HEX CONF   -> ok SHARE REASON | err CODE KEY: decode a config, apply it
+ *                              to a fresh session, then ec_policy_audit on a decision of
+ *                              reason CONF (0 confident..) for the session's epoch, seq 0..
  *   fuzz SEED N             N random inputs through every decoder (ASan/UBSan watch)
  *       -> ok N ACCEPTED_CONFIGS FRAMES_OK LINES_ANSWERED
  */
@@ -270,6 +274,40 @@ static void cmd_config(void)
     printf("ok %lu %08lx %08lx %08lx %d %lu\n", (unsigned long)c.revision,
            bits32(c.conf_threshold), bits32(c.margin_threshold), bits32(c.complexity_limit),
            c.has_epoch ? 1 : 0, (unsigned long)c.epoch);
+}
+
+static void cmd_audit(void)
+{
+    uint32_t epoch = (uint32_t)strtoul(next(), NULL, 10);
+    uint32_t seq = (uint32_t)strtoul(next(), NULL, 10);
+    uint16_t share = (uint16_t)strtoul(next(), NULL, 10);
+    printf("%d\n", ec_audit_pick(epoch, seq, share) ? 1 : 0);
+}
+
+static void cmd_config_audit(void)
+{
+    ec_config_t c;
+    ec_session_t session;
+    ec_decision_t d;
+    int bad = 0;
+    long n = unhex(next(), bytes_a, MAX_BYTES);
+    int reason = atoi(next());
+    int rc = n < 0 ? EC_ERR_ARG : ec_config_decode(bytes_a, (size_t)n, &c, &bad);
+    if (rc == EC_OK) {
+        memset(&session, 0, sizeof session);
+        rc = ec_session_apply_config(&session, &c);
+        bad = -1;
+    }
+    if (rc < 0) {
+        printf("err %s %d\n", ec_err_name(rc), bad);
+        return;
+    }
+    memset(&d, 0, sizeof d);
+    d.reason = (ec_reason_t)reason;
+    d.attach = d.reason != EC_REASON_CONFIDENT;
+    ec_policy_audit(&session.policy, session.epoch, session.seq, &d);
+    printf("ok %u %s %d\n", (unsigned)session.policy.audit_share, ec_reason_name(d.reason),
+           d.attach ? 1 : 0);
 }
 
 static void cmd_manifest(void)
@@ -630,6 +668,10 @@ int main(void)
             cmd_prov_reset();
         } else if (strcmp(cmd, "prov") == 0) {
             cmd_prov();
+        } else if (strcmp(cmd, "audit") == 0) {
+            cmd_audit();
+        } else if (strcmp(cmd, "config_audit") == 0) {
+            cmd_config_audit();
         } else if (strcmp(cmd, "fuzz") == 0) {
             cmd_fuzz();
         } else {

@@ -451,6 +451,8 @@ static void report_one(void)
         ESP_LOGE(TAG, "policy failed: %s", ec_err_name(rc));
         return;
     }
+    /* the retained config's audit share: a confident report may carry its frame too */
+    ec_policy_audit(&s_session.policy, s_session.epoch, s_session.seq, &d);
     memset(&frame, 0, sizeof frame);
     frame.data = (const uint8_t *)s_input;
     frame.len = sizeof s_input;

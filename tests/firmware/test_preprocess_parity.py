@@ -130,3 +130,58 @@ def test_har_firmware_header_is_generated() -> None:
     doc = json.loads(Path(wl.thresholds_path).read_text())
     assert header.read_text() == render_generic(doc, wl.entry("mcu")), \
         "stale: re-render models/har/firmware/ec_settings.h (settings_header.render_generic)"
+
+
+def _pre_parity(lines: list[str]) -> list[str]:
+    import subprocess
+
+    from .cbuild import BUILD
+
+    proc = make("pre-parity")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    run = subprocess.run([str(BUILD / "pre_parity")], input="".join(x + "\n" for x in lines),
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout.splitlines()
+    assert len(out) == len(lines)
+    return out
+
+
+def test_c_and_python_agree_on_random_frames_and_windows() -> None:
+    """Random sizes, crops (inside and outside the frame), formats, inversion,
+    multipliers and zero points: the C core and the twin give the same bytes, or both
+    refuse."""
+    rng = np.random.default_rng(2026_12_07)
+    fmts = ["gray8", "rgb565be", "rgb888"]
+    lines, expect = [], []
+    for _ in range(300):
+        w, h = int(rng.integers(1, 90)), int(rng.integers(1, 70))
+        ow, oh = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        lines.append(f"crop {w} {h} {ow} {oh}")
+        expect.append(" ".join(map(str, pre.center_crop(w, h, ow, oh))))
+        f = int(rng.integers(0, 3))
+        data = rng.integers(0, 256, w * h * pre.PIXEL_BYTES[fmts[f]], dtype=np.uint8).tobytes()
+        cw, ch = int(rng.integers(1, w + 2)), int(rng.integers(1, h + 2))  # may overflow
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        inv, mult = int(rng.integers(0, 2)), int(rng.integers(1, 1 << 22))
+        zp = int(rng.integers(-128, 128))
+        lines.append(f"image {f} {w} {h} {x} {y} {cw} {ch} {ow} {oh} {inv} {mult} {zp} "
+                     f"{data.hex()}")
+        try:
+            gray = pre.to_gray(data, fmts[f], w, h)
+            px = pre.resize_box(gray, (x, y, cw, ch), ow, oh, bool(inv))
+            expect.append(f"{px.tobytes().hex()} {pre.quantize(px, mult, zp).tobytes().hex()}")
+        except ModelError:
+            expect.append("err -1")
+        steps, chans = int(rng.integers(1, 130)), int(rng.integers(1, 8))
+        counts = rng.integers(-32768, 32768, (steps, chans)).astype(np.int16)
+        mults = rng.integers(1, 20000, chans)
+        lines.append(f"imu {steps} {chans} {zp} {','.join(map(str, mults))} "
+                     f"{counts.astype('<i2').tobytes().hex()}")
+        q = pre.quantize(counts.T, mults[:, None], zp)
+        expect.append(q.tobytes().hex())
+    got = _pre_parity(lines)
+    bad = [(line[:60], g[:40], e[:40]) for line, g, e in zip(lines, got, expect, strict=True)
+           if g != e]
+    assert not bad, bad[:5]
+    assert sum(e == "err -1" for e in expect) > 10  # the refusals were exercised

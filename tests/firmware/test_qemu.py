@@ -32,6 +32,8 @@ def test_core_tests_pass_on_cortex_m4_both_float_abis() -> None:
     assert len(runs) == 2, out[-4000:]
     assert runs[0] == runs[1] and runs[0][1] == 0 and runs[0][0] >= 14, runs
     assert "PASS report_vectors" in proc.stdout and "PASS policy" in proc.stdout
+    # the preprocessing golden vectors (firmware/tests/vectors), on both ABIs
+    assert proc.stdout.count("PASS preprocess_vectors") == 2, out[-4000:]
 
 
 def test_a_failing_check_on_the_target_fails_the_make_target() -> None:

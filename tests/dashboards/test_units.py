@@ -116,3 +116,61 @@ def test_live_series_one_bucket_a_second_bounded_to_a_minute() -> None:
     late = live.snapshot({}, None)["series"]
     assert all(v == 0 for v in late["answers_per_s"]["device"])
     assert len(late["latency_ms_mean"]) == SERIES_SECONDS
+
+
+class RecordingPublisher:
+    """Test seam (named as such): stands in for the gateway's MQTT client and records what
+    the dashboards publish; the broker path is covered by test_live.py."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, int, bool]] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        self.sent.append((topic, payload, qos, retain))
+
+
+def test_ha_state_at_most_once_per_interval_per_device_the_last_one_kept() -> None:
+    from edgecascade.gateway.dashboards import Dashboards
+    from edgecascade.gateway.model_labels import ModelLabels
+    from edgecascade.protocol import Topics
+
+    now = [100.0]
+    pub = RecordingPublisher()
+    dash = Dashboards(DashboardsConfig(json_view=True, ha_discovery=True,
+                                       ha_min_interval_s=10.0), Topics("ec/v1"), "gw1", "0.1",
+                      lambda: pub, dict, labels=ModelLabels({"mnist-mcu": tuple("0123456789")}),
+                      clock=lambda: now[0])
+    last = dash.json.device_last("cam1")
+
+    def lasts() -> list[dict]:
+        return [json.loads(p) for t, p, _, retain in pub.sent if t == last and retain and p]
+
+    for seq, at in enumerate((100.0, 101.0, 102.0)):  # a burst: the first goes out
+        now[0] = at
+        dash.on_result(result(seq, label=seq + 4))
+    assert [v["seq"] for v in lasts()] == [0]
+    assert len([t for t, *_ in pub.sent if t == dash.json.result("cam1")]) == 3  # all JSON
+    now[0] = 105.0
+    dash.on_metrics(Metrics("gw1", 1, {}))
+    assert [v["seq"] for v in lasts()] == [0]  # still inside the interval
+    now[0] = 110.5
+    dash.on_metrics(Metrics("gw1", 2, {}))
+    assert [v["seq"] for v in lasts()] == [0, 2]  # the burst's last result, not the middle
+    assert lasts()[-1]["label_name"] == "6"
+    now[0] = 111.0
+    dash.on_metrics(Metrics("gw1", 3, {}))
+    assert len(lasts()) == 2  # nothing waits any more
+    # retiring clears the retained state and forgets the device's interval
+    dash.on_device_state("cam1", b"")
+    assert (last, b"", 1, True) in pub.sent
+    dash.on_result(result(9))
+    assert lasts()[-1]["seq"] == 9
+
+
+def test_ha_min_interval_config() -> None:
+    problems: list[tuple[str, str]] = []
+    cfg = parse_dashboards({"ha_min_interval_s": 0}, lambda p, w: problems.append((p, w)))
+    assert cfg.ha_min_interval_s == 0.0 and not problems
+    parse_dashboards({"ha_min_interval_s": -1.0}, lambda p, w: problems.append((p, w)))
+    assert problems == [("dashboards.ha_min_interval_s", "must be 0..86400 seconds")]
+    assert DashboardsConfig().ha_min_interval_s == 10.0

@@ -174,3 +174,35 @@ def test_ha_min_interval_config() -> None:
     parse_dashboards({"ha_min_interval_s": -1.0}, lambda p, w: problems.append((p, w)))
     assert problems == [("dashboards.ha_min_interval_s", "must be 0..86400 seconds")]
     assert DashboardsConfig().ha_min_interval_s == 10.0
+
+
+def test_nested_metrics_keys_by_short_name_and_declared_label_order() -> None:
+    from edgecascade.gateway.metrics_json import nested_metrics
+
+    got = nested_metrics({
+        'ec_gateway_results_total{reason="confident",tier="device"}': 7.0,
+        'ec_gateway_results_total{reason="cloud_answer",tier="cloud"}': 2.0,
+        'ec_gateway_latency_seconds_count{tier="edge"}': 3.0,
+        "ec_gateway_spool_depth": 4.0, "not_ours": 1.0})
+    assert got == {"results_total": {"device/confident": 7.0, "cloud/cloud_answer": 2.0},
+                   "latency_seconds_count": {"edge": 3.0}, "spool_depth": 4.0}
+
+
+def test_labels_come_from_the_registry_of_the_model_that_answered(tmp_path) -> None:
+    from edgecascade.gateway.model_labels import load_model_labels, registries_for
+    from edgecascade.models.workload import MNIST
+
+    own = tmp_path / "registry.json"
+    doc = json.loads(MNIST.registry_path.read_text())
+    for m in doc["models"]:
+        m["id"] = m["id"].replace("mnist", "mine")
+        m["labels"] = [f"c{i}" for i in range(len(m["labels"]))]
+    own.write_text(json.dumps(doc))
+    labels = load_model_labels(registries_for(str(tmp_path / "mine-edge.tflite")))
+    assert labels.of("mine-cloud")[3] == "c3" and labels.of("mine-mcu")[0] == "c0"
+    assert labels.of("mnist-edge")[3] == "3"  # the bundled registries too
+    assert labels.of("unknown-model") == ()
+    live = LiveState(labels.of)
+    live.add_result(Result("cam1", 1, 0, 3, 0.9, "cloud", "mine-cloud", 1, 1.0, 0.0,
+                           "cloud_answer", 0, "gw1", 1))
+    assert live.snapshot({}, None)["last"][0]["label_name"] == "c3"

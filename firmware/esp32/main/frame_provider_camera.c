@@ -60,7 +60,6 @@ int frame_provider_init(void)
         .fb_count = 2,      /* with GRAB_LATEST: the frame is fresh, not a second old */
         .fb_location = CAMERA_FB_IN_PSRAM,
         .grab_mode = CAMERA_GRAB_LATEST,
-        .sccb_i2c_port = -1, /* the driver picks its own port for SCCB */
     };
     esp_err_t err;
     if (heap_caps_get_total_size(MALLOC_CAP_SPIRAM) == 0) {

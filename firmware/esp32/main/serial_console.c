@@ -3,7 +3,6 @@
 #include "serial_console.h"
 
 #include "driver/uart.h"
-#include "driver/usb_serial_jtag.h"
 #include "ec_platform.h"
 #include "ec_provision.h"
 #include "esp_log.h"
@@ -18,6 +17,7 @@
  * USB-Serial-JTAG when that is the console (ESP32-S3/C3 boards on their USB port), the
  * console UART when there is one, else UART0 (USB CDC or no console). */
 #if defined(CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG)
+#include "driver/usb_serial_jtag.h"
 #define CONSOLE_USB_JTAG 1
 #define CONSOLE_UART UART_NUM_0 /* unused */
 #elif defined(CONFIG_ESP_CONSOLE_UART_NUM) && CONFIG_ESP_CONSOLE_UART_NUM >= 0

@@ -38,7 +38,6 @@ typedef struct {
     size_t fb_count;
     camera_fb_location_t fb_location;
     camera_grab_mode_t grab_mode;
-    int sccb_i2c_port;
 } camera_config_t;
 typedef struct {
     uint8_t *buf;

@@ -45,7 +45,8 @@ static void console_flush(void)
 static esp_err_t console_install(void)
 {
     usb_serial_jtag_driver_config_t cfg = {.tx_buffer_size = 512, .rx_buffer_size = 512};
-    return usb_serial_jtag_driver_install(&cfg);
+    esp_err_t err = usb_serial_jtag_driver_install(&cfg);
+    return err == ESP_ERR_INVALID_STATE ? ESP_OK : err; /* installed already: usable */
 }
 #define CONSOLE_NAME "USB-Serial-JTAG"
 #else

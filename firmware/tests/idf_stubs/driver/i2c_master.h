@@ -1,6 +1,7 @@
 #pragma once
 /* ESP-IDF I2C master driver, the v5.2+ API (driver/i2c_master.h; component
- * esp_driver_i2c from v5.3, driver in v5.2). */
+ * esp_driver_i2c from v5.3, driver in v5.2): only the fields every version since v5.2
+ * has (later versions add some), so the app uses none a v5.2 build lacks. */
 #include <stddef.h>
 #include <stdint.h>
 #include "esp_err.h"
@@ -22,14 +23,12 @@ typedef struct {
     size_t trans_queue_depth;
     struct {
         uint32_t enable_internal_pullup : 1;
-        uint32_t allow_pd : 1;
     } flags;
 } i2c_master_bus_config_t;
 typedef struct {
     i2c_addr_bit_len_t dev_addr_length;
     uint16_t device_address;
     uint32_t scl_speed_hz;
-    uint32_t scl_wait_us;
     struct {
         uint32_t disable_ack_check : 1;
     } flags;

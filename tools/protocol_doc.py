@@ -126,6 +126,9 @@ def payloads() -> str:
         wire = topics.build(kind, "ID").replace("ID", "{id}")
         view = f"`{builders[kind]('ID').replace('ID', '{id}')}`" if mirrored else "-"
         out.append(f"| `{kind.value}` | `{wire}` | [`{cls.KIND}`](#{cls.KIND}) | {view} |")
+    # JSON only: a device's latest result, retained, for Home Assistant (issue 23).
+    last = json_topics.device_last("ID").replace("ID", "{id}")
+    out.append(f"| `device_last` | - | [`result`](#result) | `{last}` |")
     return "\n".join(out) + "\n"
 
 

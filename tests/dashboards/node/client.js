@@ -18,8 +18,9 @@ function topicTable() {
   const block = doc.split("<!-- payloads:begin -->")[1].split("<!-- payloads:end -->")[0];
   const rows = [];
   for (const line of block.split("\n")) {
-    const m = line.match(/^\| `(\w+)` \| `([^`]+)` \| \[`(\w+)`\]\([^)]*\) \| (?:`([^`]+)`|-) \|$/);
-    if (m) rows.push({ kind: m[1], wire: m[2], table: m[3], json: m[4] || null });
+    const m = line.match(
+      /^\| `(\w+)` \| (?:`([^`]+)`|-) \| \[`(\w+)`\]\([^)]*\) \| (?:`([^`]+)`|-) \|$/);
+    if (m) rows.push({ kind: m[1], wire: m[2] || null, table: m[3], json: m[4] || null });
   }
   return rows;
 }
@@ -52,7 +53,8 @@ function matcher(pattern) {
 }
 const ROUTES = [];
 for (const k of KINDS) {
-  ROUTES.push({ re: matcher(k.wire), kind: k.kind, table: k.table, encoding: "msgpack" });
+  if (k.wire) ROUTES.push({ re: matcher(k.wire), kind: k.kind, table: k.table,
+                            encoding: "msgpack" });
   if (k.json) ROUTES.push({ re: matcher(k.json), kind: k.kind, table: k.table,
                             encoding: "json" });
 }
@@ -104,7 +106,9 @@ function fromWire(table, raw, where) {
   return out;
 }
 
-// JSON view: the same field names, plus schema, kind and (results) label_name.
+// JSON view: the same field names, plus schema, kind, (results) label_name and
+// (metrics) nested.
+const VIEW_EXTRAS = new Set(["label_name", "nested"]);
 function fromJson(table, obj, where) {
   if (obj.kind !== table) throw new Error(`${where}: kind ${obj.kind}, want ${table}`);
   const names = new Set(TABLES[table].map((f) => f.name));
@@ -116,7 +120,7 @@ function fromJson(table, obj, where) {
   const out = {};
   for (const [k, v] of Object.entries(obj)) {
     if (k === "schema" || k === "kind") continue;
-    if (!names.has(k) && k !== "label_name") throw new Error(`${where}: unknown field ${k}`);
+    if (!names.has(k) && !VIEW_EXTRAS.has(k)) throw new Error(`${where}: unknown field ${k}`);
     out[k] = v;
   }
   return out;

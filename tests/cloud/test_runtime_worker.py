@@ -14,8 +14,14 @@ import pytest
 from edgecascade.cloud.config import ModelConfig
 from edgecascade.cloud.model import classifier_loader, load_classifier
 from edgecascade.cloud.worker import build_worker
-from tests.cloud.helpers import CLOUD_MODEL, config_dict, make_config, make_request, \
-    sample_images, to_toml
+from tests.cloud.helpers import (
+    CLOUD_MODEL,
+    config_dict,
+    make_config,
+    make_request,
+    sample_images,
+    to_toml,
+)
 
 pytest.importorskip("onnxruntime")
 

@@ -170,7 +170,10 @@ def read_devices(settings: Any, topics: Any, timeout: float) -> dict[str, bool] 
             return
         seen[state.device_id] = state.online
 
-    def on_connect(c: Any, *a: Any) -> None:
+    def on_connect(c: Any, userdata: Any, flags: Any, rc: Any, *a: Any) -> None:
+        if getattr(rc, "is_failure", False):  # refused (no login on a secured site)
+            done.set()
+            return
         # QoS 0: the retained states are not held behind the broker's in-flight window
         mids["states"] = c.subscribe(topics.filter(TopicKind.DEVICE_STATE), 0)[1]
 
@@ -193,7 +196,7 @@ def read_devices(settings: Any, topics: Any, timeout: float) -> dict[str, bool] 
         return None
     client.loop_start()
     try:
-        return dict(seen) if done.wait(timeout) else None
+        return dict(seen) if done.wait(timeout) and "barrier" in mids else None
     finally:
         client.disconnect()
         client.loop_stop()

@@ -94,14 +94,13 @@ def run_devices(args: argparse.Namespace) -> int:
     try:
         credentials = None
         prefix = args.prefix or DEFAULT_PREFIX
-        if args.site_dir:
-            credentials, url, site_prefix = site_credentials(args.site_dir, args.broker)
+        if args.site_dir:  # each device its own login; the site's broker, CA and prefix
+            credentials, settings, site_prefix = site_credentials(args.site_dir, args.broker)
             prefix = args.prefix or site_prefix
         else:
-            url = args.broker or DEFAULT_URL
-        settings = BrokerSettings(url, username=args.username, password=args.password,
-                                  ca_file=args.ca_file, cert_file=args.cert_file,
-                                  key_file=args.key_file)
+            settings = BrokerSettings(args.broker or DEFAULT_URL, username=args.username,
+                                      password=args.password, ca_file=args.ca_file,
+                                      cert_file=args.cert_file, key_file=args.key_file)
         topics = Topics(prefix)
         source = FrameSource(args.model or (None if args.workload else DEFAULT_MODEL),
                              workload=args.workload, dataset=raw_dataset(args))

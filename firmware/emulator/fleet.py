@@ -61,11 +61,12 @@ class FleetStats(DeviceStats):
 
 
 def site_credentials(site_dir: str | Path, url: str | None = None
-                     ) -> tuple[Callable[[str], BrokerSettings], str, str]:
+                     ) -> tuple[Callable[[str], BrokerSettings], BrokerSettings, str]:
     """Per-device logins from a site folder (``edgecascade site init``): a function from a
-    device id to its own broker settings (``<site>/creds/<id>.json``), the site broker's
-    URL (``url`` overrides it) and the site's topic prefix. A device not on the site, or
-    without a credentials file, is a :class:`SettingsError` naming it."""
+    device id to its own broker settings (``<site>/creds/<id>.json``), the site broker
+    without a login (its URL -- ``url`` overrides it -- and CA: to check it answers) and
+    the site's topic prefix. A device not on the site, or without a credentials file, is
+    a :class:`SettingsError` naming it."""
     folder = Path(site_dir)
     try:
         site = load_site(folder)
@@ -74,7 +75,8 @@ def site_credentials(site_dir: str | Path, url: str | None = None
     first = next(iter(sorted(site.devices)), None)
     if first is None:
         raise SettingsError("site_dir", f"{folder}: the site has no active device")
-    site_url = url or creds_settings(folder / "creds" / f"{first}.json").url
+    some = creds_settings(folder / "creds" / f"{first}.json", url=url)
+    site_url = some.url
 
     def login(device_id: str) -> BrokerSettings:
         if device_id not in site.devices:
@@ -82,7 +84,7 @@ def site_credentials(site_dir: str | Path, url: str | None = None
                                             f"site in {folder}")
         return creds_settings(folder / "creds" / f"{device_id}.json", url=site_url)
 
-    return login, site_url, site.prefix
+    return login, BrokerSettings(site_url, ca_file=some.ca_file), site.prefix
 
 
 class Fleet:

@@ -134,7 +134,7 @@ site_dir = "{self.folder.folder}"
 
     # -- devices, each with its own login ---------------------------------------------------
     def fleet(self, rate: float, reports: int, count: int | None = None) -> Fleet:
-        login, url, _ = site_credentials(self.folder.folder, self.brokers.site_url)
+        login, _, _ = site_credentials(self.folder.folder, self.brokers.site_url)
         fleet = Fleet(login(self.device_ids[0]), self.topics, count or self.devices, rate,
                       id_prefix="d", reports=reports, ledger=self.ledger,
                       state_file=self.tmp / "devices-state.json", credentials=login)

@@ -12,6 +12,7 @@ restart, and the site link never drops while an operator polls ``status``.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import urllib.request
@@ -81,3 +82,19 @@ def test_a_forgotten_session_is_said_loudly(site: SecureSite) -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{site.http_port}/readyz", timeout=5) as r:
         body = r.read().decode()
     assert r.status == 200 and "site session lost" in body
+
+
+def test_devices_cli_logs_each_device_in_with_its_own_credentials(
+        site: SecureSite, capsys: pytest.CaptureFixture[str]) -> None:
+    from edgecascade.cli import main
+
+    args = ["devices", "--site-dir", str(site.folder.folder), "--id-prefix", "d",
+            "--rate", "5", "--duration", "1.5", "--json",
+            "--state-file", str(site.tmp / "cli-devices.json")]
+    assert main([*args, "--count", "2"]) == 0  # every report acknowledged, on its own login
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["devices"] == 2 and out["connects"] == 2 and out["acked"] == out["sent"] > 0
+    # a device that is not on the site: one line, exit 2, nothing connects
+    assert main([*args, "--count", "2", "--first", "99"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "d-0099" in err[0] and "not an active device" in err[0]

@@ -19,13 +19,15 @@ device and HA restart, and each device's latest result retained on
 ``{json}/dev/{device}/last``: at most one publish per device per
 ``ha_min_interval_s`` (the last of a burst goes out at the next metrics interval), and
 on the broker one retained message per device (a result's JSON, about 350 bytes: 10,000
-devices hold about 3.5 MB of retained state) next to its six configs (about 4.7 KB). A result's ``label_name`` comes from the
-registry entry of the model that answered it (:mod:`edgecascade.gateway.model_labels`).
+devices hold about 3.5 MB of retained state) next to its six configs (about 4.7 KB).
+A result's ``label_name`` comes from the registry entry of the model that answered it
+(:mod:`edgecascade.gateway.model_labels`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -118,11 +120,13 @@ class Dashboards:
                  client: Callable[[], _Publisher | None],
                  metrics: Callable[[], dict[str, float]], budget: float | None = None,
                  labels: ModelLabels | None = None, truth: Truth | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 metrics_interval_s: float = 5.0) -> None:
         self.cfg = cfg
         self.gateway_id = gateway_id
         self.json = JsonTopics(cfg.json_root or default_json_root(topics.prefix))
-        self.discovery = Discovery(self.json, version, cfg.ha_prefix)
+        self.discovery = Discovery(self.json, version, cfg.ha_prefix,
+                                   max(60, math.ceil(3 * metrics_interval_s)))
         self._client = client
         self._metrics = metrics
         self.budget = budget
@@ -143,7 +147,8 @@ class Dashboards:
         budget = config.cloud.budget_messages
         return cls(config.dashboards, config.topics, config.gateway_id, __version__[:32],
                    client, metrics, budget if budget != float("inf") else None,
-                   labels=load_model_labels(registries_for(config.edge.model)))
+                   labels=load_model_labels(registries_for(config.edge.model)),
+                   metrics_interval_s=config.metrics_interval_s)
 
     # -- subscriptions ---------------------------------------------------------------
     def subscriptions(self) -> list[tuple[str, int]]:

@@ -158,6 +158,9 @@ class Discovery:
     json_topics: JsonTopics
     version: str  # edgecascade's, in the ``origin`` block
     prefix: str = DEFAULT_DISCOVERY_PREFIX
+    #: The gateway's metrics entities go unavailable when no metrics message came for
+    #: this long (a crashed gateway's retained JSON state still says online).
+    metrics_expire_after_s: int = 60
 
     @property
     def status_topic(self) -> str:
@@ -221,8 +224,11 @@ class Discovery:
         device = {"identifiers": [node], "name": f"edgecascade gateway {gateway_id}",
                   "manufacturer": "edgecascade", "model": "edgecascade gateway",
                   "sw_version": self.version}
-        return self._entity(entity, node, getattr(topics, entity.reads)(gateway_id),
-                            topics.gateway_state(gateway_id), device)
+        out = self._entity(entity, node, getattr(topics, entity.reads)(gateway_id),
+                           topics.gateway_state(gateway_id), device)
+        if entity.reads == GATEWAY_METRICS:
+            out["expire_after"] = self.metrics_expire_after_s
+        return out
 
     def configs(self, device_id: str, model: str | None = None) -> list[tuple[str, bytes]]:
         """``(topic, payload)`` for every entity of a device; publish retained."""

@@ -134,6 +134,9 @@ def test_the_gateway_is_one_ha_device_of_its_own() -> None:
                                                 JT.gateway_metrics("gw1")}
     assert {"Online", "Cloud circuit", "Spooled frames", "Cloud cost",
             "Device answer share", "Cloud answer share"} <= {p["name"] for p in got}
+    # metrics-fed entities go unavailable when the metrics stop (a crashed gateway)
+    assert all(p["expire_after"] == 60 for p in got
+               if p["state_topic"] == JT.gateway_metrics("gw1"))
 
 
 def render(template: str, view: dict[str, Any]) -> str:

@@ -227,6 +227,12 @@ class CascadeSettings:
         return fuse_edge(np.atleast_2d(device_wire), self.edge_calibrated(edge_probs),
                          self.fusion)
 
+    def device_calibrated(self, device_wire: np.ndarray) -> np.ndarray:
+        """The device's wire view (:func:`.fusion.wire_probs` / ``report_probs``) scaled
+        by the device tier's temperature: its top-1 is the calibrated confidence the
+        live-accuracy estimate uses (the device itself decides on raw confidences)."""
+        return apply_temperature(np.atleast_2d(device_wire), self.temperatures.get("mcu", 1.0))
+
     def edge_calibrated(self, edge_probs: np.ndarray) -> np.ndarray:
         return apply_temperature(np.atleast_2d(edge_probs), self.temperatures["edge"])
 

@@ -54,6 +54,46 @@ def test_point(test: TierOutputs, temps: dict[str, float], fit: FusionFit) -> di
             "cloud_only_accuracy": float((test.probs["cloud"].argmax(1) == test.labels).mean())}
 
 
+def monitoring_doc(calib: TierOutputs, temps: dict[str, float], fit: FusionFit,
+                   complexity_on: bool = True) -> dict[str, Any]:
+    """The thresholds file's ``monitoring`` table: what the gateway's drift alarms and
+    live-accuracy estimate compare the field with (gateway/drift.py, gateway/accuracy.py).
+
+    ``confidence`` / ``complexity``: histograms of the device's wire top-1 confidence and
+    complexity over the calibration split; ``agreement``: how often the device's answer
+    agrees with the edge's (and the cloud's) on frames the device accepts (what audits
+    measure); ``calibration_error``: per tier, the ECE of the calibrated confidence on the
+    frames that tier answers in the cascade (device: the wire view scaled by its
+    temperature), the systematic part of a confidence-based accuracy estimate."""
+    from edgecascade.gateway.drift import Reference
+    from edgecascade.models.cascade import TIER_CLOUD, TIER_DEVICE, TIER_EDGE
+    from edgecascade.models.fusion import wire_probs
+
+    labels = calib.labels
+    wire = wire_probs(calib.probs["mcu"], fit.fusion.k)
+    edge_cal = apply_temperature(calib.probs["edge"], temps["edge"])
+    o = run_cascade(calib.probs["mcu"], calib.complexity, edge_cal, calib.probs["cloud"],
+                    fit.point.thresholds, fit.fusion, temps["cloud"])
+    d_cls = calib.probs["mcu"].argmax(1)
+    on = o.tier == TIER_DEVICE
+    doc: dict[str, Any] = {"frames": int(len(labels)),
+                           "confidence": Reference.fit(wire.max(1)).to_json()}
+    if complexity_on:
+        doc["complexity"] = Reference.fit(calib.complexity).to_json()
+    if on.any():
+        doc["agreement"] = {
+            "device~edge": float((d_cls[on] == edge_cal[on].argmax(1)).mean()),
+            "device~cloud": float((d_cls[on] == calib.probs["cloud"][on].argmax(1)).mean())}
+    answered = {TIER_DEVICE: apply_temperature(wire, temps["mcu"]), TIER_EDGE: edge_cal,
+                TIER_CLOUD: apply_temperature(calib.probs["cloud"], temps["cloud"])}
+    doc["calibration_error"] = {
+        name: round(ece(p[o.tier == t], labels[o.tier == t]), 5)
+        for t, name, p in ((t, n, answered[t]) for t, n in
+                           ((TIER_DEVICE, "device"), (TIER_EDGE, "edge"), (TIER_CLOUD, "cloud")))
+        if (o.tier == t).sum() > 0}
+    return doc
+
+
 def fusion_doc(fit: FusionFit) -> dict[str, Any]:
     """The thresholds file's ``fusion`` table: weights, the choice and why."""
     return {**fit.to_json(), "unfused_edge_conf": fit.unfused.thresholds.edge_confidence}
@@ -103,6 +143,7 @@ def calibrate(objective: Objective, log: Callable[[str], None] = print,
         "fusion": fusion_doc(fit),
         "ece": {"calib": ece_report(calib, temps), "test": ece_report(test, temps)},
         "fallback": measure_fallback(calib, temps, point.thresholds).to_json(),
+        "monitoring": monitoring_doc(calib, temps, fit),
         "mean_image_shape": list(mean.shape),
         "mean_image": mean.astype(int).ravel().tolist(),
     }
@@ -177,7 +218,9 @@ def recalibrate_workload(workload: Any, objective: Objective,
         "thresholds": fit.point.thresholds.as_file(), "temperatures": temps,
         "objective": objective.to_json(), "fusion": fusion_doc(fit),
         "fallback": measure_fallback(calib, temps, fit.point.thresholds,
-                                     wl.load_split("calib").groups).to_json()})
+                                     wl.load_split("calib").groups).to_json(),
+        "monitoring": monitoring_doc(calib, temps, fit,
+                                     settings.complexity_kind != "off")})
     doc["operating_point"] = {"calib": {**fit.point.to_json(),
                                         "cloud_only_accuracy": cloud_only}}
     if wl.split_path("test").is_file():

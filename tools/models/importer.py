@@ -34,7 +34,14 @@ from edgecascade.models.stats import mean_input
 from edgecascade.models.workload import TIERS, Workload, write_workload_file
 
 from .arena_probe import min_arena_bytes
-from .calibrate import ece_report, fit_operating_point, fit_temperatures, fusion_doc, test_point
+from .calibrate import (
+    ece_report,
+    fit_operating_point,
+    fit_temperatures,
+    fusion_doc,
+    monitoring_doc,
+    test_point,
+)
 from .export_c import render as render_c_array
 from .fallback_rule import measure_fallback
 from .outputs import TierOutputs, workload_outputs
@@ -343,6 +350,7 @@ def calibrate_outputs(calib: TierOutputs, test: TierOutputs | None, req: ImportR
                         "mean_input": mean_q.astype(int).ravel().tolist()}),
         "fallback": measure_fallback(calib, temps, point.thresholds, groups).to_json(),
         "fusion": fusion_doc(fit),
+        "monitoring": monitoring_doc(calib, temps, fit, mean_q is not None),
     }
     if test is not None:
         doc["operating_point"]["test"] = test_point(test, temps, fit)

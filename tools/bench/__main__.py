@@ -41,7 +41,8 @@ def as_row(item: Row | dict[str, Any]) -> Row:
     )
 
 
-def render(results: dict[str, list[Row]], failures: dict[str, str], argv: list[str]) -> str:
+def render(results: dict[str, list[Row]], failures: dict[str, str], argv: list[str],
+           skipped: dict[str, list[str]] | None = None) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -62,6 +63,10 @@ def render(results: dict[str, list[Row]], failures: dict[str, str], argv: list[s
                 f"| {r.name} | {r.value:.4g} {r.unit} | {r.baseline:.4g} {r.unit} "
                 f"| {r.ratio:.3g} | {r.target} | `{r.command}` |"
             )
+    if any((skipped or {}).values()):  # e.g. a GPU backend this machine does not have
+        lines += ["", "## Not measured on this machine", ""]
+        lines += [f"- `{name}`: {line}" for name, why in (skipped or {}).items()
+                  for line in why]
     if failures:
         lines += ["", "## Failed to run", ""]
         lines += [f"- `{name}`: {why}" for name, why in failures.items()]
@@ -77,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[str, list[Row]] = {}
     failures: dict[str, str] = {}
+    skipped: dict[str, list[str]] = {}
     for name in modules():
         if args.only and name not in args.only:
             continue
@@ -92,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             failures[name] = f"{type(exc).__name__}: {exc}"
             continue
         results[name] = rows
+        skipped[name] = list(getattr(module, "skipped_lines", list)())
         for r in rows:
             print(f"   {r.name}: {r.value:.4g} {r.unit} / {r.baseline:.4g} -> {r.ratio:.3g}")
         print(f"   ({time.monotonic() - start:.0f} s)")
-    Path(args.out).write_text(render(results, failures, argv))
+    Path(args.out).write_text(render(results, failures, argv, skipped))
     print(f"wrote {args.out}")
     return 1 if failures else 0
 

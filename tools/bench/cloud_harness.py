@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edgecascade.cloud.config import WorkerConfig, parse_config
-from edgecascade.cloud.model import load_classifier
+from edgecascade.cloud.model import classifier_loader
 from edgecascade.cloud.worker import CloudWorker, set_nodelay
 from edgecascade.mqtt import BrokerSettings
 from edgecascade.protocol import CloudItem, CloudRequest, CloudResponse, Frame, Topics, decode
@@ -64,12 +64,14 @@ def broker() -> Iterator[MosquittoBroker]:
 
 
 def worker_config(url: str, topics: Topics, *, max_batch: int, max_delay_ms: float,
-                  worker_id: str = "wkbench", publish_per_second: int = 100) -> WorkerConfig:
+                  worker_id: str = "wkbench", publish_per_second: int = 100,
+                  runtime: dict[str, Any] | None = None) -> WorkerConfig:
+    """``runtime``: extra ``[model]`` keys (runtime, providers, num_threads, ...)."""
     return parse_config({
         "worker_id": worker_id, "prefix": topics.prefix, "shared_group": "bench",
         "broker": {"url": url},
         "model": {"path": str(CLOUD_MODEL), "max_batch": max_batch,
-                  "max_delay_ms": max_delay_ms},
+                  "max_delay_ms": max_delay_ms, **(runtime or {})},
         "limits": {"publish_per_second": publish_per_second},
     }, env={})
 
@@ -77,7 +79,8 @@ def worker_config(url: str, topics: Topics, *, max_batch: int, max_delay_ms: flo
 @contextlib.contextmanager
 def worker(b: MosquittoBroker, topics: Topics, **kwargs: Any) -> Iterator[CloudWorker]:
     cfg = worker_config(b.url, topics, **kwargs)
-    w = CloudWorker(cfg, load_classifier(cfg.model.path), BrokerSettings(url=b.url))
+    w = CloudWorker(cfg, classifier_loader(cfg.model)(cfg.model.path, cfg.model.num_threads),
+                    BrokerSettings(url=b.url))
     w.start()
     try:
         yield w

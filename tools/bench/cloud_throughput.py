@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 import uuid
+from typing import Any
 
 from edgecascade.protocol import Topics, encode
 from edgecascade.tools.bench import cloud_harness as h
@@ -34,13 +35,14 @@ COMMAND = "python -m edgecascade.tools.bench.cloud_throughput"
 
 
 def burst_fps(b: h.MosquittoBroker, frames: int, per_request: int, max_batch: int,
-              repeats: int, aws_quota: bool = False) -> float:
+              repeats: int, aws_quota: bool = False,
+              runtime: dict[str, Any] | None = None) -> float:
     topics = Topics(f"b{uuid.uuid4().hex[:8]}/v1")
     pixels = h.images(frames)
     samples = []
     # The worker's AWS publish limiter (100/s) would cap one-frame replies at 100 frames/s;
     # loopback mosquitto has no such quota and this measures the worker, so lift it.
-    with h.worker(b, topics, max_batch=max_batch, max_delay_ms=5.0) as w:
+    with h.worker(b, topics, max_batch=max_batch, max_delay_ms=5.0, runtime=runtime) as w:
         if not aws_quota:
             w.limiter = type(w.limiter)(1_000_000)
         client = h.Client(b.host, b.port, topics.cloud_response(h.GATEWAY))

@@ -14,7 +14,18 @@
 #error "the camera frame source needs an image model (EC_PRE_Q_MULT in ec_settings.h)"
 #endif
 
+#ifndef EC_INPUT_HEIGHT /* a header `edgecascade models import` wrote: (H, W, C) dims */
+#define EC_INPUT_HEIGHT EC_INPUT_DIM0
+#define EC_INPUT_WIDTH EC_INPUT_DIM1
+#define EC_INPUT_CHANNELS EC_INPUT_DIM2
+#endif
+
 static const char *TAG = "ec_camera";
+#ifndef EC_INPUT_PIXELS
+/* the gray image, which an app built on such a header does not take (its complexity
+ * signal is on the int8 input) */
+static uint8_t s_gray[EC_INPUT_HEIGHT * EC_INPUT_WIDTH];
+#endif
 
 #if defined(CONFIG_EC_CAMERA_FRAME_96X96)
 #define CAMERA_FRAME_SIZE FRAMESIZE_96X96
@@ -94,8 +105,16 @@ int frame_provider_next(int8_t *input, uint8_t *pixels, size_t n, int *label)
     size_t len;
     int rc;
     *label = -1;
-    if (pixels == NULL || n != (size_t)EC_INPUT_HEIGHT * EC_INPUT_WIDTH * EC_INPUT_CHANNELS ||
+    if (n != (size_t)EC_INPUT_HEIGHT * EC_INPUT_WIDTH * EC_INPUT_CHANNELS ||
         EC_INPUT_CHANNELS != 1) {
+        return -1;
+    }
+#ifndef EC_INPUT_PIXELS
+    if (pixels == NULL) {
+        pixels = s_gray;
+    }
+#endif
+    if (pixels == NULL) {
         return -1;
     }
     fb = esp_camera_fb_get();

@@ -58,3 +58,25 @@ def test_build_files_pick_the_source() -> None:
     deps = yaml.safe_load((MAIN / "idf_component.yml").read_text())["dependencies"]
     cam = deps["espressif/esp32-camera"]
     assert cam["version"].startswith("^2.") and "esp32s3" in cam["rules"][0]["if"]
+
+
+def test_kconfig_parses_and_the_app_check_reads_its_defaults_right() -> None:
+    """kconfiglib (menuconfig's parser) reads Kconfig.projbuild without warnings, and for
+    every board and source the defaults app-check compiles with are kconfiglib's."""
+    import kconfiglib
+
+    kc = kconfiglib.Kconfig(str(MAIN / "Kconfig.projbuild"), warn_to_stderr=False)
+    # IDF_TARGET_* come from ESP-IDF's own Kconfig, absent here
+    assert [w for w in kc.warnings if "IDF_TARGET" not in w] == []
+    text = (MAIN / "Kconfig.projbuild").read_text()
+    cases = [("EC_FRAME_SOURCE_CAMERA", f"EC_CAMERA_BOARD_{b}", "EC_CAM") for b in BOARDS]
+    cases.append(("EC_FRAME_SOURCE_IMU", "", "EC_IMU"))
+    for source, board, prefix in cases:
+        kc.unset_values()
+        assert kc.syms[source].set_value(2)
+        if board:
+            assert kc.syms[board].set_value(2)
+        ours = defaults(text, prefix, {board} if board else set())
+        theirs = {n: s.str_value for n, s in kc.syms.items()
+                  if n.startswith(prefix) and s.type in (kconfiglib.INT, kconfiglib.HEX)}
+        assert ours == theirs, (source, board)

@@ -153,6 +153,22 @@ class DevicesConfig:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    """[monitoring]: audits, live accuracy and drift alarms (gateway/monitoring.py)."""
+
+    audit_share: float = 0.01  # share of confident reports devices attach for an audit
+    audit_queue_share: float = 0.5  # audits use the edge queue only while it is below this
+    window: int = 200  # audits in the sliding agreement window
+    drift_window: int = 200  # reports per device in the drift (PSI) window
+    psi_alarm: float = 0.25
+    psi_clear: float = 0.10
+    agreement_tolerance: float = 0.02  # below the calibrated agreement by more: alarm
+    silent_after_s: float = 300.0  # a device with no report for this long counts as silent
+    log_interval_s: float = 60.0  # at most one alarm log line per scope and kind per interval
+    reference: str = ""  # thresholds file with the monitoring table ("": thresholds_file)
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     gateway_id: str = "gw1"
     prefix: str = DEFAULT_PREFIX
@@ -174,6 +190,7 @@ class GatewayConfig:
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     rollout: CanaryRule = field(default_factory=CanaryRule)  # [rollout]: the canary rule
     dashboards: DashboardsConfig = field(default_factory=DashboardsConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     # The site broker's payload limit for device reports (anymodel): the site's own,
     # not AWS IoT's 128 KB; at most protocol.limits.MAX_SITE_PAYLOAD_BYTES.
     site_max_payload_bytes: int = DEFAULT_SITE_PAYLOAD_BYTES
@@ -285,10 +302,24 @@ def _old_observe(doc: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     return out
 
 
+def _monitoring(table: Any, tfile: str | None, base_dir: Path | None,
+                problems: Problems) -> MonitoringConfig:
+    m = section(MonitoringConfig, table, "monitoring", problems)
+    problems.need("monitoring.audit_share", 0.0 <= m.audit_share <= 0.5,
+                  "must be within 0..0.5 (a share of confident reports)")
+    problems.need("monitoring.window", m.window >= 1 and m.drift_window >= 10,
+                  "window must be >= 1 and drift_window >= 10")
+    problems.need("monitoring.psi_clear", 0 <= m.psi_clear <= m.psi_alarm,
+                  "must be within 0..psi_alarm")
+    ref = resolve_path(base_dir, m.reference) if m.reference else tfile
+    return replace(m, reference=ref or "")
+
+
 TOP_KEYS = {"version", "gateway_id", "prefix", "shared_group", "thresholds_file",
             "site_max_payload_bytes",
             "metrics_interval_s", "broker", "cloud_broker", "thresholds", "edge", "cloud",
             "storage", "http", "devices", "dashboards", "rollout",
+            "monitoring",
             "site", "client_id", "observe"}  # deprecated, still read
 
 
@@ -369,6 +400,7 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         devices=devices,
         rollout=read_rollout(doc.get("rollout"), problems),
         dashboards=parse_dashboards(doc.get("dashboards"), problems.add),
+        monitoring=_monitoring(doc.get("monitoring"), tfile, base_dir, problems),
     )
     _check_ranges(cfg, problems)
     problems.need("site_max_payload_bytes",

@@ -209,6 +209,10 @@ class FrameCore:
                    answer: Answer) -> None:
         if decision.reason is Reason.CONFIDENT:
             out.append(Remember(job.report.device_id, answer))
+            if self.cfg.audit_edge and job.report.frame is not None:
+                # a confident answer with its frame: an audit (protocol/audit.py); the
+                # edge answers it only to measure, the result above stands
+                out.append(SubmitEdge(replace(job, audit=True)))
 
     def _duplicate(self, out: list[Effect], key: Key, status: Status) -> None:
         out.append(_count("duplicates"))

@@ -40,19 +40,36 @@ class EdgeTier:
         return run_batch(model, jobs)
 
     def submit(self, jobs: list[FrameJob]) -> None:
-        """Queue a step's edge frames at once; those that no longer fit are re-decided."""
+        """Queue a step's edge frames at once; those that no longer fit are re-decided.
+        Audits (issue 22) go last, and only while the queue is below its audit share."""
         gw = self.gw
-        assert gw.batcher is not None
+        audits = [j for j in jobs if j.audit]
+        if audits:
+            jobs = [j for j in jobs if not j.audit]
+        if gw.batcher is None:
+            for _ in audits:
+                gw.field.audit_dropped()
+            return
         taken = gw.batcher.submit_many(jobs)
         for job in jobs[taken:]:  # filled up since the snapshot
             gw.step(partial(gw.core.edge_refused, job=job, snapshot=gw.snapshot(job.report),
                             last=gw.last_answer(job)))
+        if audits:
+            room = int(gw.batcher.capacity * gw.cfg.monitoring.audit_queue_share) - \
+                gw.batcher.depth
+            taken = gw.batcher.submit_many(audits[:max(room, 0)])
+            for _ in audits[taken:]:
+                gw.field.audit_dropped()
 
     def on_batch(self, jobs: list[FrameJob],
                  results: Sequence[Stamped | BaseException]) -> None:
         """A model run's answers (the batcher's thread): one core step for the batch."""
         done: list[tuple[FrameJob, EdgeOutcome]] = []
         for job, result in zip(jobs, results, strict=True):
+            if job.audit:
+                self.gw.field.audited(job.report, None if isinstance(result, BaseException)
+                                      else result.answer.label)
+                continue
             try:
                 done.append((job, self._outcome(job, result)))
             except Exception:

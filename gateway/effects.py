@@ -37,6 +37,9 @@ class CoreConfig:
     # Local sources of a degraded answer, best first, as measured at calibration
     # (Thresholds.fallback_order; see .fallback). Empty: the built-in rule.
     fallback_order: tuple[str, ...] = ()
+    # Audit a confident device answer that came with its frame (DeviceConfig.audit_share)
+    # with the edge model; the answer already given stands (issue 22).
+    audit_edge: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class FrameJob:
     escalation: Reason | None
     pixels: object = None
     edge: Answer | None = None
+    audit: bool = False  # only measured: the edge answers, the core is not told
 
     @property
     def key(self) -> Key:

@@ -27,6 +27,7 @@ from edgecascade.protocol import (
     decode,
     encode,
 )
+from edgecascade.protocol.audit import share_to_wire
 from edgecascade.site import SiteError
 
 from .edge import FrameRejected
@@ -96,7 +97,8 @@ def handle_device_state(gw: Gateway, payload: bytes, retained: bool) -> None:
     t = gw.cfg.thresholds
     config = DeviceConfig(revision=epoch, conf_threshold=t.device_confidence,
                           margin_threshold=t.device_margin,
-                          complexity_limit=min(t.complexity_limit, 3.0e38), epoch=epoch)
+                          complexity_limit=min(t.complexity_limit, 3.0e38), epoch=epoch,
+                          audit_share=share_to_wire(gw.cfg.monitoring.audit_share) or None)
     assert gw.site is not None
     gw.site.publish(gw.topics.device_config(state.device_id), encode(config), qos=1,
                     retain=True)
@@ -204,6 +206,7 @@ class Housekeeper:
 
     def _publish_metrics(self) -> None:
         gw = self.gw
+        gw.field.publish_gauges()
         if gw.batcher is not None:
             gw.metrics.set("edge_queue_depth", gw.batcher.depth)
         gw.metrics.set("pending_frames", gw.core.waiting)

@@ -59,6 +59,11 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
                            "connected again (a second holder of a credential, or a reconnect "
                            "before the broker saw the old connection die), by role",
                            ("role",)),
+    "audits": ("Audits of confident device answers by the edge model (issue 22; the answer "
+               "given stands), by pair and outcome: agree, disagree, dropped (edge queue "
+               "busy or no edge model), error", ("pair", "outcome")),
+    "drift_alarms": ("Drift alarms raised, by scope (device or site) and kind (confidence, "
+                     "complexity, agreement)", ("scope", "kind")),
 }
 GAUGES: dict[str, str] = {
     "edge_queue_depth": "Edge batcher queue depth",
@@ -72,6 +77,18 @@ GAUGES: dict[str, str] = {
     "ledger_memory_frames": "Frames recorded in memory only because the disk refused them",
     "site_session_present": "1 when the site broker kept the gateway's session at the last "
                             "connect",
+    "live_accuracy": "Label-free estimate of the cascade's accuracy on this site's recent "
+                     "answers (audit agreement + calibrated confidence; 0 until "
+                     "live_accuracy_answers > 0)",
+    "live_accuracy_answers": "Answers in the live accuracy's window",
+    "live_accuracy_low": "Lower end of the live accuracy's 95% interval",
+    "live_accuracy_high": "Upper end of the live accuracy's 95% interval",
+    "audit_agreement": "Share of audited confident device answers the edge model agreed with "
+                       "(sliding window; 0 until audits_in_window > 0)",
+    "audits_in_window": "Audits in the agreement's sliding window",
+    "drift_firing": "Drift alarms firing now (devices and site, every kind)",
+    "drift_site_firing": "1 while a site-wide drift alarm fires",
+    "devices_silent": "Devices seen before that sent no report for monitoring.silent_after_s",
 }
 
 
@@ -84,6 +101,11 @@ UNITS: dict[str, str] = {
                                           sorted(STATE_VALUE.items(), key=lambda i: i[1])),
     "storage_degraded": "0 or 1",
     "site_session_present": "0 or 1",
+    "live_accuracy": "fraction 0..1",
+    "live_accuracy_low": "fraction 0..1",
+    "live_accuracy_high": "fraction 0..1",
+    "audit_agreement": "fraction 0..1",
+    "drift_site_firing": "0 or 1",
 }
 HISTOGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "latency_seconds": ("Report receipt to result publish, by tier", "seconds", ("tier",)),

@@ -69,6 +69,7 @@ from .metrics import GatewayMetrics
 from .model_swap import EdgeSwapper, Stamped
 from .model_versions import VersionThresholds
 from .models_rollout import RolloutTracker
+from .monitoring import FieldMonitor, load_reference
 from .policy import Snapshot
 from .site import SiteLink, now_ms
 from .spool import Spool as SpoolStore
@@ -105,7 +106,11 @@ class Gateway:
             gateway_id=config.gateway_id, cloud_deadline_ms=config.cloud.deadline_ms,
             stale_max_age_ms=int(config.storage.stale_max_age_s * 1000),
             cloud_enabled=config.cloud.enabled,
-            fallback_order=config.thresholds.fallback_order))
+            fallback_order=config.thresholds.fallback_order,
+            audit_edge=config.monitoring.audit_share > 0))
+        # audits, live accuracy, drift alarms (issue 22)
+        self.field = FieldMonitor(config.monitoring, load_reference(config.monitoring),
+                                  self.metrics)
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self._started = False
@@ -241,6 +246,7 @@ class Gateway:
         snap = self.snapshot(report)
         with self._lock:
             self.rollout.on_report(report)
+        self.field.on_report(report)
         cached = last = None
         if needs_lookup(report, snap):
             assert report.frame is not None
@@ -334,6 +340,7 @@ class Gateway:
                 self.ledger.record(result.key, result.revision, data, effect.cloud_done)
             assert self.link is not None
             self.link.publish_result(result, data)
+            self.field.on_result(result)
             decided = self.rollout.on_result(result)  # the canary rule: promote / roll back
             if decided is not None:
                 self.link.publish_manifest(decided)

@@ -76,7 +76,7 @@ def monitoring_doc(calib: TierOutputs, temps: dict[str, float], fit: FusionFit,
                     fit.point.thresholds, fit.fusion, temps["cloud"])
     d_cls = calib.probs["mcu"].argmax(1)
     on = o.tier == TIER_DEVICE
-    doc: dict[str, Any] = {"frames": int(len(labels)),
+    doc: dict[str, Any] = {"frames": int(len(labels)), "classes": int(wire.shape[1]),
                            "confidence": Reference.fit(wire.max(1)).to_json()}
     if complexity_on:
         doc["complexity"] = Reference.fit(calib.complexity).to_json()

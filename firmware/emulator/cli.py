@@ -84,6 +84,7 @@ def raw_dataset(args: argparse.Namespace) -> Any:
 
 
 def run_devices(args: argparse.Namespace) -> int:
+    from edgecascade.models.errors import ModelError
     from edgecascade.mqtt import DEFAULT_URL, BrokerSettings, SettingsError
     from edgecascade.protocol import ProtocolError, Topics
 
@@ -107,8 +108,8 @@ def run_devices(args: argparse.Namespace) -> int:
         fleet = Fleet(settings, topics, args.count, args.rate, id_prefix=args.id_prefix,
                       first=args.first, source=source, ledger=GroundTruth(args.ledger),
                       state_file=args.state_file, credentials=credentials)
-    except (SettingsError, ProtocolError, EmulatorModelError, ValueError) as exc:
-        print(f"edgecascade devices: {exc}", file=sys.stderr)
+    except (SettingsError, ProtocolError, EmulatorModelError, ModelError, ValueError) as exc:
+        print(f"edgecascade devices: {exc}", file=sys.stderr)  # --workload NAME included
         return 2
     from edgecascade.probe import STOPPED, await_broker, unreachable_line
 

@@ -95,3 +95,9 @@ def test_the_arena_probe_says_why_its_child_failed(tmp_path: Path) -> None:
     junk.write_bytes(b"not a model")
     with pytest.raises(RuntimeError, match=r"262144-byte arena \(probe: arena probe failed: "):
         min_arena_bytes(junk)
+
+
+def test_devices_workload_by_name_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["devices", "--workload", "synth", "--count", "1"]) == 2
+    line = last_line(capsys)
+    assert line.startswith("edgecascade devices: synth: unknown workload")

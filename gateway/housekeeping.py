@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -207,6 +208,8 @@ class Housekeeper:
     def _publish_metrics(self) -> None:
         gw = self.gw
         gw.field.publish_gauges()
+        budget = gw.cfg.cloud.budget_messages
+        gw.metrics.set("budget_messages", budget if math.isfinite(budget) else 0.0)
         if gw.batcher is not None:
             gw.metrics.set("edge_queue_depth", gw.batcher.depth)
         gw.metrics.set("pending_frames", gw.core.waiting)

@@ -89,6 +89,7 @@ GAUGES: dict[str, str] = {
     "drift_firing": "Drift alarms firing now (devices and site, every kind)",
     "drift_site_firing": "1 while a site-wide drift alarm fires",
     "devices_silent": "Devices seen before that sent no report for monitoring.silent_after_s",
+    "budget_messages": "Billed cloud messages allowed per budget window (0: no budget set)",
 }
 
 
@@ -96,6 +97,7 @@ GAUGES: dict[str, str] = {
 UNITS: dict[str, str] = {
     "cloud_cost": "billed messages (AWS IoT Core: one per started 5 KB, both directions)",
     "budget_spent": "billed messages",
+    "budget_messages": "billed messages",
     "spool_bytes": "bytes",
     "circuit_state": "enum: " + ", ".join(f"{v} {s.value}" for s, v in
                                           sorted(STATE_VALUE.items(), key=lambda i: i[1])),

@@ -85,6 +85,10 @@ class OnnxRunner(FloatRunner):
         opts.intra_op_num_threads = s.num_threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3  # errors only: the refusal below says what matters
+        # No busy-waiting between runs: spinning intra-op threads take the cores the
+        # gateway's bookkeeping (paho, SQLite) and the batcher need; measured on 2 shared
+        # cores, 2 threads: 8,900 frames/s without, 4,100 with (docs/performance.md).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers: list[Any] = []
         for p in plan.use:
             providers.append((ORT_NAMES[p], self._provider_options(p, s, path, data)))

@@ -115,13 +115,16 @@ class Timing:
     p99_ms: float
     calls: int
 
+    @classmethod
+    def of(cls, batch: int, times: list[float]) -> Timing:
+        """Frames/s at the median call (robust to a shared machine's stalls) and the p99
+        time of one call."""
+        return cls(batch / statistics.median(times), percentile(times, 99) * 1e3, len(times))
 
-def time_calls(run: Callable[[], object], batch: int, budget_s: float,
-               min_calls: int = 3) -> Timing:
-    """Calls of ``run`` (one batch each) for ``budget_s``, at least ``min_calls``, after
-    two warm-up calls: frames/s at the median call (robust to a shared machine's
-    stalls) and the p99 time of one call."""
-    run()
+
+def call_times(run: Callable[[], object], budget_s: float, min_calls: int = 2) -> list[float]:
+    """Seconds per call of ``run`` for ``budget_s`` (at least ``min_calls``), after a
+    warm-up call."""
     run()
     times: list[float] = []
     start = time.perf_counter()
@@ -129,7 +132,18 @@ def time_calls(run: Callable[[], object], batch: int, budget_s: float,
         t0 = time.perf_counter()
         run()
         times.append(time.perf_counter() - t0)
-    return Timing(batch / statistics.median(times), percentile(times, 99) * 1e3, len(times))
+    return times
+
+
+def interleaved(runs: dict[str, Callable[[], object]], batch: int, budget_s: float,
+                rounds: int) -> dict[str, Timing]:
+    """Every runner in turn, ``rounds`` times, ``budget_s`` each in all: a load that
+    comes and goes on a shared machine hits baseline and candidate alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            times[name] += call_times(run, budget_s / rounds)
+    return {name: Timing.of(batch, t) for name, t in times.items()}
 
 
 def skip(line: str) -> None:
@@ -160,27 +174,31 @@ def batches(quick: bool) -> tuple[int, ...]:
 
 def model_rows(m: Model, bks: list[Backend], quick: bool, refused: dict[str, str],
                ceilings: dict[tuple[str, str], tuple[float, int]]) -> list[Row]:
-    """The model alone on every backend at every batch, against its CPU baseline."""
-    budget = 0.6 if quick else 1.5
-    timings: dict[tuple[str, int], Timing] = {}
-    infos: dict[str, str] = {}
+    """The model alone on every backend at every batch, against its CPU baseline; the
+    backends of one batch measured in turns (:func:`interleaved`)."""
+    budget, rounds = (0.6, 3) if quick else (2.0, 5)
+    runners: dict[str, Any] = {}
     for b in bks:
         if b.tflite and not m.has_tflite:
             continue  # the camera model is ONNX only
         runner = open_backend(b, m, refused)
-        if runner is None:
-            continue
-        infos[b.name] = runner.info.describe()
-        x = np.random.default_rng(0).random((max(batches(quick)), *runner.input_shape),
-                                            dtype=np.float32)
-        for n in batches(quick):
-            if not b.gpu and "224" in m.name and n > CPU_224_MAX_BATCH:
-                continue
-            timings[b.name, n] = time_calls(lambda n=n, r=runner, x=x: r.predict_real(x[:n]),
-                                            n, budget)
-        best = max((t.fps, n) for (name, n), t in timings.items() if name == b.name)
-        ceilings[m.name, b.name] = best
-        print(f"  {m.name} on {infos[b.name]}: best {best[0]:.4g} frames/s at batch "
+        if runner is not None:
+            runners[b.name] = runner
+    if not runners:
+        return []
+    shape = next(iter(runners.values())).input_shape
+    x = np.random.default_rng(0).random((max(batches(quick)), *shape), dtype=np.float32)
+    gpu = {b.name: b.gpu for b in bks}
+    timings: dict[tuple[str, int], Timing] = {}
+    for n in batches(quick):
+        runs = {name: (lambda n=n, r=r: r.predict_real(x[:n])) for name, r in runners.items()
+                if gpu[name] or "224" not in m.name or n <= CPU_224_MAX_BATCH}
+        for name, t in interleaved(runs, n, budget, rounds).items():
+            timings[name, n] = t
+    for name, r in runners.items():
+        best = max((t.fps, n) for (b, n), t in timings.items() if b == name)
+        ceilings[m.name, name] = best
+        print(f"  {m.name} on {r.info.describe()}: best {best[0]:.4g} frames/s at batch "
               f"{best[1]}", flush=True)
     rows = []
     for (name, n), t in timings.items():
@@ -188,8 +206,7 @@ def model_rows(m: Model, bks: list[Backend], quick: bool, refused: dict[str, str
         if against not in timings or (name, n) == against:
             continue
         target = ""
-        if name != m.baseline and m.name.startswith("mobilenetv2") and n == CAMERA_BATCH \
-                and next(b.gpu for b in bks if b.name == name):
+        if gpu[name] and m.name.startswith("mobilenetv2") and n == CAMERA_BATCH:
             target = ">= 10 (GPU vs ORT-CPU on all cores)"
         rows.append(Row(
             f"{m.name} alone, {name} batch {n} (p99 {t.p99_ms:.3g} ms/call) vs "
@@ -205,19 +222,24 @@ def edge_tier_rows(m: Model, bks: list[Backend], quick: bool, refused: dict[str,
     from edgecascade.gateway.edge import RunnerEdgeModel
     from edgecascade.tools.bench.gateway_batching import pipeline
 
-    total = 2048 if quick else 8192
+    total = 4096 if quick else 8192
     rows = []
     for b in bks:
         if (m.name, b.name) not in ceilings or b.name in refused:
             continue
-        ceiling, best = ceilings[m.name, b.name]
+        best = ceilings[m.name, b.name][1]
         model = RunnerEdgeModel(str(m.path), settings=b.settings)
         x = np.random.default_rng(1).random((256, *model.input_shape), dtype=np.float32)
-        runs = [pipeline(model, x, best, total)[0] for _ in range(3)]
+        alone, piped = [], []
+        for _ in range(3):  # in turns, as the model rows
+            t = call_times(lambda m=model, x=x, n=best: m.runner.predict_real(x[:n]),
+                           0.3 if quick else 1.0)
+            alone.append(best / statistics.median(t))
+            piped.append(pipeline(model, x, best, total)[0])
         rows.append(Row(f"edge tier ({m.name}) through the batcher on {b.name}, max_batch "
                         f"{best} vs the model alone at its best batch ({best})",
-                        statistics.median(runs), ceiling, "frames/s", COMMAND,
-                        ">= 0.9" if b.gpu else ""))
+                        statistics.median(piped), statistics.median(alone), "frames/s",
+                        COMMAND, ">= 0.9" if b.gpu else ""))
     return rows
 
 

@@ -11,7 +11,8 @@ Per device, six entities grouped under one HA device (the ``device`` block):
   retained state (not the model that answered the last frame).
 
 Per gateway, one HA device with its own entities (:data:`GATEWAY_ENTITIES`): online,
-cloud circuit, spool depth, cloud cost and the share of answers per tier.
+cloud circuit, spool depth, cloud cost, the share of answers per tier, the live
+accuracy estimate (its interval and audit agreement as attributes) and drift.
 
 They read the JSON view (``protocol/jsonview.py``): HA cannot decode msgpack. Every
 state they read is **retained**, so HA shows the truth right after its own restart:
@@ -146,6 +147,27 @@ GATEWAY_ENTITIES: tuple[Entity, ...] = (
         ("state_class", "measurement"),
         ("suggested_display_precision", 1),
     ), GATEWAY_METRICS) for t in Tier),
+    # issue 22: the label-free live accuracy (unknown until there are answers) and drift
+    Entity("sensor", "live_accuracy", "Live accuracy (estimate)", (
+        ("value_template", guarded(
+            "(value_json.nested.live_accuracy * 100) | round(2) "
+            "if (value_json.nested.live_accuracy_answers | default(0)) > 0 else None")),
+        ("unit_of_measurement", "%"),
+        ("state_class", "measurement"),
+        ("suggested_display_precision", 2),
+        ("json_attributes_template", guarded(
+            "{'low': value_json.nested.live_accuracy_low | default(None), "
+            "'high': value_json.nested.live_accuracy_high | default(None), "
+            "'answers': value_json.nested.live_accuracy_answers | default(0), "
+            "'audit_agreement': value_json.nested.audit_agreement | default(None), "
+            "'audits': value_json.nested.audits_in_window | default(0)} | tojson")),
+        ("icon", "mdi:bullseye-arrow"),
+    ), GATEWAY_METRICS),
+    Entity("binary_sensor", "drift", "Drift", (
+        ("value_template", guarded(
+            "'ON' if (value_json.nested.drift_firing | default(0)) > 0 else 'OFF'")),
+        ("payload_on", "ON"), ("payload_off", "OFF"), ("device_class", "problem"),
+    ), GATEWAY_METRICS),
 )
 
 

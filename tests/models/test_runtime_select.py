@@ -144,3 +144,22 @@ def test_auto_on_a_cpu_machine_keeps_litert_for_tflite_and_ort_for_onnx() -> Non
         "onnxruntime", "torch")
     assert open_model(EDGE_ONNX).info.backend == "onnxruntime"
     assert open_model(EDGE).info.backend == "litert"
+
+
+def test_gpu_benchmark_skips_each_absent_backend_once_with_the_reason() -> None:
+    from edgecascade.tools.bench import gpu
+
+    gpu._SKIPPED.clear()
+    refused: dict[str, str] = {}
+    model = gpu.Model("mnist-edge", EDGE, "LiteRT-CPU")
+    found = {b.name: gpu.open_backend(b, model, refused) for b in gpu.backends("")}
+    assert found["LiteRT-CPU"] is not None and found["ORT-CPU"] is not None
+    assert found["ORT-CPU"].info.provider == "cpu"
+    absent = [name for name, runner in found.items() if runner is None]
+    assert "ORT-CUDA" in absent  # the CPU build of onnxruntime here
+    assert len(gpu.skipped_lines()) == len(absent) == len(refused)
+    assert all("not active" in line for line in gpu.skipped_lines())
+    assert gpu.open_backend(gpu.backends("")[2], model, refused) is None  # asked once only
+    assert len(gpu.skipped_lines()) == len(absent)
+    t = gpu.Timing.of(32, [0.01, 0.02, 0.03])
+    assert t.fps == 32 / 0.02 and t.calls == 3

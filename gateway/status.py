@@ -52,6 +52,14 @@ class SiteStatus:
     budget_spent: float = 0.0
     storage_degraded: bool = False
     edge_backend: Mapping[str, str] = field(default_factory=dict)  # backend, provider, device
+    # issue 22: the label-free live accuracy (None before any answer) and drift
+    live_accuracy: tuple[float, float, float] | None = None  # estimate, low, high
+    live_answers: float = 0.0
+    audit_agreement: float | None = None
+    audits: float = 0.0
+    drift_firing: float = 0.0
+    drift_site: bool = False
+    devices_silent: float = 0.0
 
     @property
     def tier_shares(self) -> dict[str, float]:
@@ -100,7 +108,14 @@ def summarize(ready: tuple[int, str] | None, metrics_text: str | None,
         spool_frames=one("spool_depth"), spool_bytes=one("spool_bytes"),
         budget_spent=one("budget_spent"), storage_degraded=one("storage_degraded") > 0,
         edge_backend=next((labels for labels, v in samples.get(
-            "ec_gateway_edge_backend_info", []) if v), {}))
+            "ec_gateway_edge_backend_info", []) if v), {}),
+        live_accuracy=((one("live_accuracy"), one("live_accuracy_low"),
+                        one("live_accuracy_high")) if one("live_accuracy_answers") > 0
+                       else None),
+        live_answers=one("live_accuracy_answers"),
+        audit_agreement=one("audit_agreement") if one("audits_in_window") > 0 else None,
+        audits=one("audits_in_window"), drift_firing=one("drift_firing"),
+        drift_site=one("drift_site_firing") > 0, devices_silent=one("devices_silent"))
 
 
 def render(s: SiteStatus, budget: float | None = None) -> str:
@@ -125,6 +140,16 @@ def render(s: SiteStatus, budget: float | None = None) -> str:
     lines.append(f"budget    {s.budget_spent:.0f}{of} billed messages this window")
     if s.storage_degraded:
         lines.append("storage   DEGRADED (the state disk refuses writes)")
+    if s.live_accuracy is not None:
+        est, lo, hi = s.live_accuracy
+        agree = (f", audits agree {s.audit_agreement:.1%} of {s.audits:.0f}"
+                 if s.audit_agreement is not None else ", no audits yet")
+        lines.append(f"accuracy  {est:.2%} live estimate [{lo:.2%}, {hi:.2%}] over "
+                     f"{s.live_answers:.0f} answers (no labels{agree})")
+    if s.drift_firing or s.devices_silent:
+        where = "site-wide and per device" if s.drift_site else "per device"
+        lines.append(f"alarms    {s.drift_firing:.0f} drift alarm(s) firing ({where}), "
+                     f"{s.devices_silent:.0f} device(s) silent")
     return "\n".join(lines)
 
 

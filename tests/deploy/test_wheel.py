@@ -94,14 +94,15 @@ def test_installed_wheel_works_from_the_clone_root(installed: Path, tmp_path: Pa
 
 def test_install_sh_completes_from_the_clone_root(installed: Path, dist: Path,
                                                   tmp_path: Path) -> None:
-    """docs/deploy.md's one command, pointed at a scratch prefix (no service user, no
-    units): it imports the installed package from the clone's root and writes the
-    configuration folder."""
-    wheel = dist / f"edgecascade-{__version__}-py3-none-any.whl"
+    """docs/deploy.md's one command (no wheel given: it builds one from the clone), run
+    in a copy of the clone (the build writes build/ and egg-info next to the sources)
+    and pointed at a scratch prefix (no service user, no units): it imports the
+    installed package from the clone's root and writes the configuration folder."""
+    clone = dist.parent / "src"  # the dist fixture's copy of this checkout
     etc, var = tmp_path / "etc", tmp_path / "var"
     env = {**os.environ, "EC_PREFIX": str(installed), "EC_ETC": str(etc),
            "EC_VAR": str(var), "EC_USER": "", "PYTHON": sys.executable}
-    done = run("bash", "deploy/install.sh", wheel, cwd=ROOT, env=env, timeout=600)
+    done = run("bash", "deploy/install.sh", cwd=clone, env=env, timeout=600)
     assert done.stdout.strip().endswith(f"edgecascade {__version__}"), done.stdout
     assert (etc / "gateway.toml").is_file() and (etc / "worker-1.toml").is_file()
     assert (var / "gateway").is_dir()

@@ -34,24 +34,20 @@ def last_line(capsys: pytest.CaptureFixture[str]) -> str:
     return lines[-1]
 
 
-def test_a_truncated_model_is_named(src: dict[str, Path], tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    cut = tmp_path / "cut.tflite"
-    cut.write_bytes(src["mcu"].read_bytes()[:500])
-    assert main(import_(src, tmp_path / "out", mcu=cut)) == 2
+@pytest.mark.parametrize("which,flag,keep,problem", [
+    ("mcu", "--mcu", 500, "damaged or truncated .tflite (500 bytes"),
+    ("edge", "--edge", 900, "damaged or truncated .tflite (900 bytes"),
+    ("calib", "--data", 300, "not a readable .npz split"),
+])
+def test_a_truncated_file_is_named(src: dict[str, Path], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str], which: str, flag: str,
+                                   keep: int, problem: str) -> None:
+    cut = tmp_path / f"cut{src[which].suffix}"
+    cut.write_bytes(src[which].read_bytes()[:keep])
+    assert main(import_(src, tmp_path / "out", **{which: cut})) == 2
     line = last_line(capsys)
-    assert line.startswith("edgecascade models import: --mcu ") and str(cut) in line
-    assert "truncated" in line and "500 bytes" in line
+    assert line.startswith(f"edgecascade models import: {flag} {cut}: {problem}"), line
     assert not (tmp_path / "out").exists()
-
-
-def test_an_unreadable_split_is_named(src: dict[str, Path], tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    cut = tmp_path / "calib.npz"
-    cut.write_bytes(src["calib"].read_bytes()[:300])
-    assert main(import_(src, tmp_path / "out", calib=cut)) == 2
-    line = last_line(capsys)
-    assert f"--data {cut}: not a readable .npz split" in line
 
 
 def test_a_label_out_of_range_names_the_file_and_the_class_count(

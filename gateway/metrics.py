@@ -212,6 +212,8 @@ class GatewayMetrics:
         ``_count`` and ``_sum``, from which a dashboard gets a mean)."""
         out: dict[str, float] = {}
         for family in self.registry.collect():
+            if family.name == f"{PREFIX}{BACKEND_INFO}":  # labels, no number: page_summary
+                continue
             for s in family.samples:
                 if family.type == "histogram" and not s.name.endswith(("_count", "_sum")):
                     continue
@@ -219,3 +221,12 @@ class GatewayMetrics:
                     continue
                 out[sample_key(s.name, dict(s.labels))] = float(s.value)
         return dict(sorted(out.items())[:MAX_METRICS])
+
+    def page_summary(self) -> dict[str, float]:
+        """:meth:`summary` and the edge backend's info sample, for the gateway's own
+        page (its key, with a device name in it, may exceed the Metrics message's
+        128-character keys; Prometheus and ``edgecascade status`` read it on /metrics)."""
+        out = self.summary()
+        for s in self._backend.collect()[0].samples:
+            out[sample_key(s.name, dict(s.labels))] = float(s.value)
+        return out

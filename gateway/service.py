@@ -126,7 +126,8 @@ class Gateway:
         self._house = Housekeeper(self)
         self.intake = Intake(self)
         self.edge_tier = EdgeTier(self)
-        self.dashboards = Dashboards.for_gateway(config, lambda: self.site, self.metrics.summary)
+        self.dashboards = Dashboards.for_gateway(config, lambda: self.site,
+                                                 self.metrics.page_summary)
 
     @property
     def site(self) -> mqtt.Client | None:

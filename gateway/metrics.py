@@ -227,6 +227,7 @@ class GatewayMetrics:
         page (its key, with a device name in it, may exceed the Metrics message's
         128-character keys; Prometheus and ``edgecascade status`` read it on /metrics)."""
         out = self.summary()
-        for s in self._backend.collect()[0].samples:
-            out[sample_key(s.name, dict(s.labels))] = float(s.value)
+        for family in self._backend.collect():
+            for s in family.samples:
+                out[sample_key(s.name, dict(s.labels))] = float(s.value)
         return out

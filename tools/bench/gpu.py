@@ -36,8 +36,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,12 @@ def call_times(run: Callable[[], object], budget_s: float, min_calls: int = 2) -
     return times
 
 
-def interleaved(runs: dict[str, Callable[[], object]], batch: int, budget_s: float,
+def predict_first(runner: Any, x: np.ndarray, n: int) -> object:
+    """The runner on the first ``n`` inputs of ``x`` (one timed call)."""
+    return runner.predict_real(x[:n])
+
+
+def interleaved(runs: Mapping[str, Callable[[], object]], batch: int, budget_s: float,
                 rounds: int) -> dict[str, Timing]:
     """Every runner in turn, ``rounds`` times, ``budget_s`` each in all: a load that
     comes and goes on a shared machine hits baseline and candidate alike."""
@@ -191,8 +197,9 @@ def model_rows(m: Model, bks: list[Backend], quick: bool, refused: dict[str, str
     gpu = {b.name: b.gpu for b in bks}
     timings: dict[tuple[str, int], Timing] = {}
     for n in batches(quick):
-        runs = {name: (lambda n=n, r=r: r.predict_real(x[:n])) for name, r in runners.items()
-                if gpu[name] or "224" not in m.name or n <= CPU_224_MAX_BATCH}
+        runs: dict[str, Callable[[], object]] = {
+            name: partial(predict_first, r, x, n) for name, r in runners.items()
+            if gpu[name] or "224" not in m.name or n <= CPU_224_MAX_BATCH}
         for name, t in interleaved(runs, n, budget, rounds).items():
             timings[name, n] = t
     for name, r in runners.items():
@@ -200,7 +207,7 @@ def model_rows(m: Model, bks: list[Backend], quick: bool, refused: dict[str, str
         ceilings[m.name, name] = best
         print(f"  {m.name} on {r.info.describe()}: best {best[0]:.4g} frames/s at batch "
               f"{best[1]}", flush=True)
-    rows = []
+    rows: list[Row] = []
     for (name, n), t in timings.items():
         against = (m.baseline, n) if name != m.baseline else (m.baseline, 1)
         if against not in timings or (name, n) == against:
@@ -223,7 +230,7 @@ def edge_tier_rows(m: Model, bks: list[Backend], quick: bool, refused: dict[str,
     from edgecascade.tools.bench.gateway_batching import pipeline
 
     total = 4096 if quick else 8192
-    rows = []
+    rows: list[Row] = []
     for b in bks:
         if (m.name, b.name) not in ceilings or b.name in refused:
             continue
@@ -232,7 +239,7 @@ def edge_tier_rows(m: Model, bks: list[Backend], quick: bool, refused: dict[str,
         x = np.random.default_rng(1).random((256, *model.input_shape), dtype=np.float32)
         alone, piped = [], []
         for _ in range(3):  # in turns, as the model rows
-            t = call_times(lambda m=model, x=x, n=best: m.runner.predict_real(x[:n]),
+            t = call_times(partial(predict_first, model.runner, x, best),
                            0.3 if quick else 1.0)
             alone.append(best / statistics.median(t))
             piped.append(pipeline(model, x, best, total)[0])
@@ -250,7 +257,7 @@ def cloud_worker_rows(bks: list[Backend], quick: bool, refused: dict[str, str]) 
     from edgecascade.tools.bench.cloud_throughput import burst_fps
 
     frames, repeats = (256, 3) if quick else (2048, 5)
-    rows = []
+    rows: list[Row] = []
     try:
         broker = h.broker()
         b_ctx = broker.__enter__()
@@ -283,7 +290,7 @@ def cloud_worker_rows(bks: list[Backend], quick: bool, refused: dict[str, str]) 
 
 def tensorrt_rows(m: Model, bks: list[Backend], refused: dict[str, str]) -> list[Row]:
     """Engine build on an empty cache vs the same session from the cache."""
-    rows = []
+    rows: list[Row] = []
     for b in bks:
         if not b.name.startswith("ORT-TensorRT") or b.name in refused:
             continue

@@ -59,6 +59,24 @@ function renderSeries(snap) {
     : "no answers in the last minute");
 }
 
+// issue 22: the label-free estimate (gateway/accuracy.py) and the drift alarms
+function renderLiveAccuracy(snap) {
+  const n = metric(snap, "ec_gateway_live_accuracy_answers") || 0;
+  const pct = (v) => (100 * v).toFixed(1) + " %";
+  text("live-accuracy", n > 0 ? pct(metric(snap, "ec_gateway_live_accuracy")) : "–");
+  const audits = metric(snap, "ec_gateway_audits_in_window") || 0;
+  const drift = metric(snap, "ec_gateway_drift_firing") || 0;
+  const parts = n > 0
+    ? [`${pct(metric(snap, "ec_gateway_live_accuracy_low"))} – ` +
+       `${pct(metric(snap, "ec_gateway_live_accuracy_high"))} over ${fmt(n)} answers`,
+       audits > 0 ? `audits agree ${pct(metric(snap, "ec_gateway_audit_agreement"))} ` +
+                    `of ${fmt(audits)}` : "no audits yet"]
+    : ["no answers yet"];
+  if (drift > 0) parts.push(`DRIFT: ${fmt(drift)} alarm(s)`);
+  text("live-accuracy-sub", parts.join(" · "));
+  $("live-card").className = drift > 0 ? "card alarm" : "card";
+}
+
 function render(snap) {
   text("gateway-id", snap.gateway_id);
   text("answered", fmt(snap.answered));
@@ -66,6 +84,7 @@ function render(snap) {
   text("accuracy", snap.accuracy === null ? "–" : (100 * snap.accuracy).toFixed(1) + " %");
   text("accuracy-sub", snap.judged ? `${snap.judged} frames with ground truth`
                                    : "no ground truth known");
+  renderLiveAccuracy(snap);
   text("lat-p50", fmt(snap.latency_ms.p50, 1));
   text("lat-p90", fmt(snap.latency_ms.p90, 1));
   text("lat-p99", fmt(snap.latency_ms.p99, 1));

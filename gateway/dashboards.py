@@ -126,7 +126,7 @@ class Dashboards:
         self.gateway_id = gateway_id
         self.json = JsonTopics(cfg.json_root or default_json_root(topics.prefix))
         self.discovery = Discovery(self.json, version, cfg.ha_prefix,
-                                   max(60, math.ceil(3 * metrics_interval_s)))
+                                   max(60, math.ceil(3 * metrics_interval_s)), topics)
         self._client = client
         self._metrics = metrics
         self.budget = budget

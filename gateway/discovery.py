@@ -18,9 +18,15 @@ They read the JSON view (``protocol/jsonview.py``): HA cannot decode msgpack. Ev
 state they read is **retained**, so HA shows the truth right after its own restart:
 a device's entities read ``{json}/dev/{device}/last`` (its latest result, retained,
 at most one per ``ha_min_interval_s``) and ``{json}/dev/{device}/state``; the
-gateway's read ``{json}/gw/{gateway}/state`` and ``.../metrics``. Their availability is
-the device's (or gateway's) retained JSON state (``online`` true or false, the
-device's last will included). Every template renders ``None`` (HA: unknown) or
+gateway's read ``{prefix}/gw/{gateway}/state`` and ``{json}/gw/{gateway}/metrics``. A
+device's availability is its retained JSON state (``online`` true or false, the device's
+last will included). The gateway's is its **msgpack** state: the only message the broker
+publishes when the gateway dies (its MQTT last will; one will per connection, and the
+JSON view is written by the gateway itself, so a crash leaves it saying online). HA
+reads it byte for byte (``encoding: latin-1``) and compares its first bytes, up to the
+``online`` flag, with the gateway's own encoding of them (:func:`state_head`), so
+*Online* turns off and the other entities unavailable the moment the broker publishes
+the will. Every template renders ``None`` (HA: unknown) or
 ``offline`` on an empty payload, which is what a subscriber gets when a retained state
 is cleared. Config topics are ``{discovery}/{component}/{node}/{object}/config``,
 retained; an empty retained config removes an entity (a retired device).
@@ -33,16 +39,40 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgecascade.gateway.breaker import STATE_VALUE
-from edgecascade.protocol import Tier
+from edgecascade.protocol import ServiceState, Tier, Topics, encode
 from edgecascade.protocol.jsonview import JsonTopics
 
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 #: Payload HA publishes on ``{discovery}/status`` when it (re)starts.
 BIRTH_ONLINE = b"online"
 
-#: The JSON view topic an entity reads (a :class:`JsonTopics` method's name).
+#: The JSON view topic an entity reads (a :class:`JsonTopics` method's name), or
+#: GATEWAY_WILL: the gateway's msgpack state (birth and last will, :class:`Topics`).
 LAST, DEVICE_STATE, GATEWAY_STATE, GATEWAY_METRICS = (
     "device_last", "device_state", "gateway_state", "gateway_metrics")
+GATEWAY_WILL = "gateway_will"
+#: How HA decodes the gateway's entities' payloads: one character per byte, so a
+#: template can read the msgpack state (the JSON they also read is ASCII).
+RAW_ENCODING = "latin-1"
+
+
+def state_head(gateway_id: str, online: bool) -> bytes:
+    """The bytes of the gateway's msgpack :class:`ServiceState` after the map header, up
+    to and including its ``online`` flag: the same in its birth and in its last will,
+    whatever follows (timestamp, version, model). The map header is left out (its size
+    counts the optional fields)."""
+    on = encode(ServiceState(gateway_id, True, 0))
+    off = encode(ServiceState(gateway_id, False, 0))
+    flag = next(i for i, (a, b) in enumerate(zip(on, off, strict=True)) if a != b)
+    return (on if online else off)[1:flag + 1]
+
+
+def head_test(gateway_id: str) -> str:
+    """A Jinja2 test, true when the payload (decoded :data:`RAW_ENCODING`) is the
+    gateway's msgpack state saying online; an empty or any other payload is false."""
+    head = state_head(gateway_id, True)
+    literal = "".join(f"\\x{b:02x}" for b in head)
+    return f"value[1:{len(head) + 1}] == '{literal}'"
 
 
 def guarded(expr: str) -> str:
@@ -119,10 +149,10 @@ def _share(tier: str) -> str:
 
 #: The gateway as an HA device (issue 23).
 GATEWAY_ENTITIES: tuple[Entity, ...] = (
+    # always available: off after the gateway's last will (value template: per gateway)
     Entity("binary_sensor", "online", "Online", (
-        ("value_template", guarded("'ON' if value_json.online else 'OFF'")),
         ("payload_on", "ON"), ("payload_off", "OFF"), ("device_class", "connectivity"),
-    ), GATEWAY_STATE),
+    ), GATEWAY_WILL),
     Entity("sensor", "circuit", "Cloud circuit", (
         ("value_template", guarded(f"{_CIRCUIT!r}[value_json.nested.circuit_state | int]")),
         ("device_class", "enum"),
@@ -181,8 +211,9 @@ class Discovery:
     version: str  # edgecascade's, in the ``origin`` block
     prefix: str = DEFAULT_DISCOVERY_PREFIX
     #: The gateway's metrics entities go unavailable when no metrics message came for
-    #: this long (a crashed gateway's retained JSON state still says online).
+    #: this long (a gateway that is connected but stuck).
     metrics_expire_after_s: int = 60
+    topics: Topics = Topics()  # the site's: the gateway's msgpack state (its last will)
 
     @property
     def status_topic(self) -> str:
@@ -241,13 +272,20 @@ class Discovery:
         return out
 
     def gateway_payload(self, entity: Entity, gateway_id: str) -> dict[str, Any]:
-        topics = self.json_topics
         node = self.gateway_node_id(gateway_id)
         device = {"identifiers": [node], "name": f"edgecascade gateway {gateway_id}",
                   "manufacturer": "edgecascade", "model": "edgecascade gateway",
                   "sw_version": self.version}
-        out = self._entity(entity, node, getattr(topics, entity.reads)(gateway_id),
-                           topics.gateway_state(gateway_id), device)
+        will = self.topics.gateway_state(gateway_id)
+        topic = (will if entity.reads == GATEWAY_WILL
+                 else getattr(self.json_topics, entity.reads)(gateway_id))
+        out = self._entity(entity, node, topic, will, device)
+        out["availability"][0]["value_template"] = (
+            f"{{{{ 'online' if {head_test(gateway_id)} else 'offline' }}}}")
+        out["encoding"] = RAW_ENCODING
+        if entity.reads == GATEWAY_WILL:
+            out["value_template"] = f"{{{{ 'ON' if {head_test(gateway_id)} else 'OFF' }}}}"
+            del out["availability"], out["availability_mode"]
         if entity.reads == GATEWAY_METRICS:
             out["expire_after"] = self.metrics_expire_after_s
         return out

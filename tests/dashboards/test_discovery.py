@@ -21,7 +21,7 @@ import pytest
 
 from edgecascade.gateway.dashboards import retire_topics
 from edgecascade.gateway.discovery import ENTITIES, GATEWAY_ENTITIES, Discovery
-from edgecascade.protocol import DeviceState, Result
+from edgecascade.protocol import DeviceState, Result, ServiceState, Topics, encode
 from edgecascade.protocol.jsonview import JsonTopics, device_state_view, result_view
 
 STR, INT, BOOL, LIST, MAP = str, int, bool, list, dict
@@ -100,10 +100,10 @@ def test_payload_follows_the_documented_schema(topic: str, payload: dict[str, An
     check_map("origin", payload["origin"], ORIGIN)
     assert "name" in payload["origin"]  # required when origin is given
     assert "availability_topic" not in payload  # "must not be used together"
-    for i, a in enumerate(payload["availability"]):
+    for i, a in enumerate(payload.get("availability", [])):
         check_map(f"availability[{i}]", a, AVAILABILITY)
         assert "topic" in a  # required in each entry
-        assert a["topic"] in (JT.device_state("cam1"), JT.gateway_state("gw1"))
+        assert a["topic"] in (JT.device_state("cam1"), Topics().gateway_state("gw1"))
     if payload.get("device_class") == "enum":  # HA: enum needs options, no unit/state_class
         assert payload["options"] and "unit_of_measurement" not in payload
         assert "state_class" not in payload
@@ -130,11 +130,11 @@ def test_the_gateway_is_one_ha_device_of_its_own() -> None:
     assert len({json.dumps(p["device"], sort_keys=True) for p in got}) == 1
     assert got[0]["device"]["identifiers"] != json.loads(
         DISCOVERY.configs("gw1")[0][1])["device"]["identifiers"]  # not a device named gw1
-    assert {p["state_topic"] for p in got} == {JT.gateway_state("gw1"),
+    assert {p["state_topic"] for p in got} == {Topics().gateway_state("gw1"),
                                                 JT.gateway_metrics("gw1")}
     assert {"Online", "Cloud circuit", "Spooled frames", "Cloud cost",
             "Device answer share", "Cloud answer share"} <= {p["name"] for p in got}
-    # metrics-fed entities go unavailable when the metrics stop (a crashed gateway)
+    # metrics-fed entities go unavailable when the metrics stop (a stuck gateway)
     assert all(p["expire_after"] == 60 for p in got
                if p["state_topic"] == JT.gateway_metrics("gw1"))
 
@@ -177,13 +177,41 @@ def test_removal_is_an_empty_retained_config_per_entity() -> None:
     assert all(body == b"" for _, body in removals)
 
 
-def render_raw(template: str, payload: bytes) -> str:
-    """As HA does: ``value_json`` only when the payload parses as JSON."""
+def render_raw(template: str, payload: bytes, encoding: str = "utf-8") -> str:
+    """As HA does: the payload decoded as the config says, ``value_json`` only when it
+    parses as JSON."""
     try:
         view = json.loads(payload)
     except ValueError:
-        return ENV.from_string(template).render(value=payload.decode()).strip()
+        return ENV.from_string(template).render(value=payload.decode(encoding)).strip()
     return render(template, view)
+
+
+def test_the_gateway_reads_online_from_its_birth_and_offline_from_its_last_will() -> None:
+    """The gateway's entities read its msgpack state, byte for byte (HA decodes them
+    latin-1): its birth says online, its last will (the broker publishes it when the
+    gateway dies) and anything else offline, whatever the timestamp, version and model
+    after the flag; a gateway whose id merely starts alike is not this one."""
+    by_id = {json.loads(b)["unique_id"].rsplit("gw1_", 1)[1]: json.loads(b)
+             for _, b in DISCOVERY.gateway_configs("gw1")}
+    births = [ServiceState("gw1", True, 1_700_000_000_000, version="0.1.0", model_id="m"),
+              ServiceState("gw1", True, 0), ServiceState("gw1", True, 2**64 - 1, "9" * 32)]
+    others = [ServiceState("gw1", False, 1_700_000_000_000, version="0.1.0", model_id="m"),
+              ServiceState("gw1", False, 0), ServiceState("gw10", True, 1),
+              ServiceState("gw", True, 1)]
+    for cfg in by_id.values():
+        assert cfg["encoding"] == "latin-1"
+        if "availability" not in cfg:
+            template, yes, no = cfg["value_template"], "ON", "OFF"
+        else:
+            avail = cfg["availability"][0]
+            assert avail["topic"] == Topics().gateway_state("gw1")
+            template, yes, no = avail["value_template"], "online", "offline"
+        for s in births:
+            assert render_raw(template, encode(s), "latin-1") == yes, (cfg["name"], s)
+        for s in others:
+            assert render_raw(template, encode(s), "latin-1") == no, (cfg["name"], s)
+    assert by_id["online"]["state_topic"] == Topics().gateway_state("gw1")
 
 
 def test_clearing_a_device_renders_offline_and_unknown_without_a_template_error() -> None:
@@ -196,6 +224,9 @@ def test_clearing_a_device_renders_offline_and_unknown_without_a_template_error(
     configs = [json.loads(b) for _, b in DISCOVERY.configs("cam1")
                + DISCOVERY.gateway_configs("gw1")]
     for cfg in configs:
+        if cfg["unique_id"] == "edgecascade_gw_gw1_online":  # no availability: off
+            assert render_raw(cfg["value_template"], b"") == "OFF"
+            continue
         avail = cfg["availability"][0]
         assert render_raw(avail["value_template"], b"") == avail["payload_not_available"]
         assert render_raw(cfg["value_template"], b"") == "None", cfg["name"]
@@ -204,8 +235,8 @@ def test_clearing_a_device_renders_offline_and_unknown_without_a_template_error(
 
 def test_gateway_templates_read_the_nested_metrics() -> None:
     from edgecascade.gateway.metrics_json import nested_metrics
-    from edgecascade.protocol import Metrics, ServiceState
-    from edgecascade.protocol.jsonview import metrics_view, service_state_view
+    from edgecascade.protocol import Metrics
+    from edgecascade.protocol.jsonview import metrics_view
 
     values = {'ec_gateway_results_total{reason="confident",tier="device"}': 6.0,
               'ec_gateway_results_total{reason="cloud_answer",tier="cloud"}': 2.0,
@@ -222,5 +253,5 @@ def test_gateway_templates_read_the_nested_metrics() -> None:
                    **{k: "0.0" for k in got if k.endswith("_share")
                       and k not in ("device_share", "cloud_share")}}
     assert got["circuit"] in by_id["circuit"]["options"]
-    online = json.loads(json.dumps(service_state_view(ServiceState("gw1", True, 1))))
-    assert render(by_id["online"]["value_template"], online) == "ON"
+    online = encode(ServiceState("gw1", True, 1))
+    assert render_raw(by_id["online"]["value_template"], online, "latin-1") == "ON"

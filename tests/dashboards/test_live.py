@@ -23,13 +23,14 @@ def get_json(port: int, path: str) -> dict:
 ENV = jinja2.Environment(undefined=jinja2.StrictUndefined)
 
 
-def ha_render(template: str, payload: bytes) -> str:
-    """As HA renders a template: ``value_json`` bound only to a payload that parses."""
+def ha_render(template: str, payload: bytes, encoding: str = "utf-8") -> str:
+    """As HA renders a template: the payload decoded as the config says, ``value_json``
+    bound only to a payload that parses."""
     try:
         bound = {"value_json": json.loads(payload)}
     except ValueError:
         bound = {}
-    return ENV.from_string(template).render(value=payload.decode(), **bound).strip()
+    return ENV.from_string(template).render(value=payload.decode(encoding), **bound).strip()
 
 
 def entity_states(messages: list, configs: dict[str, dict]) -> dict[str, tuple[str, str]]:
@@ -38,12 +39,13 @@ def entity_states(messages: list, configs: dict[str, dict]) -> dict[str, tuple[s
     retained = {m.topic: m.payload for m in messages if m.retain}
     out = {}
     for cfg in configs.values():
-        avail = cfg["availability"][0]
+        enc = cfg.get("encoding", "utf-8")
+        avail = cfg.get("availability", [{"topic": "", "value_template": "online"}])[0]
         state = retained.get(cfg["state_topic"])
         out[cfg["unique_id"]] = (
-            ha_render(avail["value_template"], retained.get(avail["topic"], b"")),
+            ha_render(avail["value_template"], retained.get(avail["topic"], b""), enc),
             "<nothing retained>" if state is None else
-            ha_render(cfg["value_template"], state))
+            ha_render(cfg["value_template"], state, enc))
     return out
 
 
@@ -82,7 +84,7 @@ def test_json_view_discovery_and_retirement(broker, topics, dash_gateway, respon
     assert len(device_configs) == len(ENTITIES)
     # A subscriber arriving later (HA after its restart) gets configs and every state as
     # retained messages: each entity of the device that reported has a state at once.
-    late = Collector(broker.host, broker.port, [jt.all(), "ha/#"])
+    late = Collector(broker.host, broker.port, [jt.all(), "ha/#", topics.gateway_state("gw1")])
     closing.append(late)
     parsed = {m.topic: json.loads(m.payload) for m in configs}
     expected = set(parsed) | {c["state_topic"] for c in parsed.values()}

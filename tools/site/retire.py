@@ -33,7 +33,7 @@ CONNECT_TIMEOUT_S = 10.0
 
 def _views(topics: Topics, json_root: str, ha_prefix: str) -> tuple[JsonTopics, Discovery]:
     jt = JsonTopics(json_root or default_json_root(topics.prefix))
-    return jt, Discovery(jt, "", ha_prefix)
+    return jt, Discovery(jt, "", ha_prefix, topics=topics)
 
 
 def device_topics(topics: Topics, device_id: str, json_root: str = "",

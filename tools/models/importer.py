@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from .calibrate import (
 )
 from .export_c import render as render_c_array
 from .fallback_rule import measure_fallback
+from .latency import host_latency_ms
 from .outputs import TierOutputs, workload_outputs
 from .search import Objective
 from .settings_header import render_generic
@@ -141,17 +141,6 @@ def tier_order_problem(req: ImportRequest, accuracy: dict[str, float]) -> str | 
                 f"calibration split ({accuracy['cloud']:.4f} < {accuracy['edge']:.4f}); "
                 "swapped --edge and --cloud? (--allow-weaker-cloud imports it anyway)")
     return None
-
-
-def host_latency_ms(runner: Any, sample: np.ndarray, runs: int = 20) -> float:
-    """Median wall time of one single-sample inference on this host (after a warm-up)."""
-    runner.predict_real(sample)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        runner.predict_real(sample)
-        times.append(time.perf_counter() - t0)
-    return round(float(np.median(times)) * 1e3, 4)
 
 
 def import_targets(ev: dict[str, Any], objective: Objective) -> dict[str, bool]:
@@ -293,7 +282,8 @@ def run_import(req: ImportRequest, log: Callable[[str], None] = print) -> dict[s
     accuracy = {t: float((acc_out.probs[t].argmax(1) == acc_out.labels).mean()) for t in TIERS}
     one = calib.real()[:1]
     entries = tuple(_entry(req, t, runners[t], arena if t == "mcu" else None, accuracy[t],
-                           labels, files[t], host_latency_ms(runners[t], one)) for t in TIERS)
+                           labels, files[t], host_latency_ms(runners[t].predict_real, one))
+                    for t in TIERS)
     reg = Registry(wl.registry_path, entries, {"dataset": req.name,
                                                "source": str(req.calib.name),
                                                "sizes": {"calib": len(calib),

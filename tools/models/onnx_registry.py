@@ -29,7 +29,7 @@ from edgecascade.models.runtime import ModelRunner
 from edgecascade.models.tensors import input_to_real, samples_to_input
 from edgecascade.models.workload import Workload
 
-from .importer import host_latency_ms
+from .latency import host_latency_ms
 from .onnx_convert import MADE_BY_KEY, ONNX_TIERS, SOURCE_KEY, tflite_to_onnx
 
 
@@ -93,7 +93,7 @@ def onnx_entry(twin: ModelEntry, path: Path, frames: np.ndarray, labels: np.ndar
                     input=replace(twin.input, dtype="float32", scale=0.0, zero_point=0),
                     output=replace(twin.output, dtype="float32", scale=0.0, zero_point=0),
                     arena_bytes=None, test_accuracy=acc,
-                    host_latency_ms=host_latency_ms(runner, frames[:1]),
+                    host_latency_ms=host_latency_ms(runner.predict_real, frames[:1]),
                     format="onnx", onnx=info)
     log(f"  {entry.id} v{entry.version} onnx: {entry.size} B, acc {acc:.4f}, top-1 "
         f"agreement {par.top1_agreement:.4f} with {twin.file}, max prob diff "

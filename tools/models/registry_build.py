@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,28 +21,17 @@ from edgecascade.models.registry import (
 from edgecascade.models.runtime import ModelRunner
 
 from .arena_probe import min_arena_bytes
+from .latency import host_latency_ms
 from .onnx_convert import ONNX_TIERS
 from .onnx_registry import onnx_twins
 from .paths import MODELS_DIR, REGISTRY_JSON
 
 TASK = "mnist-digit-classification"
 TIERS = ("mcu", "edge", "cloud")
-LATENCY_RUNS = 50
 
 
 def model_file(tier: str) -> Path:
     return MODELS_DIR / f"mnist-{tier}.tflite"
-
-
-def host_latency_ms(runner: ModelRunner, frame: np.ndarray, runs: int = LATENCY_RUNS) -> float:
-    """Median wall time of single-frame ``predict`` (after one warm-up)."""
-    runner.predict(frame)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        runner.predict(frame)
-        times.append(time.perf_counter() - t0)
-    return round(float(np.median(times)) * 1e3, 4)
 
 
 def _spec(dtype: np.dtype, shape: tuple[int, ...], q_scale: float, q_zp: int) -> TensorSpec:
@@ -77,7 +65,7 @@ def build_entry(tier: str, previous: Registry | None, log: Callable[[str], None]
         input=_spec(runner.input_dtype, runner.input_shape, iq.scale, iq.zero_point),
         output=_spec(runner.output_dtype, (runner.num_classes,), oq.scale, oq.zero_point),
         labels=get_source().label_names, arena_bytes=arena, test_accuracy=accuracy,
-        host_latency_ms=host_latency_ms(runner, test.images[:1]),
+        host_latency_ms=host_latency_ms(runner.predict, test.images[:1]),
     )
     log(f"  {model_id} v{version}: {entry.size} B, acc {accuracy:.4f}, "
         f"arena {arena}, {entry.host_latency_ms} ms")

@@ -94,11 +94,22 @@ class ImuContract:
     sensor: ImuSensor
 
 
+#: The C core takes a multiplier as an int32 (``EC_PRE_Q_MULT``, ``EC_PRE_IMU_MULTS``).
+MAX_MULT = 2 ** 31 - 1
+
+
 def multiplier(unit: float, scale: float) -> int:
-    """``round(2**SHIFT * unit / scale)``: one step of a value in model input steps."""
+    """``round(2**SHIFT * unit / scale)``: one step of a value in model input steps.
+    Between 1 and :data:`MAX_MULT` (an input scale so small or so large that one step
+    does not fit is a model the firmware cannot feed)."""
     if not (scale > 0 and math.isfinite(scale)):
         raise ModelError("input", f"preprocessing needs a quantized int8 input, scale {scale}")
-    return int(round(2 ** SHIFT * unit / scale))
+    mult = int(round(2 ** SHIFT * unit / scale))
+    if not 1 <= mult <= MAX_MULT:
+        raise ModelError("input", f"input scale {scale:.6g} makes one sensor step "
+                                  f"{unit / scale:.6g} input steps: outside the firmware's "
+                                  f"fixed point (multiplier 1..{MAX_MULT} at shift {SHIFT})")
+    return mult
 
 
 def image_contract(entry: ModelEntry) -> ImageContract:

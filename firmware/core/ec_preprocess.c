@@ -103,19 +103,21 @@ int ec_pre_image(const uint8_t *src, size_t src_len, ec_pixfmt_t fmt, uint16_t s
             uint32_t x0;
             uint32_t x1;
             uint32_t y;
-            uint32_t sum = 0;
+            uint64_t sum = 0; /* a box of a large frame holds more than 2^32 / 255 pixels */
             uint32_t count;
             uint32_t mean;
             box(ox, out_w, crop->w, &x0, &x1);
             for (y = y0; y < y1; y++) {
                 const uint8_t *row = src + ((size_t)(crop->y + y) * src_w + crop->x) * bpp;
+                uint32_t row_sum = 0; /* < 65536 * 256 */
                 uint32_t x;
                 for (x = x0; x < x1; x++) {
-                    sum += gray_at(row + (size_t)x * bpp, fmt);
+                    row_sum += gray_at(row + (size_t)x * bpp, fmt);
                 }
+                sum += row_sum;
             }
-            count = (y1 - y0) * (x1 - x0);
-            mean = (sum + count / 2u) / count;
+            count = (y1 - y0) * (x1 - x0); /* < 2^32: each side < 65536 */
+            mean = (uint32_t)((sum + count / 2u) / count);
             out[(size_t)oy * out_w + ox] = (uint8_t)(invert ? 255u - mean : mean);
         }
     }

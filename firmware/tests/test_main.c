@@ -24,6 +24,7 @@ void test_ota_vectors(void);
 void test_ota_flow(void);
 void test_preprocess_vectors(void);
 void test_preprocess_rules(void);
+void test_preprocess_large_box(void);
 
 #ifdef EC_TEST_FORCE_FAIL
 /* Built only by tests/firmware's proof that a failing check reaches the exit code
@@ -51,6 +52,7 @@ static const test_case_t tests[] = {
     {"ota_flow", test_ota_flow},
     {"preprocess_vectors", test_preprocess_vectors},
     {"preprocess_rules", test_preprocess_rules},
+    {"preprocess_large_box", test_preprocess_large_box},
 #ifdef EC_TEST_FORCE_FAIL
     {"forced_failure", test_forced_failure},
 #endif

@@ -1,5 +1,6 @@
 /* Preprocessing: the golden vectors of firmware/tests/vectors (the Python twin's bytes)
  * and the rules' edges. Runs on the host and under QEMU Cortex-M4. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ec_err.h"
@@ -112,4 +113,30 @@ void test_preprocess_rules(void)
     CHECK_EQ(ec_pre_quantize_u8(all, 256, 1 << EC_PRE_SHIFT, EC_PRE_SHIFT, -128, q), EC_OK);
     CHECK_EQ(ec_quantize_pixels(all, 256, 0.00392156886f, -128, qf), EC_OK);
     CHECK(memcmp(q, qf, sizeof q) == 0);
+}
+
+/* A box of more than 2^32 / 255 pixels (a large frame to a tiny input): its sum does not
+ * fit 32 bits. The Python twin's integers do not overflow; the C core must not either.
+ * Host only: 17 MB are more than the QEMU board's RAM (malloc fails there: skipped). */
+void test_preprocess_large_box(void)
+{
+    const uint16_t w = 4200;
+    const uint16_t h = 4100; /* 17,220,000 pixels of 255: the sum is 4,391,100,000 */
+    uint8_t *frame = malloc((size_t)w * h);
+    uint8_t px[1];
+    ec_rect_t c;
+    if (frame == NULL) {
+        return;
+    }
+    memset(frame, 255, (size_t)w * h);
+    c.x = 0;
+    c.y = 0;
+    c.w = w;
+    c.h = h;
+    CHECK_EQ(ec_pre_image(frame, (size_t)w * h, EC_PIX_GRAY8, w, h, &c, 1, 1, 0, px), EC_OK);
+    CHECK_EQ(px[0], 255);
+    frame[0] = 0; /* one dark pixel in 17 million: the rounded mean stays 255 */
+    CHECK_EQ(ec_pre_image(frame, (size_t)w * h, EC_PIX_GRAY8, w, h, &c, 1, 1, 1, px), EC_OK);
+    CHECK_EQ(px[0], 0);
+    free(frame);
 }

@@ -93,6 +93,12 @@ def test_bad_input_is_one_clear_error() -> None:
         pre.imu_to_input(np.zeros((128, 6), np.int32), har)
     with pytest.raises(ModelError, match="expected"):
         pre.imu_to_input(np.zeros((127, 6), np.int16), har)
+    # a multiplier the C core's int32 cannot hold (it wrapped there, not in Python)
+    assert pre.multiplier(1 / 255, 1 / 255) == 1 << pre.SHIFT
+    with pytest.raises(ModelError, match="fixed point"):
+        pre.multiplier(1 / 255, 1e-7)
+    with pytest.raises(ModelError, match="fixed point"):
+        pre.multiplier(1 / 255, 1e6)
 
 
 def _settings_value(header: Path, name: str) -> str:

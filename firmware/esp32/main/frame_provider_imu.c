@@ -32,6 +32,7 @@
 #define REG_GYRO_CONFIG 0x1B
 #define REG_ACCEL_CONFIG 0x1C
 #define REG_FIFO_EN 0x23
+#define REG_INT_ENABLE 0x38
 #define REG_INT_STATUS 0x3A
 #define REG_USER_CTRL 0x6A
 #define REG_PWR_MGMT_1 0x6B
@@ -41,9 +42,13 @@
 #define FIFO_EN_ACCEL_GYRO 0x78 /* XG, YG, ZG, ACCEL: 12 bytes a sample, accel first */
 #define USER_CTRL_FIFO_EN 0x40
 #define USER_CTRL_FIFO_RESET 0x04
-#define INT_FIFO_OFLOW 0x10
+#define INT_FIFO_OFLOW 0x10 /* INT_STATUS flag and its INT_ENABLE bit (pin not wired) */
 #define DLPF_44HZ 3 /* the gyro output rate is 1 kHz with the low-pass filter on */
 #define SAMPLE_BYTES 12
+#define FIFO_BYTES 1024
+/* more than this many bytes: a sample was cut by an overflow (the FIFO drops its oldest
+ * bytes, not whole samples), whether or not the chip raised the flag */
+#define FIFO_WHOLE (FIFO_BYTES / SAMPLE_BYTES * SAMPLE_BYTES)
 #define READ_SAMPLES 16 /* per I2C burst */
 #define I2C_TIMEOUT_MS 50
 
@@ -139,6 +144,9 @@ int frame_provider_init(void)
     if (err == ESP_OK) {
         err = write_reg(REG_FIFO_EN, FIFO_EN_ACCEL_GYRO);
     }
+    if (err == ESP_OK) { /* the register map sets FIFO_OFLOW_INT for an enabled interrupt */
+        err = write_reg(REG_INT_ENABLE, INT_FIFO_OFLOW);
+    }
     if (err == ESP_OK) {
         err = fifo_restart();
     }
@@ -164,18 +172,22 @@ static int drain_fifo(int have)
     uint8_t raw[READ_SAMPLES * SAMPLE_BYTES];
     uint8_t count_be[2];
     uint8_t status = 0;
+    int count;
     int available;
     if (read_regs(REG_INT_STATUS, &status, 1) != ESP_OK ||
         read_regs(REG_FIFO_COUNTH, count_be, sizeof count_be) != ESP_OK) {
         return -1;
     }
-    if (status & INT_FIFO_OFLOW) { /* samples were lost: a window must be contiguous */
+    count = (count_be[0] << 8) | count_be[1];
+    if ((status & INT_FIFO_OFLOW) || count > FIFO_WHOLE) {
+        /* samples were lost and the rest may be cut mid-sample: a window must be
+         * contiguous and aligned, so it starts again on an empty FIFO */
         s_overflows++;
         ESP_LOGW(TAG, "sensor FIFO overflowed (%u so far): window restarted",
                  (unsigned)s_overflows);
         return fifo_restart() == ESP_OK ? 0 : -1;
     }
-    available = ((count_be[0] << 8) | count_be[1]) / SAMPLE_BYTES;
+    available = count / SAMPLE_BYTES;
     while (available > 0 && have < EC_PRE_IMU_STEPS) {
         int n = available;
         int i;

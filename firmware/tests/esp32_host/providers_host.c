@@ -141,10 +141,11 @@ static uint8_t s_reg[128];
 static uint8_t s_fifo[FIFO_CAP];
 static size_t s_fifo_len;
 static int s_oflow;
+static int s_silent; /* a chip that never raises FIFO_OFLOW_INT (argv[4] "silent") */
 static const int16_t *s_rec; /* the recording: rows of 6 counts */
 static size_t s_rec_rows;
 static size_t s_next_row;         /* the next row the sensor samples */
-static size_t s_fifo_first_row;   /* the recording row of the FIFO's first sample */
+static size_t s_fifo_first_byte;  /* the recording byte (row * 12) of the FIFO's first */
 static uint64_t s_now_us;
 static uint64_t s_next_sample_us;
 
@@ -171,14 +172,16 @@ static void fifo_push_row(void)
 {
     const int16_t *row = s_rec + (s_next_row % s_rec_rows) * 6u;
     int c;
-    if (s_fifo_len + 12u > FIFO_CAP) { /* full: the oldest sample is lost */
-        memmove(s_fifo, s_fifo + 12, s_fifo_len - 12u);
-        s_fifo_len -= 12u;
-        s_fifo_first_row++;
-        s_oflow = 1;
+    if (s_fifo_len + 12u > FIFO_CAP) { /* full: its oldest BYTES are lost (1024 % 12 != 0) */
+        size_t drop = s_fifo_len + 12u - FIFO_CAP;
+        memmove(s_fifo, s_fifo + drop, s_fifo_len - drop);
+        s_fifo_len -= drop;
+        s_fifo_first_byte += drop;
+        /* INT_STATUS reports it when the interrupt is enabled (INT_ENABLE bit 4) */
+        s_oflow = !s_silent && (s_reg[0x38] & 0x10u) != 0;
     }
     if (s_fifo_len == 0) {
-        s_fifo_first_row = s_next_row;
+        s_fifo_first_byte = s_next_row * 12u;
     }
     for (c = 0; c < 6; c++) { /* accel x y z, then gyro x y z: big-endian */
         s_fifo[s_fifo_len++] = (uint8_t)((uint16_t)row[c] >> 8);
@@ -274,7 +277,7 @@ esp_err_t i2c_master_transmit_receive(i2c_master_dev_handle_t dev, const uint8_t
         memset(rbuf + n, 0, rlen - n);
         memmove(s_fifo, s_fifo + n, s_fifo_len - n);
         s_fifo_len -= n;
-        s_fifo_first_row += n / 12u;
+        s_fifo_first_byte += n;
     } else if (wbuf[0] == 0x3A && rlen == 1u) {
         rbuf[0] = s_oflow ? 0x10 : 0x00;
         s_oflow = 0; /* cleared on read */
@@ -293,10 +296,11 @@ int main(int argc, char **argv)
     int i;
     int n;
     uint8_t *rec;
-    if (argc != 4) {
-        fprintf(stderr, "usage: imu_host COUNTS.bin GAP_MS N\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: imu_host COUNTS.bin GAP_MS N [silent]\n");
         return 2;
     }
+    s_silent = argc == 5 && strcmp(argv[4], "silent") == 0;
     rec = read_file(argv[1], &len);
     s_rec = (const int16_t *)(void *)rec; /* little-endian host, malloc-aligned */
     s_rec_rows = len / 12u;
@@ -307,9 +311,10 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("config bus %d sda %d scl %d smplrt_div %u dlpf %u gyro_config 0x%02x "
-           "accel_config 0x%02x fifo_en 0x%02x user_ctrl 0x%02x pwr 0x%02x\n",
+           "accel_config 0x%02x fifo_en 0x%02x user_ctrl 0x%02x pwr 0x%02x "
+           "int_enable 0x%02x\n",
            s_bus.port, s_bus.sda, s_bus.scl, s_reg[0x19], s_reg[0x1A] & 7u, s_reg[0x1B],
-           s_reg[0x1C], s_reg[0x23], s_reg[0x6A], s_reg[0x6B]);
+           s_reg[0x1C], s_reg[0x23], s_reg[0x6A], s_reg[0x6B], s_reg[0x38]);
     for (i = 0; i < n; i++) {
         int label = 7;
         if (i > 0) {
@@ -321,7 +326,7 @@ int main(int argc, char **argv)
         }
         printf("window ");
         put_hex(input, sizeof input);
-        printf(" end %u label %d\n", (unsigned)(s_fifo_first_row), label);
+        printf(" end %u label %d\n", (unsigned)(s_fifo_first_byte / 12u), label);
     }
     free(rec);
     return 0;

@@ -28,6 +28,10 @@ from dataclasses import dataclass, field
 
 Z95 = 1.959964
 TIERS = ("device", "edge", "cloud")
+#: Answers that are not a tier's own fresh judgement: a cache hit (an earlier answer
+#: reused) and a degraded local answer. They count in the estimate with their own
+#: confidence and the largest calibration error known (no calibration measures them).
+OTHER = ("cache", "degraded")
 #: The pairs an audit compares: the answering tier ~ the tier above.
 PAIRS = ("device~edge", "device~cloud", "edge~cloud")
 
@@ -169,12 +173,13 @@ def combine(answers: list[tuple[str, float]], audits: Mapping[str, Interval],
     if n == 0:
         return tiers, Interval(math.nan, 0.0, 1.0, 0)
     est, var = 0.0, 0.0
-    for tier in TIERS:
+    worst = max([float(v) for v in cfg.systematic.values()] or [0.0])
+    for tier in (*TIERS, *OTHER):
         confs = [c for t, c in answers if t == tier]
         if not confs:
             continue
         share = len(confs) / n
-        expected = _expected(confs, float(cfg.systematic.get(tier, 0.0)), cfg.z)
+        expected = _expected(confs, float(cfg.systematic.get(tier, worst)), cfg.z)
         used = expected
         ref = audits.get(f"{tier}~edge") if tier == "device" else audits.get(f"{tier}~cloud")
         if tier == "device" and (ref is None or ref.n == 0):
@@ -202,9 +207,10 @@ class LiveAccuracy:
 
     def answered(self, device_id: str, model_version: int, tier: str,
                  confidence: float) -> None:
-        """One final answer with the answering tier's calibrated top-1 confidence."""
-        if tier not in TIERS:
-            return  # cache and degraded answers are not a tier's own judgement
+        """One final answer with the answering tier's calibrated top-1 confidence
+        (``tier``: device, edge, cloud, or cache / degraded)."""
+        if tier not in TIERS and tier not in OTHER:
+            raise ValueError(f"unknown answer kind {tier!r}")
         self._note_version(device_id, model_version)
         a = self._answers.get(device_id)
         if a is None:

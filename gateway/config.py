@@ -156,7 +156,7 @@ class DevicesConfig:
 class MonitoringConfig:
     """[monitoring]: audits, live accuracy and drift alarms (gateway/monitoring.py)."""
 
-    audit_share: float = 0.01  # share of confident reports devices attach for an audit
+    audit_share: float = 0.0  # share of confident reports devices attach for an audit (0: off)
     audit_queue_share: float = 0.5  # audits use the edge queue only while it is below this
     window: int = 200  # audits in the sliding agreement window
     drift_window: int = 200  # reports per device in the drift (PSI) window
@@ -231,6 +231,8 @@ def _check_ranges(cfg: GatewayConfig, problems: Problems) -> None:
          "must be 0..1000 ms")
     for key, why in settings_problems(e.runtime, e.providers):
         problems.add(f"edge.{key}", why)
+    need("edge.delegate", not e.delegate or e.runtime == "litert",
+         f"a LiteRT delegate; runtime {e.runtime!r} does not load one (use providers)")
     need("edge.queue_size", 1 <= e.queue_size <= 1_000_000, "must be 1..1000000")
     c = cfg.cloud
     need("cloud.deadline_ms", 1 <= c.deadline_ms <= 600_000, "must be 1..600000 ms")

@@ -90,6 +90,9 @@ def handle_device_state(gw: Gateway, payload: bytes, retained: bool) -> None:
     except ProtocolError as exc:
         gw.metrics.inc("rejected", reason=exc.reason)
         return
+    if state.online and state.epoch is not None and gw.cfg.monitoring.audit_share > 0:
+        send_audit_config(gw, state.device_id)  # issue 22: a device with its own epoch
+        return
     if not (state.online and state.epoch is None and gw.cfg.devices.assign_epochs):
         return
     if retained and gw.ledger.has_epoch(state.device_id):
@@ -104,6 +107,19 @@ def handle_device_state(gw: Gateway, payload: bytes, retained: bool) -> None:
     gw.site.publish(gw.topics.device_config(state.device_id), encode(config), qos=1,
                     retain=True)
     log.info("epoch assigned", extra={"device_id": state.device_id, "epoch": epoch})
+
+
+def send_audit_config(gw: Gateway, device_id: str) -> None:
+    """The retained DeviceConfig with the audit share, once per device and gateway run, for
+    a device that keeps its own epoch (the config carries none; revision: the time)."""
+    if not gw.field.first_config(device_id) or gw.site is None:
+        return
+    t = gw.cfg.thresholds
+    config = DeviceConfig(revision=int(time.time()), conf_threshold=t.device_confidence,
+                          margin_threshold=t.device_margin,
+                          complexity_limit=min(t.complexity_limit, 3.0e38),
+                          audit_share=share_to_wire(gw.cfg.monitoring.audit_share))
+    gw.site.publish(gw.topics.device_config(device_id), encode(config), qos=1, retain=True)
 
 
 class Housekeeper:

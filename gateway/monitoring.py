@@ -99,8 +99,11 @@ class FieldMonitor:
         self._lock = threading.Lock()
         self._pending: OrderedDict[tuple[str, int, int], float] = OrderedDict()
         self._heard: dict[str, float] = {}
+        self._configured: set[str] = set()  # devices sent the audit config this run
         self._logged: dict[tuple[str, str], float] = {}
         self.alarm_log: list[dict[str, Any]] = []  # every change, for the JSON state (bounded)
+        self.audit_counts: dict[str, int] = {"agree": 0, "disagree": 0, "dropped": 0,
+                                             "error": 0}
 
     # -- hooks ---------------------------------------------------------------------------
     def on_report(self, report: Report) -> None:
@@ -120,21 +123,21 @@ class FieldMonitor:
         with self._lock:
             conf = self._pending.pop(result.key, None)
             if result.degraded or result.stale:
-                return
-            if result.tier == "device":
-                confidence = conf if conf is not None else result.confidence
+                kind = "degraded"
+            elif result.tier in ("device", "edge", "cloud"):
+                kind = result.tier
             else:
-                confidence = result.confidence
-            self.accuracy.answered(result.device_id, result.model_version, result.tier,
-                                   confidence)
+                kind = "cache"
+            confidence = conf if kind == "device" and conf is not None else result.confidence
+            self.accuracy.answered(result.device_id, result.model_version, kind, confidence)
 
     def audited(self, report: Report, edge_label: int | None) -> None:
         """The edge model's answer to an audited frame (None: it failed)."""
         if edge_label is None:
-            self.metrics.inc("audits", pair=PAIR, outcome="error")
+            self._count("error")
             return
         agree = edge_label == report.top1
-        self.metrics.inc("audits", pair=PAIR, outcome="agree" if agree else "disagree")
+        self._count("agree" if agree else "disagree")
         with self._lock:
             self.accuracy.audited(report.device_id, report.model_version, PAIR, agree)
             for scope, view in ((report.device_id, self.accuracy.device(report.device_id)),
@@ -145,7 +148,20 @@ class FieldMonitor:
                                                       iv.n, iv.hi))
 
     def audit_dropped(self) -> None:
-        self.metrics.inc("audits", pair=PAIR, outcome="dropped")
+        self._count("dropped")
+
+    def _count(self, outcome: str) -> None:
+        self.metrics.inc("audits", pair=PAIR, outcome=outcome)
+        with self._lock:
+            self.audit_counts[outcome] += 1
+
+    def first_config(self, device_id: str) -> bool:
+        """True the first time a device is named: it gets the audit config once."""
+        with self._lock:
+            if device_id in self._configured:
+                return False
+            self._configured.add(device_id)
+            return True
 
     # -- alarms --------------------------------------------------------------------------
     def _alarms(self, changes: list[AlarmChange]) -> None:
@@ -209,8 +225,11 @@ class FieldMonitor:
                             for d in self.accuracy.devices()},
                 "drift": self.drift.state(),
                 "firing": [{"scope": s, "kind": k} for s, k in self.drift.firing()],
+                # the estimate assumes the calibration split's distribution
+                "estimate_valid": not self.drift.firing(),
                 "alarms": list(self.alarm_log),
                 "silent_devices": silent,
+                "audits": dict(self.audit_counts),
                 "audit_share": self.cfg.audit_share,
                 "reference": self.ref.path if self.ref is not None else None,
             }

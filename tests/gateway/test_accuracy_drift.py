@@ -75,11 +75,14 @@ def test_snapshot_is_json_with_every_device() -> None:
     acc = LiveAccuracy()
     acc.answered("a", 1, "device", 0.97)
     acc.answered("b", 3, "edge", 0.9)
-    acc.answered("b", 3, "cache", 1.0)  # not a tier's own judgement: ignored
+    acc.answered("b", 3, "cache", 1.0)  # an earlier answer reused: its own kind
     snap = acc.snapshot()
     json.dumps(snap)
     assert set(snap["devices"]) == {"a", "b"}  # type: ignore[arg-type]
-    assert acc.device("b").tiers["edge"].share == 1.0
+    assert acc.device("b").tiers["edge"].share == 0.5
+    assert acc.device("b").tiers["cache"].share == 0.5
+    with pytest.raises(ValueError, match="unknown answer kind"):
+        acc.answered("b", 3, "oracle", 1.0)
 
 
 def _ref() -> tuple[Reference, np.random.Generator]:

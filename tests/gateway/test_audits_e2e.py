@@ -50,6 +50,15 @@ def test_audited_frames_are_measured_and_never_change_the_answer(
                                                             ts_ms=1)))])
     cfg = decode(DeviceConfig, configs.wait_for(1, 30)[0].payload)
     assert cfg.audit_share == share_to_wire(0.25)
+    # a device that keeps its own epoch gets the audit share too, once, without an epoch
+    own = DeviceState(device_id="d2", online=True, ts_ms=1, epoch=5)
+    publish(broker.host, broker.port, [(topics.device_state("d2"), encode(own))] * 2)
+    def for_d2(m) -> bool:  # type: ignore[no-untyped-def]
+        return m.topic == topics.device_config("d2")
+
+    got = configs.wait_for(1, 30, where=for_d2)
+    d2 = decode(DeviceConfig, got[0].payload)
+    assert (d2.epoch, d2.audit_share) == (None, share_to_wire(0.25))
 
     _, labels = images()
     threes = [int(i) for i in np.flatnonzero(labels == 3)[:6]]
@@ -87,3 +96,4 @@ def test_audited_frames_are_measured_and_never_change_the_answer(
                    for m in msgs)
 
     wait_until(published, 30)
+    assert len([m for m in configs.messages if for_d2(m)]) == 1  # the second birth: none

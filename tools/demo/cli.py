@@ -51,6 +51,18 @@ def add_parser(sub: Any) -> None:
                    choices=["litert", "onnxruntime", "torch", "auto"],
                    help="runtime of the edge and cloud models (default litert; onnxruntime "
                         "and torch run the registered ONNX twins)")
+    p.add_argument("--audit-share", type=float, default=0.01, metavar="X",
+                   help="share of confident reports the devices attach for an audit by the "
+                        "edge model (default 0.01; the report compares the live accuracy "
+                        "estimate with the true accuracy)")
+    p.add_argument("--drift-at", type=float, default=None, metavar="SECONDS",
+                   help="inject drift: from this many seconds into the run, some devices "
+                        "replay changed frames (--drift-kind); the report says when the "
+                        "drift alarm fired")
+    p.add_argument("--drift-kind", default="rotate", choices=["rotate", "noise"],
+                   help="rotate: frames turned by 90 degrees; noise: Gaussian noise")
+    p.add_argument("--drift-share", type=float, default=0.3, metavar="X",
+                   help="share of devices that drift (default 0.3, at least one)")
     p.set_defaults(func=main, default_log_format="text")
 
 
@@ -63,6 +75,11 @@ def main(args: argparse.Namespace) -> int:
         print("demo: --devices, --rate and --duration must be positive, --outage >= 0",
               file=sys.stderr)
         return 2
+    if not (0 <= args.audit_share <= 0.5 and 0 < args.drift_share <= 1) or \
+            (args.drift_at is not None and args.drift_at < 0):
+        print("demo: --audit-share must be within 0..0.5, --drift-share within (0, 1], "
+              "--drift-at >= 0", file=sys.stderr)
+        return 2
     problem = workload_problem(args.workload)
     if problem:
         print(f"demo: {problem}", file=sys.stderr)
@@ -74,7 +91,8 @@ def main(args: argparse.Namespace) -> int:
         cloud_broker=args.cloud_broker, embedded=args.embedded_broker,
         wan_delay_ms=args.wan_delay_ms, outage=args.outage, out=args.out, prefix=args.prefix,
         live=not args.no_live, dump=args.dump, secure=args.secure, workload=args.workload,
-        keep=args.keep, runtime=args.runtime,
+        keep=args.keep, runtime=args.runtime, audit_share=args.audit_share,
+        drift_at=args.drift_at, drift_kind=args.drift_kind, drift_share=args.drift_share,
     ))
     if report is None:
         return 1

@@ -80,3 +80,21 @@ class DriftPlan:
         for d in chosen:
             devices[d].core.source = source
         return chosen
+
+
+def drift_plan(opts: Any) -> DriftPlan | None:
+    """The demo options' drift (``drift_at`` None: none)."""
+    if getattr(opts, "drift_at", None) is None:
+        return None
+    return DriftPlan(float(opts.drift_at), opts.drift_kind, opts.drift_share)
+
+
+def apply_drift(plan: DriftPlan, fleet: Any, workload: Any, elapsed_s: float) -> Any:
+    """Switch the plan's devices of a running emulator ``fleet``; what the report needs."""
+    import time
+
+    from .monitoring_report import DriftApplied
+
+    at = int(time.time() * 1000)
+    chosen = plan.apply({d.core.device_id: d for d in fleet.devices}, workload)
+    return DriftApplied(at, round(elapsed_s, 2), plan.kind, tuple(chosen))

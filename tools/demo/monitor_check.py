@@ -115,6 +115,7 @@ def simulate(base: Tiers, mon: Mapping[str, Any], *, devices: int, rate: float,
     drift_step = None if drift_at is None else round(rate * drift_at)
     drifting = set(sorted(ids)[:max(1, int(np.ceil(drift_share * devices)))])
     correct = total = audits = 0
+    cache: dict[int, tuple[int, float]] = {}  # frame -> the edge's or cloud's answer
     alarms: list[dict[str, Any]] = []
     after: dict[str, int] = {}
     seen_after: dict[str, int] = {}
@@ -141,10 +142,14 @@ def simulate(base: Tiers, mon: Mapping[str, Any], *, devices: int, rate: float,
                         k = round(site.estimate * site.n)
                         for ch in drift.agreement(SITE, "device~edge", k, site.n, site.hi):
                             alarms.append(_alarm(ch, seq, late))
+            elif (t is base and i in cache):  # the gateway's content cache: same frame
+                answer, tier, conf = cache[i][0], "cache", cache[i][1]
             elif t.edge_accepts[i]:
                 answer, tier, conf = t.edge[i], "edge", t.edge_conf[i]
             else:
                 answer, tier, conf = t.cloud[i], "cloud", t.cloud_conf[i]
+            if tier in ("edge", "cloud") and t is base:
+                cache[i] = (answer, conf)
             correct += int(answer == t.labels[i])
             acc.answered(d, 1, tier, float(conf))
             for ch in drift.observe(d, float(t.wire_top1[i]), float(t.complexity[i])):

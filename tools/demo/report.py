@@ -79,6 +79,7 @@ class DemoReport:
     latency_p99_ms: float
     offline_cascade_accuracy: float | None = None
     outage: OutageStats | None = None
+    monitoring: dict[str, Any] | None = None  # issue 22 (tools/demo/monitoring_report.py)
     notes: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -247,5 +248,8 @@ def render_text(report: DemoReport) -> str:
             f"                   spool peak {o.spooled_peak:.0f} frames, drained in {drain}, "
             f"{o.corrections_after} corrections published after",
         ]
+    from .monitoring_report import render_lines  # issue 22: live accuracy, audits, drift
+
+    lines += render_lines(report.monitoring)
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines) + "\n"

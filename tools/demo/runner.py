@@ -35,6 +35,8 @@ from edgecascade.protocol import (
     encode,
 )
 from edgecascade.protocol.topics import DEFAULT_PREFIX
+from edgecascade.tools.demo.drift import apply_drift, drift_plan
+from edgecascade.tools.demo.monitoring_report import summarize as monitoring_summary
 from edgecascade.tools.demo.observer import Observer
 from edgecascade.tools.demo.outputs import dump_frames, run_parameters, write_outputs
 from edgecascade.tools.demo.report import (
@@ -71,6 +73,10 @@ class DemoOptions:
     secure: bool = False  # a secured site (tools/site): TLS, one identity each, ACLs
     workload: str = "mnist"  # a bundled workload (mnist, har) or an imported folder
     keep: bool = False  # leave what the run retained on an external --broker
+    audit_share: float = 0.01  # issue 22: confident reports audited (tools/demo/drift.py)
+    drift_at: float | None = None  # --drift-at: seconds into the run; None: no drift
+    drift_kind: str = "rotate"
+    drift_share: float = 0.3
     runtime: str = "litert"  # edge and cloud model runtime: litert, onnxruntime, torch, auto
 
     def device_ids(self) -> list[str]:
@@ -235,7 +241,12 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     from edgecascade.emulator.fleet import Fleet
     from edgecascade.emulator.ledger import GroundTruth
     from edgecascade.emulator.model import FrameSource
-    from edgecascade.gateway.config import EdgeConfig, GatewayConfig, StorageConfig
+    from edgecascade.gateway.config import (
+        EdgeConfig,
+        GatewayConfig,
+        MonitoringConfig,
+        StorageConfig,
+    )
     from edgecascade.gateway.dashboards import DashboardsConfig
     from edgecascade.gateway.service import Gateway
     from edgecascade.models.cascade import load_settings
@@ -261,6 +272,9 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     secure: Any = None
     sample_frame: Any = None
     interrupted = False
+    drift = drift_plan(opts)  # issue 22 (tools/demo/drift.py)
+    drift_applied: Any = None
+    field_state: Any = None
     try:
         # -- brokers ------------------------------------------------------------------
         embedded = opts.embedded
@@ -311,6 +325,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             http=HttpSection(port=0), metrics_interval_s=2.0,
             # A user watching the broker sees both (issue 11).
             dashboards=DashboardsConfig(json_view=True, ha_discovery=True),
+            monitoring=MonitoringConfig(audit_share=opts.audit_share,
+                                        reference=str(wl.thresholds_path)),
         ))
         gateway.dashboards.live.truth = lambda k: (t.label if (t := ledger.get(k)) else None)
         gateway.start()
@@ -347,6 +363,10 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
 
         while True:
             now = time.monotonic()
+            if drift is not None and drift_applied is None and now - started >= drift.at_s:
+                drift_applied = apply_drift(drift, fleet, wl, now - started)
+                write(f"\ndrift:        {drift.kind} frames from now on for "
+                      f"{', '.join(drift_applied.devices)}")
             if cut_at is not None and now >= cut_at and wan.up and restored_at is None:
                 wan.cut()
                 outage_window = (time.time(), time.time() + opts.outage)
@@ -390,6 +410,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
     finally:
         if opts.live and sys.stdout.isatty():
             sys.stdout.write("\n")
+        field_state = gateway.field.state() if gateway is not None else None
         with quiet_logs(logging.ERROR):
             stack_snapshot = observer.snapshot() if observer is not None else ({}, [])
             stack.close()
@@ -418,6 +439,8 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
         drain_seconds=drain_seconds,
         offline_cascade_accuracy=offline_acc,
     )
+    report = replace(report, monitoring=monitoring_summary(
+        field_state, report.accuracy_first_answer, report.frames_answered, drift_applied))
     if interrupted:
         report = replace(report, interrupted=True)
         report.notes.append("run interrupted with Ctrl-C: figures cover what was seen")

@@ -132,3 +132,17 @@ def test_onnx_edge_model_hot_swaps_and_refuses_a_damaged_file(
     assert not gw.edge_swapper.swap(str(bad))
     assert gw.edge.model_version == 2  # the running model kept
     assert gw.metrics.value("edge_model_swaps", outcome="refused") == 1
+
+
+def test_start_refuses_a_gpu_that_is_not_active_in_one_line(broker, tmp_path: Path) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(f'gateway_id = "gw1"\n[broker]\nurl = "{broker.url}"\n'
+                      f'[storage]\nstate_dir = "state"\n[http]\nport = 0\n'
+                      f'[edge]\nmodel = "{EDGE_MODEL}"\nruntime = "onnxruntime"\n'
+                      f'providers = ["tensorrt", "cuda"]\n')
+    run = subprocess.run([sys.executable, "-m", "edgecascade", "gateway", "--config",
+                          str(config)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    refusal = [line for line in run.stderr.splitlines() if line.startswith("gateway:")]
+    assert len(refusal) == 1 and "cannot start" in refusal[0]
+    assert "'tensorrt' is not active" in refusal[0] and "allow_cpu_fallback" in refusal[0]

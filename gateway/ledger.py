@@ -360,6 +360,13 @@ class Ledger:
                     if m.status is Status.PENDING and m.report is not None]
         return out
 
+    def tops(self) -> list[Key]:
+        """The highest seq stored per device and epoch (epochs ascending): where each
+        device's sequence stood when the gateway stopped."""
+        rows = self.db.query("SELECT device_id, epoch, MAX(seq) FROM frames "
+                             "GROUP BY device_id, epoch ORDER BY device_id, epoch")
+        return [(str(d), int(e), int(s)) for d, e, s in rows]
+
     def unsent(self) -> list[tuple[Key, int, bytes]]:
         rows = self.db.query(
             "SELECT device_id, epoch, seq, revision, result FROM frames "

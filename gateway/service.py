@@ -141,6 +141,8 @@ class Gateway:
         health = self.storage
         self.ledger = Ledger(state / "ledger.sqlite", keep=cfg.storage.dedupe_keep,
                              memory_keep=cfg.storage.memory_keep, health=health)
+        for device, epoch, top in self.ledger.tops():  # the sequence books survive a restart
+            self.trust.seed(device, epoch, top, time.monotonic())
         self.cache = LastGoodCache(state / "cache.sqlite", cfg.storage.cache_entries,
                                    health=health)
         spool = self.spool = SpoolStore(state / "spool.sqlite", cfg.storage.spool_max_bytes,

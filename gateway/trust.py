@@ -27,7 +27,9 @@ all in-process, all O(1) per message, and none touching the ledger:
   once, then at most one every ``log_every_s`` with the count suppressed.
 
 Each epoch keeps its own book (the last few epochs per device), so a forged next epoch
-does not lift the rule for the device's current one.
+does not lift the rule for the device's current one. The first report of an epoch the
+gateway has no book for anchors it; at start the books are seeded from the ledger
+(:meth:`Trust.seed`), so a restart does not let a forger anchor a known epoch anywhere.
 
 The shell calls :meth:`Trust.admit_topic` before decoding, :meth:`Trust.admit_report`
 after, :meth:`Trust.log_line` for every refusal, and :meth:`Trust.set_allowlist` when the
@@ -177,6 +179,19 @@ class Trust:
         if not birth:
             self._device(device_id, now)
         return None
+
+    def seed(self, device_id: str, epoch: int, top: int, now: float) -> None:
+        """Where a device's sequence stood before a restart (the ledger's highest seq),
+        so a restarted gateway does not let the first report of an epoch anchor it
+        anywhere. Its clock is not known yet: the first report may credit at most
+        ``device_gap_s`` of it (a device that was away as long as the gateway)."""
+        allow = self.settings.allowlist
+        if allow is not None and device_id not in allow:
+            return
+        dev = self._device(device_id, now)
+        dev.books[epoch] = _Book(top, float(self.settings.max_seq_ahead), now, 0)
+        while len(dev.books) > EPOCHS_KEPT:
+            dev.books.popitem(last=False)
 
     def admit_report(self, report: Report, now: float, wall_ms: int | None = None
                      ) -> Refusal | None:

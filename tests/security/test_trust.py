@@ -149,3 +149,16 @@ def test_site_devices_reads_the_registry(site_folder) -> None:
     assert site_devices(site_folder.folder) == frozenset({"devA", "devB"})
     site_folder.revoke("devB")
     assert site_devices(site_folder.folder) == frozenset({"devA"})
+
+
+def test_a_seeded_book_bounds_the_first_report_after_a_restart() -> None:
+    trust = Trust(TrustSettings(allowlist=frozenset({"d1"})))
+    trust.seed("d1", 1, 500, 0.0)
+    trust.seed("intruder", 1, 10, 0.0)  # not on the site: nothing kept
+    assert trust.tracked == 1
+    # a forger's jump right after the restart is not an anchor any more
+    jump = trust.admit_report(_at("d1", 10_000_000, T0 + 1000), 0.1, T0 + 1000)
+    assert jump is not None and jump.reason == SEQ_AHEAD
+    # the device's backlog from where it stood is admitted (its clock vouches for it)
+    assert all(trust.admit_report(_at("d1", s, T0 + (s - 500) * 200), 0.2, T0 + 61_000)
+               is None for s in range(501, 801))

@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         from edgecascade.probe import warn_if_nagle
 
+        # anonymous, never the gateway's login: a broker that makes the client id the
+        # username would give the probe our session (and discard what is queued in it)
         warn_if_nagle(cfg.site, f"{cfg.gateway_id}-probe", what="site broker")
         try:
             gateway = Gateway(cfg).start(timeout=START_TIMEOUT_S)

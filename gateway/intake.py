@@ -5,6 +5,10 @@ wrong frame shape) is rejected -- counted by reason, logged -- and acknowledged;
 one goes to the group commit (:mod:`.committer`), which admits it with the reports
 around it in one transaction and acknowledges it once that is durable.
 A report whose handling failed is *not* acknowledged: the broker redelivers it.
+
+The site broker's own error log (``$SYS/broker/log/E``, mosquitto's ``log_dest topic``)
+comes here too: its "Client X already connected" line is a second connection with X's
+identity, counted as ``identity_takeovers_total{role}`` with a rate-limited warning.
 """
 
 from __future__ import annotations

@@ -147,9 +147,9 @@ class DevicesConfig:
     # A site made by `edgecascade site init`: its active devices are the allowlist (re-read
     # every few seconds, so add-device / revoke-device take effect without a restart).
     site_dir: str = ""
-    rate_per_s: float = DEFAULT_RATE_PER_S  # sustained reports/s per device
-    burst: float = DEFAULT_BURST  # reports a device may send at once (ring replay)
-    max_seq_ahead: int = DEFAULT_MAX_SEQ_AHEAD  # seqs past the highest accepted one
+    rate_per_s: float = DEFAULT_RATE_PER_S  # new seqs/s per device (gateway/trust.py)
+    burst: float = DEFAULT_BURST  # non-advancing reports at once (replays, duplicates)
+    max_seq_ahead: int = DEFAULT_MAX_SEQ_AHEAD  # seqs advanced at once beyond the rate
 
 
 @dataclass(frozen=True)

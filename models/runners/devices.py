@@ -82,3 +82,15 @@ def tensorrt_version() -> str:
 def slug(text: str) -> str:
     """``NVIDIA GeForce RTX 4090`` -> ``nvidia-geforce-rtx-4090`` (a path component)."""
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-") or "unknown"
+
+
+#: Device nodes an NVIDIA GPU gives Linux: a discrete GPU's driver (x86) and a Jetson's
+#: integrated GPU (nvgpu/nvhost, nvmap).
+NVIDIA_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu",
+                "/dev/nvmap")
+
+
+def nvidia_present() -> bool:
+    """Whether this machine shows an NVIDIA GPU at all (cheap: no runtime imported), so
+    ``runtime = "auto"`` does not load torch or a CUDA session only to find none."""
+    return any(Path(node).exists() for node in NVIDIA_NODES)

@@ -5,8 +5,9 @@
   twin from the registry (same id and version, ``edgecascade models onnx`` made it), so
   one ``[edge] model`` path serves every runtime and the answers name the same model;
 * ``auto``: the best available: a GPU through ONNX Runtime (TensorRT, CUDA), else
-  through torch, else LiteRT on the CPU for a ``.tflite`` (ONNX Runtime's CPU provider
-  for an ``.onnx``). ``auto`` never refuses for want of a GPU; it says what it chose.
+  through torch (both tried only where the machine shows an NVIDIA GPU device), else
+  LiteRT on the CPU for a ``.tflite`` (ONNX Runtime's CPU provider for an ``.onnx``).
+  ``auto`` never refuses for want of a GPU; ``runner.info`` says what it chose.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from ..errors import ModelError
 from ..registry import ModelEntry
 from .base import Runner
+from .devices import nvidia_present
 from .settings import GPU_PROVIDERS, RuntimeSettings
 
 log = logging.getLogger("edgecascade.models")
@@ -69,7 +71,7 @@ def _auto(path: Path, s: RuntimeSettings) -> Runner:
     fmt = file_format(path)
     gpu = tuple(p for p in s.providers if p in GPU_PROVIDERS) or ("tensorrt", "cuda")
     tried: list[str] = []
-    if fmt == "onnx" or _has("onnxruntime") or _has("torch"):
+    if nvidia_present():  # else no GPU runtime is tried (nor imported)
         for runtime, ok in (("onnxruntime", _gpu_ort()), ("torch", _has("torch"))):
             if not ok:
                 continue

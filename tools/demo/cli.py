@@ -47,10 +47,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--secure", action="store_true",
                    help="run on a secured site: `edgecascade site` configs (TLS, no anonymous "
                    "access, one identity per device, ACLs), every party logged in as itself")
-    p.add_argument("--runtime", default="litert",
+    p.add_argument("--runtime", default="auto",
                    choices=["litert", "onnxruntime", "torch", "auto"],
-                   help="runtime of the edge and cloud models (default litert; onnxruntime "
-                        "and torch run the registered ONNX twins)")
+                   help="runtime of the edge and cloud models (default auto: a GPU where "
+                        "one is active, else LiteRT for .tflite and ONNX Runtime for .onnx "
+                        "tiers; onnxruntime and torch run the registered ONNX twins)")
     p.add_argument("--audit-share", type=float, default=0.01, metavar="X",
                    help="share of confident reports the devices attach for an audit by the "
                         "edge model (default 0.01; the report compares the live accuracy "

@@ -77,7 +77,7 @@ class DemoOptions:
     drift_at: float | None = None  # --drift-at: seconds into the run; None: no drift
     drift_kind: str = "rotate"
     drift_share: float = 0.3
-    runtime: str = "litert"  # edge and cloud model runtime: litert, onnxruntime, torch, auto
+    runtime: str = "auto"  # edge and cloud model runtime: litert, onnxruntime, torch, auto
 
     def device_ids(self) -> list[str]:
         return [f"{DEVICE_PREFIX}-{i:04d}" for i in range(self.devices)]

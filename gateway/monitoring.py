@@ -32,8 +32,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgecascade.protocol import Report, Result
+from edgecascade.protocol.audit import audit_pick, share_to_wire
 
 from .accuracy import AccuracyConfig, LiveAccuracy
+from .audit_store import AuditStore
 from .config import MonitoringConfig
 from .drift import SITE, AlarmChange, DriftConfig, DriftMonitor, Monitoring
 
@@ -100,13 +102,22 @@ class FieldMonitor:
         self._pending: OrderedDict[tuple[str, int, int], float] = OrderedDict()
         self._heard: dict[str, float] = {}
         self._configured: set[str] = set()  # devices sent the audit config this run
+        self.store: AuditStore | None = None  # the audit sample for --from-audit
+        self._share = share_to_wire(cfg.audit_share)
         self._logged: dict[tuple[str, str], float] = {}
         self.alarm_log: list[dict[str, Any]] = []  # every change, for the JSON state (bounded)
         self.audit_counts: dict[str, int] = {"agree": 0, "disagree": 0, "dropped": 0,
                                              "error": 0}
 
     # -- hooks ---------------------------------------------------------------------------
+    def attach_store(self, store: AuditStore | None) -> None:
+        """Keep the frames of the audit sample (:mod:`.audit_store`) from now on."""
+        self.store = store
+
     def on_report(self, report: Report) -> None:
+        if (self.store is not None and report.frame is not None and self._share
+                and audit_pick(report.epoch, report.seq, self._share)):
+            self.store.add(report, self._share)  # its own lock; a refused write is counted
         conf = device_confidence(report, self.ref) if self.ref is not None else \
             report.confidence
         with self._lock:

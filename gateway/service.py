@@ -48,6 +48,8 @@ from edgecascade.protocol import Report, Result, encode
 from edgecascade.protocol.claimcheck import FrameStore
 
 from . import effects as fx
+from .audit_store import FILE as AUDIT_FILE
+from .audit_store import AuditStore
 from .batcher import DynamicBatcher, batch_settings
 from .breaker import BreakerState
 from .cache import Answer, LastGoodCache, frame_hash
@@ -147,6 +149,9 @@ class Gateway:
                                    health=health)
         spool = self.spool = SpoolStore(state / "spool.sqlite", cfg.storage.spool_max_bytes,
                                    health=health)
+        if cfg.monitoring.audit_share > 0:  # the audit sample, for models calibrate --from-audit
+            self.field.attach_store(AuditStore(state / AUDIT_FILE, on_error=lambda why: (
+                self.metrics.inc("storage_errors", store="audit", reason=why))))
         self.edge = self._edge_model or self.edge_swapper.load_configured()  # then watched
         if self.edge is not None:
             info = getattr(self.edge, "info", None)  # an injected model may have none
@@ -223,6 +228,9 @@ class Gateway:
         for store in (self.ledger, self.cache, self.spool):
             if store is not None:
                 store.close()
+        if self.field.store is not None:
+            self.field.store.close()
+            self.field.attach_store(None)
         self.stopped.set()
         log.info("gateway stopped", extra={"gateway_id": self.cfg.gateway_id})
 

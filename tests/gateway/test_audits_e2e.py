@@ -97,3 +97,12 @@ def test_audited_frames_are_measured_and_never_change_the_answer(
 
     wait_until(published, 30)
     assert len([m for m in configs.messages if for_d2(m)]) == 1  # the second birth: none
+    # the audit sample for `models calibrate --from-audit`: the picked reports' frames
+    from edgecascade.protocol.audit import audit_pick
+
+    store = gw.field.store
+    assert store is not None
+    picked_reports = [r for r in reports if r.frame is not None
+                      and audit_pick(r.epoch, r.seq, share_to_wire(0.25))]
+    assert picked_reports and [f.report.seq for f in store.frames()] == \
+        [r.seq for r in picked_reports]

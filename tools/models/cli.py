@@ -31,6 +31,20 @@ def _calibrate(args: argparse.Namespace) -> int:
         objective = Objective("within", args.within, args.max_leave_device)
     else:
         objective = Objective("max_cloud_share", args.max_cloud_share, args.max_leave_device)
+    if args.from_audit is not None:
+        from pathlib import Path
+
+        from edgecascade.models.errors import ModelError
+
+        from .from_audit import calibrate_from_audit
+
+        try:
+            calibrate_from_audit(args.from_audit, objective, workload=args.workload or "mnist",
+                                 out=Path(args.out) if args.out else None)
+        except ModelError as exc:
+            print(f"edgecascade models calibrate --from-audit: {exc}")
+            return 2
+        return 0
     doc = (calibrate(objective) if args.workload in (None, "mnist") else
            recalibrate_workload(args.workload, objective))
     print(format_report(doc))
@@ -140,6 +154,13 @@ def add_parser(subparsers: Any) -> None:
                    help="at most X of frames leave the device (default 0.4)")
     p.add_argument("--workload", default=None, metavar="NAME|DIR",
                    help="recalibrate another workload (har, or an imported folder) in place")
+    p.add_argument("--from-audit", default=None, metavar="STATE_DIR",
+                   help="refit the thresholds on a gateway's audit sample (its state_dir; "
+                        "the cloud model's answers as labels), print the expected accuracy "
+                        "and cloud share before and after, write a thresholds file (--out)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="with --from-audit: where to write (default "
+                        "STATE_DIR/thresholds-from-audit.json)")
     p.set_defaults(func=_calibrate)
 
     help_ = "every tier and the cascade on the test split; writes models/evaluation.json and .png"

@@ -149,6 +149,9 @@ def metrics() -> str:
         lab = ", ".join(f"`{x}`" for x in labels) or "-"
         out.append(f"| `{gm.PREFIX}{name}_count`, `_sum` (`_bucket` on `/metrics` only) "
                    f"| histogram | {unit} | {lab} | {doc} |")
+    lab = ", ".join(f"`{x}`" for x in gm.BACKEND_LABELS)
+    out.append(f"| `{gm.PREFIX}{gm.BACKEND_INFO}` (on `/metrics` only) | gauge, value 1 | - "
+               f"| {lab} | {gm.BACKEND_DOC} |")
     out += ["", "Cloud workers (on their `/metrics` only):", "",
             "| key | kind | meaning |", "|---|---|---|"]
     suffix = {"counter": "_total", "gauge": "", "histogram": "_bucket`, `_sum`, `_count"}

@@ -20,6 +20,7 @@ from edgecascade.models.registry import MODELS_DIR
 from edgecascade.protocol import Result
 from tests.dashboards.test_browser import browser  # noqa: F401 - the headless chromium fixture
 from tests.gateway.support import EDGE_MODEL, report
+from tests.models.gpu import requires_cuda
 from tests.support import publish
 
 pytest.importorskip("onnxruntime")
@@ -146,3 +147,21 @@ def test_start_refuses_a_gpu_that_is_not_active_in_one_line(broker, tmp_path: Pa
     refusal = [line for line in run.stderr.splitlines() if line.startswith("gateway:")]
     assert len(refusal) == 1 and "cannot start" in refusal[0]
     assert "'tensorrt' is not active" in refusal[0] and "allow_cpu_fallback" in refusal[0]
+
+
+@requires_cuda
+def test_on_a_cuda_machine_the_edge_runs_on_the_gpu_with_gpu_batches(
+        broker, topics, start_gateway, responder, results) -> None:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("onnxruntime here has no CUDAExecutionProvider (install the gpu extra)")
+    gw = start_gateway(broker.url, topics, edge=EdgeConfig(
+        model=str(EDGE_MODEL), runtime="onnxruntime", providers=("cuda",)))
+    assert gw.edge is not None and gw.edge.info.provider == "cuda"
+    assert not gw.edge.info.fallback and gw.edge.info.device
+    assert gw.batcher is not None and gw.batcher.max_batch == 64  # the GPU default
+    publish(broker.host, broker.port, [(topics.device_report("cam1"), encode_report(i))
+                                       for i in range(6)])
+    results.wait_for(6, 30)
+    assert 'provider="cuda"' in metrics_text(gw.http_port)

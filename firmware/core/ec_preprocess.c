@@ -80,6 +80,23 @@ static void box(uint32_t i, uint32_t n, uint32_t len, uint32_t *lo, uint32_t *hi
     }
 }
 
+/* (sum + count / 2) / count for a mean of 8-bit values (at most 255), by shift and
+ * subtract: no 64-bit division helper is linked (the sum of a large box needs 64 bits) */
+static uint32_t rounded_mean(uint64_t sum, uint32_t count)
+{
+    uint64_t rest = sum + count / 2u;
+    uint32_t mean = 0;
+    int bit;
+    for (bit = 7; bit >= 0; bit--) {
+        uint64_t step = (uint64_t)count << bit;
+        if (rest >= step) {
+            rest -= step;
+            mean |= 1u << bit;
+        }
+    }
+    return mean;
+}
+
 int ec_pre_image(const uint8_t *src, size_t src_len, ec_pixfmt_t fmt, uint16_t src_w,
                  uint16_t src_h, const ec_rect_t *crop, uint16_t out_w, uint16_t out_h,
                  int invert, uint8_t *out)
@@ -117,7 +134,7 @@ int ec_pre_image(const uint8_t *src, size_t src_len, ec_pixfmt_t fmt, uint16_t s
                 sum += row_sum;
             }
             count = (y1 - y0) * (x1 - x0); /* < 2^32: each side < 65536 */
-            mean = (uint32_t)((sum + count / 2u) / count);
+            mean = rounded_mean(sum, count);
             out[(size_t)oy * out_w + ox] = (uint8_t)(invert ? 255u - mean : mean);
         }
     }

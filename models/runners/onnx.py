@@ -132,7 +132,11 @@ class OnnxRunner(FloatRunner):
             self.engine_dir = engine_cache_dir(s.cache_dir, sha256_file(path),
                                                gpu_name(s.device_id), tensorrt_version(),
                                                s.fp16)
-            self.engine_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.engine_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ModelError(path, f"cannot create the TensorRT engine cache "
+                                       f"{self.engine_dir}: {exc.strerror or exc}") from None
             opts.update(trt_engine_cache_enable=True,
                         trt_engine_cache_path=str(self.engine_dir),
                         trt_timing_cache_enable=True,

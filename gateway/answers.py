@@ -55,5 +55,6 @@ def make_result(
         latency_ms=max(0.0, latency_ms), cost=cost, reason=reason.value, revision=revision,
         gateway_id=gateway_id, ts_ms=now_ms, degraded=degraded, stale=stale, age_ms=age,
         escalation=escalation.value if escalation is not None else None,
+        fused=answer.fused,
     )
     return result

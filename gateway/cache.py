@@ -51,6 +51,7 @@ class Answer:
     model_id: str
     model_version: int
     ts_ms: int
+    fused: bool = False  # pooled with the device's evidence (issue 22); not kept in the cache
 
 
 def frame_hash(frame: Frame) -> bytes:

@@ -51,7 +51,9 @@ from edgecascade.gateway.batcher import edge_threads
 from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
 from edgecascade.gateway.models_rollout import CanaryRule, read_rollout
 from edgecascade.gateway.trust import DEFAULT_BURST, DEFAULT_MAX_SEQ_AHEAD, DEFAULT_RATE_PER_S
-from edgecascade.models.cascade import Thresholds, resolve_thresholds
+from edgecascade.models.cascade import Thresholds, load_settings, resolve_thresholds
+from edgecascade.models.errors import ModelError
+from edgecascade.models.fusion import NO_FUSION, Fusion
 from edgecascade.models.runners.settings import RuntimeSettings, settings_problems
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
@@ -191,6 +193,9 @@ class GatewayConfig:
     rollout: CanaryRule = field(default_factory=CanaryRule)  # [rollout]: the canary rule
     dashboards: DashboardsConfig = field(default_factory=DashboardsConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    # Tier fusion at the edge stage (issue 22): from thresholds_file's ``fusion`` table,
+    # as calibration chose it; the default pools nothing.
+    fusion: Fusion = NO_FUSION
     # The site broker's payload limit for device reports (anymodel): the site's own,
     # not AWS IoT's 128 KB; at most protocol.limits.MAX_SITE_PAYLOAD_BYTES.
     site_max_payload_bytes: int = DEFAULT_SITE_PAYLOAD_BYTES
@@ -317,6 +322,16 @@ def _monitoring(table: Any, tfile: str | None, base_dir: Path | None,
     return replace(m, reference=ref or "")
 
 
+def _fusion(tfile: str | None) -> Fusion:
+    """The thresholds file's fusion (its problems, if any, are reported with the file's)."""
+    if not tfile:
+        return NO_FUSION
+    try:
+        return load_settings(tfile).fusion
+    except ModelError:
+        return NO_FUSION
+
+
 TOP_KEYS = {"version", "gateway_id", "prefix", "shared_group", "thresholds_file",
             "site_max_payload_bytes",
             "metrics_interval_s", "broker", "cloud_broker", "thresholds", "edge", "cloud",
@@ -403,6 +418,7 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         rollout=read_rollout(doc.get("rollout"), problems),
         dashboards=parse_dashboards(doc.get("dashboards"), problems.add),
         monitoring=_monitoring(doc.get("monitoring"), tfile, base_dir, problems),
+        fusion=_fusion(tfile),
     )
     _check_ranges(cfg, problems)
     problems.need("site_max_payload_bytes",

@@ -40,6 +40,7 @@ class EdgeAnswer:
     label: int
     confidence: float  # temperature-scaled top-1
     margin: float  # top-1 minus top-2 (scaled)
+    probs: np.ndarray | None = None  # the scaled distribution (for tier fusion, issue 22)
 
 
 class EdgeModel(Protocol):
@@ -62,7 +63,8 @@ def answers_from_probs(probs: np.ndarray) -> list[EdgeAnswer]:
     rows = np.arange(len(probs))
     p1 = probs[rows, top]
     p2 = probs[rows, order[:, -2]] if probs.shape[1] > 1 else np.zeros(len(probs))
-    return [EdgeAnswer(int(t), float(a), float(a - b)) for t, a, b in zip(top, p1, p2, strict=True)]
+    return [EdgeAnswer(int(t), float(a), float(a - b), p)
+            for t, a, b, p in zip(top, p1, p2, probs, strict=True)]
 
 
 class RunnerEdgeModel:

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from edgecascade.models.fusion import NO_FUSION, Fusion, fuse_edge, report_probs
+
 from .cache import Answer
+from .edge import EdgeAnswer
 from .effects import EdgeOutcome, Effect, FrameJob, Now, frame_id
 from .model_swap import Stamped, run_batch
 from .site import now_ms
@@ -26,9 +31,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("edgecascade.gateway")
 
 
+def fused_edge(job: FrameJob, ans: EdgeAnswer, fusion: Fusion
+               ) -> tuple[int, float, float, bool]:
+    """The edge stage's (label, confidence, margin, fused): the edge model's own, or where
+    calibration chose fusion (issue 22) the pool of its scaled distribution with the
+    device's top-k as reported (models/fusion.py)."""
+    if not fusion.edge_fused or ans.probs is None:
+        return ans.label, ans.confidence, ans.margin, False
+    p = np.asarray(ans.probs, dtype=np.float64)
+    wire = report_probs(job.report.classes, job.report.confidences, p.shape[-1])
+    pooled = fuse_edge(wire, p[None, :], fusion)[0]
+    order = np.argsort(pooled)
+    top, second = pooled[order[-1]], pooled[order[-2]] if len(order) > 1 else 0.0
+    return int(order[-1]), float(top), float(top - second), True
+
+
 class EdgeTier:
-    def __init__(self, gw: Gateway) -> None:
+    def __init__(self, gw: Gateway, fusion: Fusion = NO_FUSION) -> None:
         self.gw = gw
+        self.fusion = fusion  # the edge stage's, as calibrated (issue 22)
 
     def run(self, jobs: list[FrameJob]) -> list[Stamped]:
         """The batcher's batch function (its thread): the model on a batch of frames."""
@@ -95,7 +116,7 @@ class EdgeTier:
             log.error("edge model failed", extra={"frame": frame_id(job.key),
                                                   "error": str(result)[:200]})
         else:  # named by the model that ran this batch
-            answer = Answer(result.answer.label, result.answer.confidence, "edge",
-                            result.model_id, result.model_version, now_ms())
-            margin = result.answer.margin
+            label, conf, margin, fused = fused_edge(job, result.answer, self.fusion)
+            answer = Answer(label, conf, "edge", result.model_id, result.model_version,
+                            now_ms(), fused)
         return EdgeOutcome(answer, margin, gw.snapshot(job.report), gw.last_answer(job))

@@ -127,7 +127,7 @@ class Gateway:
         self.link: SiteLink | None = None
         self._house = Housekeeper(self)
         self.intake = Intake(self)
-        self.edge_tier = EdgeTier(self)
+        self.edge_tier = EdgeTier(self, config.fusion)
         self.dashboards = Dashboards.for_gateway(config, lambda: self.site,
                                                  self.metrics.page_summary)
 

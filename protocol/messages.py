@@ -197,6 +197,7 @@ class Result(WireMessage):
         Field(16, "stale", Bool(), required=False),
         Field(17, "age_ms", UInt(64), required=False),
         Field(18, "escalation", OneOf(REASONS), required=False),
+        Field(19, "fused", Bool(), required=False),
     )
 
     device_id: str
@@ -217,6 +218,7 @@ class Result(WireMessage):
     stale: bool = False
     age_ms: int | None = None
     escalation: str | None = None
+    fused: bool = False  # the answer is a pool of tiers' evidence (issue 22, models/fusion.py)
 
     @property
     def key(self) -> tuple[str, int, int]:

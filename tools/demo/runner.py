@@ -327,6 +327,7 @@ def run_demo(opts: DemoOptions, write: Callable[[str], None] = print) -> DemoRep
             dashboards=DashboardsConfig(json_view=True, ha_discovery=True),
             monitoring=MonitoringConfig(audit_share=opts.audit_share,
                                         reference=str(wl.thresholds_path)),
+            fusion=load_settings(wl.thresholds_path).fusion,  # as calibrated (issue 22)
         ))
         gateway.dashboards.live.truth = lambda k: (t.label if (t := ledger.get(k)) else None)
         gateway.start()

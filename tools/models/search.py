@@ -172,8 +172,8 @@ def _best_weights(candidates: list[Fusion], stage: Callable[[Fusion], np.ndarray
 
 def fit_fusion(dev_probs: np.ndarray, complexity: np.ndarray, edge_cal: np.ndarray,
                cloud_cal: np.ndarray, labels: np.ndarray, objective: Objective,
-               cloud_only_accuracy: float, k: int = DEFAULT_WIRE_K, joint: bool = True
-               ) -> FusionFit:
+               cloud_only_accuracy: float, k: int = DEFAULT_WIRE_K, joint: bool = True,
+               cloud_stage: bool = False) -> FusionFit:
     """Fusion weights and thresholds fitted together on the calibration split.
 
     The unfused thresholds fix which frames leave the device (fusion acts only after
@@ -181,7 +181,11 @@ def fit_fusion(dev_probs: np.ndarray, complexity: np.ndarray, edge_cal: np.ndarr
     minimise the pooled distribution's NLL (a smooth fit that does not chase single
     frames). Then the edge threshold is searched again for the edge-fused, the
     cloud-fused and the both-fused cascade; the best is kept only when it beats the
-    unfused cascade on ``objective`` by :data:`MIN_GAIN_FRAMES` frames."""
+    unfused cascade on ``objective`` by :data:`MIN_GAIN_FRAMES` frames.
+
+    ``cloud_stage`` also tries pooling all three at the cloud stage. Off by default: the
+    gateway pools at the edge stage only (a cloud answer carries its label and
+    confidence, not its distribution), and a calibration must describe what runs."""
     wire = wire_probs(dev_probs, k)
 
     def point(f: Fusion, device: tuple[float, float, float] | None = None) -> OperatingPoint:
@@ -200,8 +204,9 @@ def fit_fusion(dev_probs: np.ndarray, complexity: np.ndarray, edge_cal: np.ndarr
     w, e, c, y = wire[off], edge_cal[off], cloud_cal[off], labels[off]
     edge_f = _best_weights([Fusion(a, k=k) for a in EDGE_WEIGHTS],
                            lambda f: fuse_edge(w, e, f), y)
-    cloud_f = _best_weights([Fusion(0.0, bd, be, k) for bd in CLOUD_WEIGHTS
-                             for be in CLOUD_WEIGHTS], lambda f: fuse_cloud(w, e, c, f), y)
+    cloud_f = (_best_weights([Fusion(0.0, bd, be, k) for bd in CLOUD_WEIGHTS
+                              for be in CLOUD_WEIGHTS], lambda f: fuse_cloud(w, e, c, f), y)
+               if cloud_stage else plain)
     both = Fusion(edge_f.edge_device, cloud_f.cloud_device, cloud_f.cloud_edge, k)
     need = MIN_GAIN_FRAMES / len(labels)
     best_f, best_p, tried = plain, base, 1

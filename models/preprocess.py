@@ -112,12 +112,25 @@ def multiplier(unit: float, scale: float) -> int:
     return mult
 
 
+#: What one step of an 8-bit gray pixel means: 1/255 of full intensity.
+PIXEL_UNIT = 1.0 / 255.0
+
+
 def image_contract(entry: ModelEntry) -> ImageContract:
     spec = entry.input
     if spec.layout != "image" or spec.dtype != "int8":
         raise ModelError(entry.id, f"not an int8 image input ({spec.layout}, {spec.dtype})")
     return ImageContract(spec.shape[0], spec.shape[1], entry.task in INVERTED_TASKS,
-                         multiplier(1.0 / 255.0, spec.scale), spec.zero_point)
+                         multiplier(PIXEL_UNIT, spec.scale), spec.zero_point)
+
+
+def pixels_to_input(pixels: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """8-bit gray pixels -> the int8 model input, as every frame source of the board
+    quantizes them (``ec_pre_quantize_u8`` with ``EC_PRE_Q_MULT``: replay, camera and the
+    OTA self-test), same shape. Fixed point, so a pixel exactly between two input steps
+    rounds up, where a float division may land either side."""
+    return quantize(np.asarray(pixels, dtype=np.uint8), multiplier(PIXEL_UNIT, scale),
+                    zero_point)
 
 
 def imu_contract(entry: ModelEntry, sensor: ImuSensor = MPU6050) -> ImuContract:

@@ -20,10 +20,11 @@ import numpy as np
 from edgecascade.errors import EmulatorError
 from edgecascade.models.errors import ModelError
 from edgecascade.models.micro import MicroRunner
+from edgecascade.models.preprocess import pixels_to_input
 from edgecascade.models.registry import MODELS_DIR
 from edgecascade.protocol import Frame
 
-from .policy import Thresholds, complexity_q, quantize_pixels, topk
+from .policy import Thresholds, complexity_q, topk
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ class FrameSource:
     Everything comes from the workload (:mod:`edgecascade.models.workload`): the mcu
     model and its input spec (any shape: a 28x28 image, a 6x128 IMU window), the
     samples, the complexity reference (``mean_input``) or ``off``. Raw-pixel images are
-    quantized as the C core does (``ec_quantize_pixels``); other samples carry their
+    quantized as the board's frame sources do (``ec_pre_quantize_u8``, twin
+    :func:`edgecascade.models.preprocess.pixels_to_input`); other samples carry their
     own quantization and are requantized to the model's. A split with ``groups``
     (one person's recording each) is replayed as streams: each device plays one group
     in time order (:meth:`frame_index`).
@@ -173,8 +175,8 @@ class FrameSource:
         """One sample -> the int8 model input (``spec.shape``)."""
         from edgecascade.models.tensors import samples_to_input
 
-        if self.dataset.raw_pixels:  # the C core's ec_quantize_pixels, bit for bit
-            q = quantize_pixels(sample, self.in_q.scale, self.in_q.zero_point)
+        if self.dataset.raw_pixels:  # the board's ec_pre_quantize_u8, bit for bit
+            q = pixels_to_input(sample, self.in_q.scale, self.in_q.zero_point)
             return q.reshape(self.spec.shape)
         return samples_to_input(np.asarray(sample)[None], self.dataset.scale,
                                 self.dataset.zero_point, self.spec)[0]

@@ -36,12 +36,13 @@ import numpy as np
 
 from edgecascade.models.errors import ModelError
 from edgecascade.models.micro import MicroRunner
+from edgecascade.models.preprocess import pixels_to_input
 from edgecascade.protocol import ProtocolError, Topics, decode, encode
 from edgecascade.protocol.ota_messages import ModelChunk, ModelManifest, OtaStatus
 
 from . import ota
 from .model import EmulatorModelError, FrameSource
-from .policy import quantize_pixels, topk
+from .policy import topk
 
 if TYPE_CHECKING:
     from .core import DeviceCore
@@ -318,7 +319,7 @@ class OtaAgent:
         right = 0
         q_in, q_out = runner.input_quantization, runner.output_quantization
         for i in self.self_test:
-            x = quantize_pixels(src.images[i], q_in.scale, q_in.zero_point)
+            x = pixels_to_input(src.images[i], q_in.scale, q_in.zero_point)
             classes, _ = topk(runner.predict_int8(x), q_out.scale, q_out.zero_point, 1)
             right += int(classes[0] == int(src.labels[i]))
         return right

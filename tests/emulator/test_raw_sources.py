@@ -156,3 +156,27 @@ def test_cli_rejects_a_bad_source_with_exit_2(tmp_path: Path, capsys) -> None:
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a folder" in err[0]
+
+
+def test_device_input_is_the_boards_at_any_input_scale(tmp_path: Path) -> None:
+    """Raw gray pixels reach the model as every frame source of the board quantizes them
+    (fixed point, ``ec_pre_quantize_u8``; its twin is parity-tested against the C core),
+    also at an input scale where a float division rounds the ties the other way: at
+    2/255 (int8 over [-1, 1]) 62 of the 256 gray values lie exactly between two steps."""
+    from edgecascade.emulator.policy import quantize_pixels
+    from edgecascade.tools.models.dense_tflite import Int8Calibration, dense_tflite
+
+    rng = np.random.default_rng(7)
+    layers = [(rng.normal(0, 0.05, (3, 784)).astype(np.float32), np.zeros(3, np.float32))]
+    calib = np.linspace(-1, 1, 4 * 784, dtype=np.float32).reshape(4, 28, 28, 1)
+    model = tmp_path / "m.tflite"
+    model.write_bytes(dense_tflite(layers, (28, 28, 1), Int8Calibration(calib)))
+    ramp = (np.arange(784) % 256).astype(np.uint8).reshape(28, 28)
+    images = np.stack([ramp, ramp[::-1]])
+    source = FrameSource(model, images=images, labels=np.zeros(2, np.int64))
+    scale, zp = source.in_q.scale, source.in_q.zero_point
+    assert scale == pytest.approx(2 / 255)
+    for i, img in enumerate(images):
+        want = preprocess.pixels_to_input(img, scale, zp)
+        assert source.answer(i).frame.data == want.tobytes()
+        assert (quantize_pixels(img, scale, zp) != want).sum() > 0  # ties were there

@@ -1,5 +1,7 @@
 """HTTP endpoint: ``/metrics`` (Prometheus), ``/healthz`` (process alive), ``/readyz``
-(connected to the site broker and taking reports), and the live dashboard.
+(connected to the site broker and taking reports), ``/monitoring`` (live accuracy per
+device and model version, drift state and alarms, silent devices: issue 22, JSON), and
+the live dashboard.
 
 Dashboard routes (when the gateway has one and ``[dashboards] web`` is on):
 
@@ -48,8 +50,10 @@ def web_file(name: str) -> bytes | None:
 class ObserveServer:
     def __init__(self, host: str, port: int, registry: CollectorRegistry,
                  ready: Callable[[], tuple[bool, str]],
-                 dashboards: Dashboards | None = None) -> None:
+                 dashboards: Dashboards | None = None,
+                 monitoring: Callable[[], dict[str, object]] | None = None) -> None:
         outer = self
+        self.monitoring = monitoring  # issue 22: /monitoring, the field monitor's JSON state
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API
@@ -61,6 +65,9 @@ class ObserveServer:
                 elif path == "/readyz":
                     ok, why = outer.ready()
                     self._send(200 if ok else 503, (why + "\n").encode())
+                elif outer.monitoring is not None and path == "/monitoring":
+                    self._send(200, json.dumps(outer.monitoring(), allow_nan=False).encode(),
+                               "application/json")
                 elif outer.web is not None and path in ("/", "/index.html"):
                     self._static("index.html")
                 elif outer.web is not None and path.startswith("/web/"):

@@ -176,7 +176,7 @@ class Gateway:
         if cfg.http.enabled:
             self.http = ObserveServer(cfg.http.host, cfg.http.port,
                                       self.metrics.registry, self.readiness,
-                                      dashboards=self.dashboards)
+                                      dashboards=self.dashboards, monitoring=self.field.state)
             self.http.start()
         self._house.recovered = recover(self)
         if self.cloud is not None:

@@ -104,5 +104,12 @@ def test_audited_frames_are_measured_and_never_change_the_answer(
     assert store is not None
     picked_reports = [r for r in reports if r.frame is not None
                       and audit_pick(r.epoch, r.seq, share_to_wire(0.25))]
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{gw.http_port}/monitoring",
+                                timeout=10) as r:
+        served = json.loads(r.read())
+    assert served["devices"]["d1"]["agreement"]["device~edge"]["n"] == len(picked)
+    assert served["audits"]["agree"] == agree and served["estimate_valid"] is True
     assert picked_reports and [f.report.seq for f in store.frames()] == \
         [r.seq for r in picked_reports]

@@ -3,8 +3,9 @@ model's input by the same preprocessing the board runs (``edgecascade.models.pre
 the twin of ``firmware/core/ec_preprocess.c``).
 
 * ``images:DIR``: every photograph in DIR (``.jpg .jpeg .png .bmp .gif .tif .tiff .webp``,
-  any size, decoded to RGB by Pillow), in name order, as the camera frame source would
-  see it: center crop, box resize, gray, inversion, quantization. No ground truth: the
+  any size, decoded to RGB by Pillow and turned upright by its EXIF orientation), in
+  name order, as the camera frame source would see it: center crop, box resize, gray,
+  inversion, quantization. No ground truth: the
   ledger records label -1 and the frame index (the photo's place in name order).
 * ``imu:FILE.csv``: a recorded MPU-6050 log, one sample a row at the HAR model's rate
   (50 Hz), columns ``ax,ay,az,gx,gy,gz`` in raw sensor counts (+-4 g, +-250 deg/s, as the
@@ -77,11 +78,13 @@ def load_source(spec: str, entry: Any) -> RawSource:
 
 
 def _decode_rgb(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """The photo upright, as a viewer shows it: a phone stores a portrait shot sideways
+    with an EXIF orientation tag, which Pillow does not apply by itself."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise SourceError(path, f"not a readable image ({exc})") from None
 

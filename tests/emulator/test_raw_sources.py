@@ -180,3 +180,22 @@ def test_device_input_is_the_boards_at_any_input_scale(tmp_path: Path) -> None:
         want = preprocess.pixels_to_input(img, scale, zp)
         assert source.answer(i).frame.data == want.tobytes()
         assert (quantize_pixels(img, scale, zp) != want).sum() > 0  # ties were there
+
+
+def test_a_photo_is_taken_upright_as_its_exif_orientation_says(tmp_path: Path) -> None:
+    """A phone's portrait photo: stored 60 wide x 30 high, tagged "rotate 90 degrees
+    clockwise to view" (EXIF orientation 6). The board-side preprocessing sees it
+    upright, 30 x 60: the same input as the same photo stored upright."""
+    rng = np.random.default_rng(3)
+    upright = rng.integers(0, 256, (60, 30, 3), dtype=np.uint8)
+    stored = np.rot90(upright, 1)  # what the phone wrote: 30 high, 60 wide
+    (tmp_path / "tagged").mkdir()
+    (tmp_path / "plain").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "tagged" / "p.png", exif=exif)
+    Image.fromarray(upright).save(tmp_path / "plain" / "p.png")
+    entry = get_workload("mnist").entry("mcu")
+    tagged = load_source(f"images:{tmp_path / 'tagged'}", entry)
+    plain = load_source(f"images:{tmp_path / 'plain'}", entry)
+    assert tagged.inputs.tobytes() == plain.inputs.tobytes()

@@ -173,7 +173,7 @@ def evaluate(settings: CascadeSettings, out: TierOutputs) -> tuple[dict[str, Any
                          labels)
     fs, fa = sweep_curve(grid, float(settings.objective.get("max_leave_device", 1.0)))
     es, ea = edge_sweep(out, settings)
-    doc = {
+    doc: dict[str, Any] = {
         "generated_by": "edgecascade models evaluate (do not edit)",
         "split": out.split,
         "frames": int(len(labels)),
@@ -192,10 +192,11 @@ def evaluate(settings: CascadeSettings, out: TierOutputs) -> tuple[dict[str, Any
                                          for v in tiers.values()),
         },
     }
-    fz = doc["fusion"]["fused"]
-    doc["targets"]["fused_never_worse_than_unfused"] = \
-        fz["at_unfused_share"] >= doc["fusion"]["unfused"]["accuracy"] - 1e-12
-    doc["fusion"]["cloud_ratio_target_met"] = bool(fz["cloud_ratio"] <= CLOUD_RATIO_TARGET)
+    fusion, targets = doc["fusion"], doc["targets"]
+    fz = fusion["fused"]
+    targets["fused_never_worse_than_unfused"] = \
+        fz["at_unfused_share"] >= fusion["unfused"]["accuracy"] - 1e-12
+    fusion["cloud_ratio_target_met"] = bool(fz["cloud_ratio"] <= CLOUD_RATIO_TARGET)
     return doc, Sweep(fs, fa, es, ea)
 
 

@@ -4,7 +4,7 @@
 
 Ten polite devices report at 5/s each (confident frames, answered at the device tier)
 through a real mosquitto to a real gateway (its trust checks with the default
-``TrustSettings``: 20 reports/s per device, burst 100). The flooded run adds one
+``TrustSettings``: 20 new seqs/s per device, 256 at once). The flooded run adds one
 device at 50x that rate (250/s). Figures: the share of the polite devices' frames
 answered (every one, counted), the gateway's p99 publish -> result latency for them
 against the unflooded run in the same process (target within 2x), and how many of the

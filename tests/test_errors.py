@@ -1,6 +1,5 @@
 """The exception tree drawn in common/errors.py (edgecascade.errors) is the tree in the
-code, and every
-exception class the project defines is in it."""
+code, and every exception class the project defines is in it."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ def site(tmp_path: Path, topics: Topics) -> Iterator[SecureSite]:
 def test_status_polled_and_gateway_sigkilled_under_load_lose_nothing(site: SecureSite) -> None:
     site.start_gateway()
     fleet = site.fleet(rate=10.0, reports=140)  # 6 devices, 14 s
+    wait_until(lambda: fleet.stats.connected == 6, 30, "the devices connected")
 
     # an operator runs `status` every second, as the issue did: with the gateway's config
     # (its password in the environment) and, for the device count, the status identity
@@ -47,7 +48,7 @@ def test_status_polled_and_gateway_sigkilled_under_load_lose_nothing(site: Secur
         time.sleep(1.0)
     m = site.metrics()
     assert all(o.returncode == 0 for o in outputs), [o.stderr[-300:] for o in outputs]
-    assert '"devices_known": 6' in outputs[1].stdout  # read with its own login
+    assert '"devices_known": 6' in outputs[3].stdout  # read with its own login
     assert "site link down" not in site.log_text()
     assert m["ec_gateway_site_sessions_lost_total"] == 0
     assert m.get("ec_gateway_identity_takeovers_total{role=gateway}", 0) == 0

@@ -16,7 +16,8 @@ all in-process, all O(1) per message, and none touching the ledger:
   and at most ``max_seq_ahead`` is kept over. So a backlog queued at the device's
   normal rate is admitted in full however fast the broker delivers it, while a flooding
   device or a forger stepping the seq forward gets at most ``max_seq_ahead`` seqs at
-  once and ``rate_per_s`` per second after that, whatever the step per message (a device
+  once and ``rate_per_s`` per second after that (twice that at most, for a forger who
+  plays its timestamps against our clock), whatever the step per message (a device
   whose counter runs faster than that is refused until time has paid for the seqs it ran
   ahead). A refusal is ``report:rate_limited`` (a stream too fast: within
   ``max_seq_ahead`` of the seq it sent before) or ``report:seq_ahead`` (one jump further);

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 Z95 = 1.959964
 TIERS = ("device", "edge", "cloud")
-#: Answers that are not a tier's own fresh judgement: a cache hit (an earlier answer
-#: reused) and a degraded local answer. They count in the estimate with their own
-#: confidence and the largest calibration error known (no calibration measures them).
+#: Answers that are not a tier's own fresh judgement: a cache hit (an earlier edge or
+#: cloud answer reused: the edge's calibration error) and a degraded local answer (the
+#: largest calibration error known). They count with their own confidence.
 OTHER = ("cache", "degraded")
 #: The pairs an audit compares: the answering tier ~ the tier above.
 PAIRS = ("device~edge", "device~cloud", "edge~cloud")
@@ -179,7 +179,9 @@ def combine(answers: list[tuple[str, float]], audits: Mapping[str, Interval],
         if not confs:
             continue
         share = len(confs) / n
-        expected = _expected(confs, float(cfg.systematic.get(tier, worst)), cfg.z)
+        # a cache hit reuses an edge (mostly) or cloud answer: the edge's calibration error
+        fallback = cfg.systematic.get("edge", worst) if tier == "cache" else worst
+        expected = _expected(confs, float(cfg.systematic.get(tier, fallback)), cfg.z)
         used = expected
         ref = audits.get(f"{tier}~edge") if tier == "device" else audits.get(f"{tier}~cloud")
         if tier == "device" and (ref is None or ref.n == 0):

@@ -29,7 +29,12 @@ from edgecascade.protocol.errors import ProtocolError
 from edgecascade.protocol.topics import DEFAULT_PREFIX, Topics
 
 REGISTRY_FILE = "site.json"
-ROLES = ("device", "gateway", "dashboard", "monitor", "worker")
+#: ``maintainer``: clears what retired devices and gateways left retained (``edgecascade
+#: site retire-device --creds``); it reads nothing and publishes no frames or results.
+ROLES = ("device", "gateway", "dashboard", "monitor", "worker", "maintainer")
+#: Who has an account on the site broker, and on the cloud broker.
+SITE_ROLES = ("device", "gateway", "dashboard", "monitor", "maintainer")
+CLOUD_ROLES = ("gateway", "worker")
 FORMAT_VERSION = 1
 
 

@@ -22,7 +22,8 @@ def site_folder(tmp_path: Path, topics) -> SiteFolder:
     folder = SiteFolder(tmp_path / "site")
     site = Site(prefix=topics.prefix, gateway_id="gw1", identities=(
         Identity("gw1", "gateway"), Identity("dash", "dashboard"),
-        Identity("worker1", "worker"), *(Identity(d, "device") for d in DEVICES)))
+        Identity("worker1", "worker"), Identity("maint", "maintainer"),
+        *(Identity(d, "device") for d in DEVICES)))
     folder.init(site, Layout(hosts=("localhost", "127.0.0.1"), site_port=free_port(),
                              cloud_port=free_port(), bind="127.0.0.1", broker_user="root"))
     return folder

@@ -21,9 +21,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecascade.gateway.discovery import DEFAULT_DISCOVERY_PREFIX
 from edgecascade.gateway.trust import BROKER_LOG_TOPIC
 from edgecascade.protocol import Topics
-from edgecascade.site import Identity, Site
+from edgecascade.protocol.jsonview import default_json_root
+from edgecascade.site import CLOUD_ROLES, SITE_ROLES, Identity, Site
 
 #: mosquitto 2's password hash: PBKDF2-SHA512, 101 iterations, 12-byte salt ("$7$").
 PBKDF2_ITERATIONS = 101
@@ -37,8 +39,35 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
             f"{base64.b64encode(digest).decode()}")
 
 
+def _dashboard_views(t: Topics, gateway_id: str) -> tuple[list[str], list[str]]:
+    """(what the gateway writes, what a dashboard reads) of the JSON view and Home
+    Assistant discovery, at their default roots (``<prefix>/json``, ``homeassistant``): a
+    gateway configured with other roots needs these lines edited to match."""
+    j, ha = default_json_root(t.prefix), DEFAULT_DISCOVERY_PREFIX
+    writes = [f"topic write {j}/res/+", f"topic write {j}/dev/+/state",
+              f"topic write {j}/dev/+/last", f"topic write {j}/gw/{gateway_id}/state",
+              f"topic write {j}/gw/{gateway_id}/metrics",
+              f"topic write {ha}/+/+/+/config",
+              f"topic read {ha}/status"]  # HA's birth message: discovery sent again
+    reads = [f"topic read {j}/#", f"topic read {ha}/#",
+             f"topic write {ha}/status"]  # Home Assistant announces itself there
+    return writes, reads
+
+
+def _retired_topics(t: Topics) -> list[str]:
+    """What ``site retire-device`` / ``retire-gateway`` clear (write-only: an empty
+    retained payload deletes a retained message)."""
+    p, j, ha = t.prefix, default_json_root(t.prefix), DEFAULT_DISCOVERY_PREFIX
+    return [f"topic write {p}/dev/+/state", f"topic write {p}/dev/+/config",
+            f"topic write {p}/gw/+/state", f"topic write {p}/gw/+/metrics",
+            f"topic write {j}/dev/+/state", f"topic write {j}/dev/+/last",
+            f"topic write {j}/gw/+/state", f"topic write {j}/gw/+/metrics",
+            f"topic write {ha}/+/+/+/config"]
+
+
 def _site_rules(ident: Identity, t: Topics, gateway_id: str) -> list[str]:
     p = t.prefix
+    view_writes, view_reads = _dashboard_views(t, gateway_id)
     if ident.role == "device":
         d = ident.name
         return [f"topic write {t.device_report(d)}", f"topic write {t.device_state(d)}",
@@ -49,11 +78,14 @@ def _site_rules(ident: Identity, t: Topics, gateway_id: str) -> list[str]:
                 f"topic readwrite {t.gateway_state(gateway_id)}",
                 f"topic readwrite {t.gateway_metrics(gateway_id)}",
                 # the broker's error log: "Client X already connected" (identity takeovers)
-                f"topic read {BROKER_LOG_TOPIC}"]
+                f"topic read {BROKER_LOG_TOPIC}", *view_writes]
     if ident.role in ("dashboard", "monitor"):
         return [f"topic read {p}/res/+", f"topic read {p}/gw/+/state",
                 f"topic read {p}/gw/+/metrics", f"topic read {p}/dev/+/state",
-                *([f"topic read {p}/dev/+/report"] if ident.role == "monitor" else [])]
+                *([f"topic read {p}/dev/+/report"] if ident.role == "monitor" else []),
+                *view_reads]
+    if ident.role == "maintainer":
+        return _retired_topics(t)
     return []  # workers have no business on the site broker
 
 
@@ -83,7 +115,7 @@ def render_acl(site: Site, cloud: bool) -> str:
 
 def members(site: Site, cloud: bool) -> tuple[Identity, ...]:
     """Who has an account on that broker (revoked identities have none)."""
-    roles = ("gateway", "worker") if cloud else ("device", "gateway", "dashboard", "monitor")
+    roles = CLOUD_ROLES if cloud else SITE_ROLES
     return tuple(i for i in site.identities if i.role in roles and not i.revoked)
 
 

@@ -51,6 +51,9 @@ def add_parser(sub: Any) -> None:
     init.add_argument("--status-id", default="status",
                       help="the identity `edgecascade status --creds` reads device states "
                            "with (a dashboard; never the gateway's: see docs/security.md)")
+    init.add_argument("--maintainer-id", default="maintainer",
+                      help="the identity `edgecascade site retire-device --creds` clears "
+                           "retained topics with (write-only, on those topics alone)")
     init.add_argument("--host", action="append", default=None,
                       help="a name or address clients use for the brokers (repeatable; "
                       "default localhost and 127.0.0.1)")
@@ -63,6 +66,8 @@ def add_parser(sub: Any) -> None:
     for name, role, what in (("add-device", "device", "a device"),
                              ("add-dashboard", "dashboard", "a read-only dashboard"),
                              ("add-monitor", "monitor", "a read-only monitor that sees frames"),
+                             ("add-maintainer", "maintainer",
+                              "a maintainer (clears retired devices' retained topics)"),
                              ("add-worker", "worker", "a cloud worker")):
         q = s.add_parser(name, help=f"add {what} and write its credentials",
                          description=f"add {what} and write its credentials")
@@ -112,6 +117,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     idents = [Identity(args.gateway_id, "gateway"),
               *(Identity(n, "dashboard") for n in args.dashboard or ["dashboard"]),
               Identity(args.status_id, "dashboard"),  # `edgecascade status --creds`
+              Identity(args.maintainer_id, "maintainer"),  # `site retire-device --creds`
               *(Identity(n, "worker") for n in args.worker or ["worker1"]),
               *(Identity(n, "device") for n in args.device)]
     user = args.broker_user or ("root" if os.geteuid() == 0 else None)

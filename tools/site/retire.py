@@ -19,16 +19,24 @@ import argparse
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from edgecascade.gateway.dashboards import retire_topics
 from edgecascade.gateway.discovery import DEFAULT_DISCOVERY_PREFIX, Discovery
-from edgecascade.mqtt import BrokerSettings, SettingsError, connect_properties, make_client
+from edgecascade.mqtt import (
+    BrokerSettings,
+    SettingsError,
+    connect_properties,
+    creds_settings,
+    make_client,
+)
 from edgecascade.protocol import ProtocolError, Topics
 from edgecascade.protocol.jsonview import JsonTopics, default_json_root
 from edgecascade.protocol.topics import DEFAULT_PREFIX
 
 CONNECT_TIMEOUT_S = 10.0
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 
 def _views(topics: Topics, json_root: str, ha_prefix: str) -> tuple[JsonTopics, Discovery]:
@@ -56,21 +64,41 @@ def gateway_topics(topics: Topics, gateway_id: str, json_root: str = "",
 def clear_retained(broker: BrokerSettings, topics: Sequence[str],
                    client_id: str = "edgecascade-retire") -> int:
     """Publish an empty retained payload (QoS 1) on each topic and wait for the broker's
-    acknowledgements; returns how many were acknowledged. Raises ``OSError`` when the
-    broker cannot be reached."""
-    client = make_client(broker, client_id)
+    acknowledgements; returns how many the broker accepted. MQTT 5, so a publish the
+    broker's ACL refuses comes back as "not authorized" and is not counted (under 3.1.1
+    mosquitto acknowledges it and drops it silently). Raises ``OSError`` when the broker
+    cannot be reached or refuses the login."""
+    client = make_client(replace(broker, mqtt5=True), client_id)
     connected = threading.Event()
-    client.on_connect = lambda c, u, f, rc, p=None: connected.set()
-    client.connect(broker.host, broker.port, broker.keepalive,
-                   **connect_properties(broker, True))  # type: ignore[arg-type]
+    refused_login: list[str] = []
+    refused: set[int] = set()
+
+    def on_connect(c: Any, u: Any, f: Any, rc: Any, p: Any = None) -> None:
+        if rc.is_failure:
+            refused_login.append(str(rc))
+        connected.set()
+
+    def on_publish(c: Any, u: Any, mid: int, rc: Any, p: Any = None) -> None:
+        if rc.is_failure:
+            refused.add(mid)
+
+    client.on_connect = on_connect
+    client.on_publish = on_publish
+    try:
+        client.connect(broker.host, broker.port, broker.keepalive,
+                       **connect_properties(replace(broker, mqtt5=True), True))  # type: ignore[arg-type]
+    except OSError as exc:
+        raise OSError(f"{broker.url}: {exc.strerror or exc}") from None
     client.loop_start()
     try:
         if not connected.wait(CONNECT_TIMEOUT_S):
             raise OSError(f"{broker.url}: no CONNACK within {CONNECT_TIMEOUT_S:g} s")
+        if refused_login:
+            raise OSError(f"{broker.url}: login refused ({refused_login[0]})")
         infos = [client.publish(t, b"", qos=1, retain=True) for t in topics]
         for info in infos:
             info.wait_for_publish(CONNECT_TIMEOUT_S)
-        return sum(1 for info in infos if info.is_published())
+        return sum(1 for info in infos if info.is_published() and info.mid not in refused)
     finally:
         client.disconnect()
         client.loop_stop()
@@ -82,8 +110,13 @@ def add_parsers(s: Any) -> None:
                  "Home Assistant entities); no gateway needed")
         q = s.add_parser(name, help=help_, description=help_ + ".")
         q.add_argument("ids", nargs="+", metavar="ID", help=f"the {what} id(s)")
-        q.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="site broker URL")
-        q.add_argument("--username", default=None, help="broker username (a site admin)")
+        q.add_argument("--broker", default=None,
+                       help="site broker URL (default: the --creds file's, else "
+                            f"{DEFAULT_BROKER})")
+        q.add_argument("--creds", default=None, metavar="FILE",
+                       help="a site credentials file (on a secure site the maintainer's: "
+                            "<site>/creds/maintainer.json, made by `site init`)")
+        q.add_argument("--username", default=None, help="broker username (open sites)")
         q.add_argument("--password", default=None, help="broker password")
         q.add_argument("--ca-file", default=None, help="CA for an mqtts:// broker")
         q.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
@@ -96,8 +129,11 @@ def add_parsers(s: Any) -> None:
 
 def cmd_retire(args: argparse.Namespace) -> int:
     try:
-        broker = BrokerSettings(args.broker, username=args.username, password=args.password,
-                                ca_file=args.ca_file)
+        if args.creds:
+            broker = creds_settings(args.creds, url=args.broker)
+        else:
+            broker = BrokerSettings(args.broker or DEFAULT_BROKER, username=args.username,
+                                    password=args.password, ca_file=args.ca_file)
         topics = Topics(args.prefix)
         build = device_topics if args.what == "device" else gateway_topics
         todo = [t for i in args.ids for t in build(topics, i, args.json_root, args.ha_prefix)]
@@ -107,8 +143,12 @@ def cmd_retire(args: argparse.Namespace) -> int:
     try:
         done = clear_retained(broker, todo)
     except OSError as exc:
-        print(f"edgecascade site retire-{args.what}: {args.broker}: {exc}", file=sys.stderr)
+        print(f"edgecascade site retire-{args.what}: {exc}", file=sys.stderr)
         return 1
     print(f"cleared {done} of {len(todo)} retained topics for {len(args.ids)} "
           f"{args.what}(s): {', '.join(args.ids)}")
+    if done < len(todo):
+        print(f"edgecascade site retire-{args.what}: the broker refused {len(todo) - done} "
+              "(not authorized: on a secure site use --creds <site>/creds/maintainer.json)",
+              file=sys.stderr)
     return 0 if done == len(todo) else 1

@@ -23,7 +23,7 @@ import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edgecascade.site import REGISTRY_FILE, Site, SiteError, load_site
+from edgecascade.site import CLOUD_ROLES, REGISTRY_FILE, SITE_ROLES, Site, SiteError, load_site
 
 from .acl import BrokerFiles, hash_password, members, render_acl, render_conf
 from .pki import make_ca, make_server_cert
@@ -120,8 +120,8 @@ class SiteFolder:
         assert ident is not None
         password = secrets.token_urlsafe(24)
         lay = self.layout()
-        on_site = ident.role in ("device", "gateway", "dashboard", "monitor")
-        on_cloud = ident.role in ("gateway", "worker")
+        on_site = ident.role in SITE_ROLES
+        on_cloud = ident.role in CLOUD_ROLES
         creds = Credentials(name, ident.role, name, password, str(self.ca_crt),
                             lay.url(False) if on_site else None,
                             lay.url(True) if on_cloud else None)

@@ -154,7 +154,9 @@ class FusionFit:
                 "calib": {"fused": self.point.to_json(), "unfused": self.unfused.to_json()},
                 "candidates": self.tried,
                 "rule": "fusion kept only where it beats the unfused cascade on the "
-                        "calibration objective by at least min_gain_frames frames",
+                        "calibration objective by at least min_gain_frames frames (in "
+                        "accuracy, or in cloud frames at no less accuracy); edge stage only "
+                        "unless cloud_stage",
                 "min_gain_frames": MIN_GAIN_FRAMES}
 
 

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edgecascade.models.calibration import PROB_FLOOR
+from edgecascade.models.fusion import WIRE_SCALE
 from edgecascade.protocol import Report, Result
 from edgecascade.protocol.audit import audit_pick, share_to_wire
 
@@ -75,13 +77,18 @@ class MonitorReference:
 
 def device_confidence(report: Report, ref: MonitorReference) -> float:
     """The device answer's calibrated top-1 confidence: the report's top-k as the gateway
-    sees it (the rest spread evenly), scaled by the device tier's temperature."""
-    from edgecascade.models.calibration import apply_temperature
-    from edgecascade.models.fusion import report_probs
-
+    sees it (the rest spread evenly: :func:`edgecascade.models.fusion.report_probs`),
+    scaled by the device tier's temperature (``apply_temperature``), in closed form:
+    ``p1^(1/T) / (sum_topk p^(1/T) + (C - k) * rest^(1/T))``, each p floored at
+    :data:`~edgecascade.models.calibration.PROB_FLOOR` (a few microseconds a report)."""
     n = max(ref.classes, max(report.classes) + 1, len(report.classes))
-    p = report_probs(report.classes, report.confidences, n)
-    return float(apply_temperature(p, ref.device_temperature).max())
+    top = [c / WIRE_SCALE for c in report.confidences]
+    k = len(top)
+    rest = max(1.0 - sum(top), 0.0) / max(n - k, 1)
+    inv = 1.0 / ref.device_temperature
+    powered = [max(p, PROB_FLOOR) ** inv for p in top]
+    total = sum(powered) + (n - k) * max(rest, PROB_FLOOR) ** inv
+    return powered[0] / total if total > 0 else 0.0
 
 
 class FieldMonitor:

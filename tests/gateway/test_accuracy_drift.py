@@ -149,3 +149,21 @@ def test_agreement_alarm_against_the_calibrated_rate() -> None:
 def test_interval_covers() -> None:
     assert Interval(0.9, 0.85, 0.95, 10).covers(0.95)
     assert not Interval(0.9, 0.85, 0.95, 10).covers(0.96)
+
+
+def test_device_confidence_closed_form_is_the_wire_view_scaled() -> None:
+    from edgecascade.gateway.config import MonitoringConfig
+    from edgecascade.gateway.monitoring import device_confidence, load_reference
+    from edgecascade.models.calibration import apply_temperature
+    from edgecascade.models.fusion import report_probs
+    from edgecascade.protocol import Report
+
+    ref = load_reference(MonitoringConfig())
+    assert ref is not None and ref.classes == 10 and ref.device_temperature != 1.0
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        c = sorted((int(x) for x in rng.integers(0, 22000, 3)), reverse=True)
+        r = Report("d", 1, 1, 1, "m", 1, (4, 1, 7), tuple(c))
+        want = apply_temperature(report_probs(r.classes, r.confidences, 10),
+                                 ref.device_temperature)[0, 4]
+        assert device_confidence(r, ref) == pytest.approx(float(want), abs=1e-12)

@@ -66,3 +66,11 @@ def test_drifted_source_answers_the_changed_frames() -> None:
     a = src.answer(0)
     assert a.label == int(ds.labels[0])
     assert a.frame.data == src.quantize(rotated.images[0]).tobytes()
+
+
+def test_demo_refuses_bad_drift_and_audit_options(capsys) -> None:  # type: ignore[no-untyped-def]
+    from edgecascade.cli import main
+
+    for args in (["--drift-share", "0"], ["--audit-share", "0.9"], ["--drift-at", "-1"]):
+        assert main(["demo", "--no-live", *args]) == 2
+        assert "--audit-share must be within 0..0.5" in capsys.readouterr().err

@@ -17,6 +17,7 @@ The tree (the module defining each class on the right)::
     ├── ModelError                           edgecascade.models.errors
     │   ├── ThresholdsError (ValueError)     edgecascade.models.cascade
     │   ├── ProviderRefused                  edgecascade.models.runners.providers
+    │   ├── FromAuditError                   edgecascade.tools.models.from_audit
     │   └── ModelImportError                 edgecascade.tools.models.importer
     ├── GatewayError                         edgecascade.errors
     │   ├── FrameRejected (ValueError)       edgecascade.gateway.edge
@@ -31,6 +32,7 @@ The tree (the module defining each class on the right)::
     │   ├── EmulatorModelError (ValueError)  edgecascade.emulator.model
     │   ├── FlashError (ValueError)          edgecascade.emulator.flash
     │   ├── PartitionError (ValueError)      edgecascade.emulator.partitions
+    │   ├── SourceError (ValueError)         edgecascade.emulator.sources
     │   └── ProvisionError                   edgecascade.emulator.provision
     └── ToolError                            edgecascade.errors
         ├── BrokerUnavailable (RuntimeError) edgecascade.tools.broker

@@ -123,7 +123,7 @@ class FieldMonitor:
 
     def on_report(self, report: Report) -> None:
         if (self.store is not None and report.frame is not None and self._share
-                and audit_pick(report.epoch, report.seq, self._share)):
+                and audit_pick(report.device_id, report.epoch, report.seq, self._share)):
             self.store.add(report, self._share)  # its own lock; a refused write is counted
         conf = device_confidence(report, self.ref) if self.ref is not None else \
             report.confidence

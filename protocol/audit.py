@@ -1,7 +1,8 @@
 """Which confident reports carry their frame for an audit: one deterministic rule.
 
 A device with a non-zero ``DeviceConfig.audit_share`` (in 1/65536) attaches the frame to
-report ``(epoch, seq)`` although it is confident when :func:`audit_pick` says so; the
+report ``(device_id, epoch, seq)`` although it is confident when :func:`audit_pick` says
+so; the
 report's answer stands, and the gateway has the next tier answer the frame only to
 measure agreement. The rule is stateless, so the C core (``ec_audit_pick``), the
 emulator and the gateway compute the same subset, and the gateway can tell an audited
@@ -25,9 +26,19 @@ def _fmix32(h: int) -> int:
     return h
 
 
-def audit_pick(epoch: int, seq: int, share: int) -> bool:
-    """Whether report ``(epoch, seq)`` is in the audited subset of ``share``/65536."""
-    h = _fmix32((seq ^ ((epoch * 0x9E3779B1) & MASK32)) & MASK32)
+def fnv1a32(text: str) -> int:
+    """FNV-1a (32 bits) of a device id's UTF-8 bytes."""
+    h = 0x811C9DC5
+    for b in text.encode():
+        h = ((h ^ b) * 0x01000193) & MASK32
+    return h
+
+
+def audit_pick(device_id: str, epoch: int, seq: int, share: int) -> bool:
+    """Whether report ``(device_id, epoch, seq)`` is in the audited subset of
+    ``share``/65536: ``fmix32(seq ^ (epoch * 0x9E3779B1) ^ fnv1a32(device_id)) >> 16 <
+    share``. The id makes devices that share an epoch audit different reports."""
+    h = _fmix32((seq ^ ((epoch * 0x9E3779B1) & MASK32) ^ fnv1a32(device_id)) & MASK32)
     return (h >> 16) < share
 
 

@@ -166,9 +166,16 @@ int ec_quantize_pixels(const uint8_t *pixels, size_t n, float scale, int32_t zer
     return EC_OK;
 }
 
-bool ec_audit_pick(uint32_t epoch, uint32_t seq, uint16_t share)
+bool ec_audit_pick(const char *device_id, uint32_t epoch, uint32_t seq, uint16_t share)
 {
-    uint32_t h = seq ^ (epoch * 0x9E3779B1u);
+    uint32_t id = 0x811C9DC5u; /* FNV-1a offset basis */
+    uint32_t h;
+    const unsigned char *c = (const unsigned char *)(device_id != NULL ? device_id : "");
+    for (; *c != 0u; c++) {
+        id ^= (uint32_t)*c;
+        id *= 0x01000193u;
+    }
+    h = seq ^ (epoch * 0x9E3779B1u) ^ id;
     h ^= h >> 16;
     h *= 0x85EBCA6Bu;
     h ^= h >> 13;
@@ -177,13 +184,13 @@ bool ec_audit_pick(uint32_t epoch, uint32_t seq, uint16_t share)
     return (h >> 16) < (uint32_t)share;
 }
 
-void ec_policy_audit(const ec_policy_t *policy, uint32_t epoch, uint32_t seq,
-                     ec_decision_t *d)
+void ec_policy_audit(const ec_policy_t *policy, const char *device_id, uint32_t epoch,
+                     uint32_t seq, ec_decision_t *d)
 {
     if (policy == NULL || d == NULL || d->reason != EC_REASON_CONFIDENT) {
         return;
     }
-    if (ec_audit_pick(epoch, seq, policy->audit_share)) {
+    if (ec_audit_pick(device_id, epoch, seq, policy->audit_share)) {
         d->reason = EC_REASON_AUDIT;
         d->attach = true;
     }

@@ -84,16 +84,18 @@ int ec_policy_decide(const ec_policy_t *policy, const int8_t *outputs, size_t n_
                      const uint8_t *pixels, const uint8_t *mean, size_t n_pixels,
                      ec_decision_t *out);
 
-/* Audit sampling: whether the report (epoch, seq) is in the audited subset of a share
- * in 1/65536. Deterministic and stateless: h = fmix32(seq ^ (epoch * 0x9E3779B1)) (the
- * MurmurHash3 finalizer), picked when (h >> 16) < share. The gateway can recompute it.
- * Twin: edgecascade.emulator.policy.audit_pick. */
-bool ec_audit_pick(uint32_t epoch, uint32_t seq, uint16_t share);
+/* Audit sampling: whether report (device_id, epoch, seq) is in the audited subset of a
+ * share in 1/65536. Deterministic and stateless:
+ *   h = fmix32(seq ^ (epoch * 0x9E3779B1) ^ fnv1a32(device_id))
+ * (fmix32: the MurmurHash3 finalizer; fnv1a32 over the id's bytes, so devices sharing an
+ * epoch audit different reports), picked when (h >> 16) < share. The gateway can
+ * recompute it. Twin: edgecascade.protocol.audit.audit_pick. */
+bool ec_audit_pick(const char *device_id, uint32_t epoch, uint32_t seq, uint16_t share);
 
 /* After ec_policy_decide: a confident decision of a picked report attaches the frame
  * with reason EC_REASON_AUDIT (the device's answer stands; the gateway only measures). */
-void ec_policy_audit(const ec_policy_t *policy, uint32_t epoch, uint32_t seq,
-                     ec_decision_t *d);
+void ec_policy_audit(const ec_policy_t *policy, const char *device_id, uint32_t epoch,
+                     uint32_t seq, ec_decision_t *d);
 
 /* uint8 pixels -> the model's int8 input: q = round_half_away(p/255/scale) + zp, clamped. */
 int ec_quantize_pixels(const uint8_t *pixels, size_t n, float scale, int32_t zero_point,

@@ -98,7 +98,7 @@ def build_report(
     audit_share: int = 0,
 ) -> Made:
     reason = audit_reason(attach_reason(answer.confidences, answer.complexity, thresholds),
-                          epoch, seq, audit_share)
+                          device_id, epoch, seq, audit_share)
     report = Report(
         device_id=device_id,
         epoch=epoch,

@@ -118,11 +118,11 @@ def attach_reason(
     return None
 
 
-def audit_reason(reason: Reason | None, epoch: int, seq: int, audit_share: int
-                 ) -> Reason | None:
+def audit_reason(reason: Reason | None, device_id: str, epoch: int, seq: int,
+                 audit_share: int) -> Reason | None:
     """After :func:`attach_reason` (``ec_policy_audit``): a confident report of the audited
     subset attaches its frame with reason ``audit``; any other reason stands."""
-    if reason is None and audit_pick(epoch, seq, audit_share):
+    if reason is None and audit_pick(device_id, epoch, seq, audit_share):
         return Reason.AUDIT
     return reason
 

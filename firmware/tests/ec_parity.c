@@ -23,10 +23,11 @@
  *   complexity_q XHEX MEANHEX -> COMPLEXITY (int8 tensors)
  *   prov_reset FAIL         new provisioning session; FAIL 1 makes storage writes fail
  *   prov NOW_MS HEX         feed bytes -> answers (HEX, comma list or -) p<paused 0|1>
- *   audit EPOCH SEQ SHARE   -> 1 | 0 (ec_audit_pick)
- *   config_audit HEX CONF   -> ok SHARE REASON | err CODE KEY: decode a config, apply it
- *                              to a fresh session, then ec_policy_audit on a decision of
- *                              reason CONF (0 confident..) for the session's epoch, seq 0..
+ *   audit ID EPOCH SEQ SHARE -> 1 | 0 (ec_audit_pick; ID '-' for the empty id)
+ *   config_audit HEX CONF ID -> ok SHARE REASON ATTACH | err CODE KEY: decode a config,
+ *                              apply it to a fresh session, then ec_policy_audit on a
+ *                              decision of reason CONF (0 confident..) for device ID, the
+ *                              session's epoch and seq
  *   fuzz SEED N             N random inputs through every decoder (ASan/UBSan watch)
  *       -> ok N ACCEPTED_CONFIGS FRAMES_OK LINES_ANSWERED
  */
@@ -278,10 +279,11 @@ static void cmd_config(void)
 
 static void cmd_audit(void)
 {
+    const char *id = next();
     uint32_t epoch = (uint32_t)strtoul(next(), NULL, 10);
     uint32_t seq = (uint32_t)strtoul(next(), NULL, 10);
     uint16_t share = (uint16_t)strtoul(next(), NULL, 10);
-    printf("%d\n", ec_audit_pick(epoch, seq, share) ? 1 : 0);
+    printf("%d\n", ec_audit_pick(strcmp(id, "-") == 0 ? "" : id, epoch, seq, share) ? 1 : 0);
 }
 
 static void cmd_config_audit(void)
@@ -292,6 +294,7 @@ static void cmd_config_audit(void)
     int bad = 0;
     long n = unhex(next(), bytes_a, MAX_BYTES);
     int reason = atoi(next());
+    const char *id = next();
     int rc = n < 0 ? EC_ERR_ARG : ec_config_decode(bytes_a, (size_t)n, &c, &bad);
     if (rc == EC_OK) {
         memset(&session, 0, sizeof session);
@@ -305,7 +308,7 @@ static void cmd_config_audit(void)
     memset(&d, 0, sizeof d);
     d.reason = (ec_reason_t)reason;
     d.attach = d.reason != EC_REASON_CONFIDENT;
-    ec_policy_audit(&session.policy, session.epoch, session.seq, &d);
+    ec_policy_audit(&session.policy, id, session.epoch, session.seq, &d);
     printf("ok %u %s %d\n", (unsigned)session.policy.audit_share, ec_reason_name(d.reason),
            d.attach ? 1 : 0);
 }

@@ -27,19 +27,26 @@ pytestmark = pytest.mark.usefixtures("parity_tool")
 C_REASONS = {0: None, 1: Reason.LOW_CONFIDENCE, 3: Reason.COMPLEX_INPUT}
 
 
+IDS = ["dev-1", "esp32-a1b2c3d4e5f6", "x", "", "demo-0000", "Z" * 64, "cam_09"]
+
+
 def test_audit_pick_parity_and_rate() -> None:
     rng = np.random.default_rng(22)
-    cases = [(int(rng.integers(0, 2**32)), int(rng.integers(0, 2**32)),
+    cases = [(str(rng.choice(IDS)), int(rng.integers(0, 2**32)), int(rng.integers(0, 2**32)),
               int(rng.choice([0, 1, 655, 6554, 32768, 65535, int(rng.integers(0, 65536))])))
              for _ in range(3000)]
-    cases += [(0, s, 655) for s in range(200)] + [(2**32 - 1, 2**32 - 1, 65535)]
-    got = run_parity([f"audit {e} {s} {sh}" for e, s, sh in cases])
-    want = [str(int(audit_pick(e, s, sh))) for e, s, sh in cases]
+    cases += [("d", 0, s, 655) for s in range(200)] + [("d", 2**32 - 1, 2**32 - 1, 65535)]
+    got = run_parity([f"audit {d or '-'} {e} {s} {sh}" for d, e, s, sh in cases])
+    want = [str(int(audit_pick(d, e, s, sh))) for d, e, s, sh in cases]
     assert got == want
     # a device's consecutive reports: the picked share is the configured one
-    picked = [audit_pick(7, s, share_to_wire(0.01)) for s in range(100_000)]
+    picked = [audit_pick("d7", 7, s, share_to_wire(0.01)) for s in range(100_000)]
     assert 0.009 < np.mean(picked) < 0.011
-    assert not any(audit_pick(7, s, 0) for s in range(10_000))
+    assert not any(audit_pick("d7", 7, s, 0) for s in range(10_000))
+    # devices sharing an epoch audit different reports (a fleet is never all-or-nothing)
+    fleet = [[audit_pick(f"demo-{i:04d}", 1, s, share_to_wire(0.01)) for s in range(100)]
+             for i in range(50)]
+    assert len({tuple(f) for f in fleet}) > 20
 
 
 def _doc(rng: np.random.Generator) -> bytes:
@@ -54,14 +61,15 @@ def _doc(rng: np.random.Generator) -> bytes:
     return msgpack.packb(doc, use_bin_type=True)
 
 
-def _python(data: bytes, reason_code: int) -> str:
+def _python(data: bytes, reason_code: int, device_id: str = "dev-1") -> str:
     try:
         cfg = decode(DeviceConfig, data)
     except ProtocolError:
         return "err"
-    core = DeviceCore("d", None, 0, Thresholds())  # type: ignore[arg-type]  # no frames made
+    core = DeviceCore(device_id, None, 0, Thresholds())  # type: ignore[arg-type]  # no frames
     core.apply_config(cfg)
-    reason = audit_reason(C_REASONS[reason_code], core.epoch, core.seq, core.audit_share)
+    reason = audit_reason(C_REASONS[reason_code], device_id, core.epoch, core.seq,
+                          core.audit_share)
     return f"ok {core.audit_share} {(reason or Reason.CONFIDENT).value} {int(reason is not None)}"
 
 
@@ -73,7 +81,7 @@ def test_config_audit_share_parity() -> None:
               for e in range(40) for sh in (0, 20000, 65535)]
     want = [_python(d, r) for d, r in cases]
     got = ["err" if g.startswith("err") else g for g in
-           run_parity([f"config_audit {d.hex()} {r}" for d, r in cases])]
+           run_parity([f"config_audit {d.hex()} {r} dev-1" for d, r in cases])]
     assert got == want
     assert sum(w.endswith("audit 1") for w in want) > 20  # the audit path is exercised
     assert sum(w == "err" for w in want) > 100  # and the rejections
@@ -89,7 +97,7 @@ def test_emulated_device_attaches_audited_frames_only_when_confident() -> None:
     unsure = FrameAnswer(0, 3, (3, 1), (30000, 20000), 0.01, frame)
     th = Thresholds(0.9, 0.0, 1.0)
     share = share_to_wire(0.05)
-    audited = [s for s in range(2000) if audit_pick(4, s, share)]
+    audited = [s for s in range(2000) if audit_pick("dev", 4, s, share)]
     assert audited
     for s in range(2000):
         m = build_report("dev", 4, s, 0, sure, "m", 1, th, share)

@@ -103,7 +103,7 @@ def test_audited_frames_are_measured_and_never_change_the_answer(
     store = gw.field.store
     assert store is not None
     picked_reports = [r for r in reports if r.frame is not None
-                      and audit_pick(r.epoch, r.seq, share_to_wire(0.25))]
+                      and audit_pick(r.device_id, r.epoch, r.seq, share_to_wire(0.25))]
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{gw.http_port}/monitoring",

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 FRAME_STRIDE = 7919  # the emulator's (firmware/emulator/core.py)
-DEVICE_PREFIX = "demo-dev"
+DEVICE_PREFIX = "demo"  # the demo's device ids: demo-0000, demo-0001, ... (runner.py)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def simulate(base: Tiers, mon: Mapping[str, Any], *, devices: int, rate: float,
     acc = LiveAccuracy(AccuracyConfig(systematic=mon.get("calibration_error", {})))
     drift = DriftMonitor(Monitoring.from_json(mon))
     rng = np.random.default_rng(seed)
-    ids = [f"{DEVICE_PREFIX}-{seed:02d}{i:04d}" for i in range(devices)]
+    ids = [f"{DEVICE_PREFIX}-{i:04d}" for i in range(devices)]  # as the demo names them
     epochs = {d: int(rng.integers(1_700_000_000, 1_800_000_000)) for d in ids}
     share = share_to_wire(audit_share)
     n = len(base.labels)
@@ -129,7 +129,7 @@ def simulate(base: Tiers, mon: Mapping[str, Any], *, devices: int, rate: float,
             total += 1
             if t.accepted[i]:
                 answer, tier, conf = t.device[i], "device", t.device_conf[i]
-                if audit_pick(epochs[d], seq, share):
+                if audit_pick(d, epochs[d], seq, share):
                     audits += 1
                     acc.audited(d, 1, "device~edge", bool(t.device[i] == t.edge[i]))
                     view = acc.device(d).agreement.get("device~edge")

@@ -452,7 +452,7 @@ static void report_one(void)
         return;
     }
     /* the retained config's audit share: a confident report may carry its frame too */
-    ec_policy_audit(&s_session.policy, s_session.epoch, s_session.seq, &d);
+    ec_policy_audit(&s_session.policy, s_device_id, s_session.epoch, s_session.seq, &d);
     memset(&frame, 0, sizeof frame);
     frame.data = (const uint8_t *)s_input;
     frame.len = sizeof s_input;

@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS audit (
     data BLOB NOT NULL, shape TEXT NOT NULL, dtype TEXT NOT NULL, scale REAL NOT NULL,
     zero_point INTEGER NOT NULL, share INTEGER NOT NULL, ts_ms INTEGER NOT NULL,
     UNIQUE (device_id, epoch, seq)
+);
+CREATE TABLE IF NOT EXISTS cloud_pending (
+    device_id TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    edge_label INTEGER NOT NULL, model_version INTEGER NOT NULL,
+    PRIMARY KEY (device_id, epoch, seq)
 )"""
 
 
@@ -53,7 +58,7 @@ class AuditStore:
         self._db = sqlite3.connect(str(self.path), check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
         self._added = 0
 
     def add(self, report: Report, share: int) -> bool:
@@ -82,6 +87,35 @@ class AuditStore:
                 self.on_error(type(exc).__name__)
             return False
         return True
+
+    # -- cloud audits in flight: kept so that a reply after a restart is still known as an
+    # audit (it must never reach the core, where it would become a correction)
+    def add_pending(self, key: tuple[str, int, int], edge_label: int, model_version: int
+                    ) -> bool:
+        try:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO cloud_pending VALUES (?,?,?,?,?)",
+                                 (*key, edge_label, model_version))
+        except sqlite3.Error as exc:
+            if self.on_error is not None:
+                self.on_error(type(exc).__name__)
+            return False
+        return True
+
+    def drop_pending(self, key: tuple[str, int, int]) -> None:
+        try:
+            with self._lock:
+                self._db.execute("DELETE FROM cloud_pending WHERE device_id=? AND epoch=? "
+                                 "AND seq=?", key)
+        except sqlite3.Error as exc:
+            if self.on_error is not None:
+                self.on_error(type(exc).__name__)
+
+    def pending(self) -> dict[tuple[str, int, int], tuple[int, int]]:
+        with self._lock:
+            rows = self._db.execute("SELECT device_id, epoch, seq, edge_label, model_version "
+                                    "FROM cloud_pending").fetchall()
+        return {(r[0], int(r[1]), int(r[2])): (int(r[3]), int(r[4])) for r in rows}
 
     def __len__(self) -> int:
         with self._lock:

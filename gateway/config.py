@@ -160,6 +160,8 @@ class MonitoringConfig:
 
     audit_share: float = 0.0  # share of confident reports devices attach for an audit (0: off)
     audit_queue_share: float = 0.5  # audits use the edge queue only while it is below this
+    audit_cloud_share: float = 0.0  # share of the edge's accepted answers audited by the cloud
+    audit_cloud_messages: float = 100.0  # billed messages cloud audits may spend per budget window
     window: int = 200  # audits in the sliding agreement window
     drift_window: int = 200  # reports per device in the drift (PSI) window
     psi_alarm: float = 0.25
@@ -314,6 +316,10 @@ def _monitoring(table: Any, tfile: str | None, base_dir: Path | None,
     m = section(MonitoringConfig, table, "monitoring", problems)
     problems.need("monitoring.audit_share", 0.0 <= m.audit_share <= 0.5,
                   "must be within 0..0.5 (a share of confident reports)")
+    problems.need("monitoring.audit_cloud_share", 0.0 <= m.audit_cloud_share <= 0.5,
+                  "must be within 0..0.5 (a share of the edge's accepted answers)")
+    problems.need("monitoring.audit_cloud_messages", m.audit_cloud_messages >= 0,
+                  "must be >= 0")
     problems.need("monitoring.window", m.window >= 1 and m.drift_window >= 10,
                   "window must be >= 1 and drift_window >= 10")
     problems.need("monitoring.psi_clear", 0 <= m.psi_clear <= m.psi_alarm,

@@ -49,6 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from edgecascade.protocol import Reason, Report, Result, Tier
+from edgecascade.protocol.audit import audit_pick
 
 from . import policy
 from .answers import device_answer, make_result
@@ -58,6 +59,7 @@ from .effects import (
     AdmitPending,
     Admitted,
     Arrival,
+    AuditCloud,
     CloudReply,
     CoreConfig,
     Count,
@@ -259,6 +261,10 @@ class FrameCore:
             self._finalize(now, out, job, job.edge, decision.reason,
                            escalation=decision.escalation)
             out.append(Remember(job.report.device_id, job.edge, job.report.frame))
+            r = job.report
+            if self.cfg.audit_cloud_share and r.frame is not None and not r.private and \
+                    audit_pick(r.device_id, r.epoch, r.seq, self.cfg.audit_cloud_share):
+                out.append(AuditCloud(r, job.edge.label))  # measured, never an answer
         elif decision.action is Action.CLOUD:
             self._escalate(now, out, job, decision, edge.last)
         else:

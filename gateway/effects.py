@@ -40,6 +40,9 @@ class CoreConfig:
     # Audit a confident device answer that came with its frame (DeviceConfig.audit_share)
     # with the edge model; the answer already given stands (issue 22).
     audit_edge: bool = False
+    # Audit a share of the edge's accepted answers with the cloud (uint16, 1/65536; 0: off);
+    # the shell spends at most [monitoring] audit_cloud_messages on them per budget window.
+    audit_cloud_share: int = 0
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,15 @@ class Spool:
 
 
 @dataclass(frozen=True)
+class AuditCloud:
+    """Ask the cloud about a frame the edge already answered, only to measure (issue 22):
+    its reply never reaches the core (``FieldMonitor.take_cloud_audit``)."""
+
+    report: Report
+    edge_label: int
+
+
+@dataclass(frozen=True)
 class Count:
     metric: str
     labels: tuple[tuple[str, str], ...] = ()
@@ -186,4 +198,4 @@ class Log:
 
 
 Effect = (AdmitFinal | AdmitPending | Emit | Remember | SubmitEdge | Spool | Count | Gauge
-          | Log)
+          | Log | AuditCloud)

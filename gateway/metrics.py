@@ -62,6 +62,8 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "audits": ("Audits of confident device answers by the edge model (issue 22; the answer "
                "given stands), by pair and outcome: agree, disagree, dropped (edge queue "
                "busy or no edge model), error", ("pair", "outcome")),
+    "audit_cloud_cost": ("AWS IoT billed messages spent on cloud audits (their own cost "
+                         "line; cloud_cost includes them too)", ()),
     "drift_alarms": ("Drift alarms raised, by scope (device or site) and kind (confidence, "
                      "complexity, agreement)", ("scope", "kind")),
 }
@@ -98,6 +100,7 @@ UNITS: dict[str, str] = {
     "cloud_cost": "billed messages (AWS IoT Core: one per started 5 KB, both directions)",
     "budget_spent": "billed messages",
     "budget_messages": "billed messages",
+    "audit_cloud_cost": "billed messages",
     "spool_bytes": "bytes",
     "circuit_state": "enum: " + ", ".join(f"{v} {s.value}" for s, v in
                                           sorted(STATE_VALUE.items(), key=lambda i: i[1])),

@@ -44,6 +44,7 @@ from .drift import SITE, AlarmChange, DriftConfig, DriftMonitor, Monitoring
 log = logging.getLogger("edgecascade.gateway.monitoring")
 
 PAIR = "device~edge"
+CLOUD_PAIR = "edge~cloud"
 #: Device answers whose calibrated confidence waits for their result (bounded).
 PENDING_MAX = 4096
 
@@ -93,8 +94,10 @@ def device_confidence(report: Report, ref: MonitorReference) -> float:
 
 class FieldMonitor:
     def __init__(self, cfg: MonitoringConfig, reference: MonitorReference | None,
-                 metrics: MetricsSink, clock: Callable[[], float] = time.monotonic) -> None:
+                 metrics: MetricsSink, clock: Callable[[], float] = time.monotonic,
+                 budget_window_s: float = 3600.0) -> None:
         self.cfg = cfg
+        self.budget_window_s = budget_window_s
         self.ref = reference
         self.metrics = metrics
         self.clock = clock
@@ -110,16 +113,81 @@ class FieldMonitor:
         self._heard: dict[str, float] = {}
         self._configured: set[str] = set()  # devices sent the audit config this run
         self.store: AuditStore | None = None  # the audit sample for --from-audit
+        # cloud audits in flight: key -> (edge label, model version); billed messages spent
+        # on them in the current budget window (since window_start)
+        self._cloud_pending: dict[tuple[str, int, int], tuple[int, int]] = {}
+        self._cloud_spent = 0.0
+        self._window_start = clock()
         self._share = share_to_wire(cfg.audit_share)
         self._logged: dict[tuple[str, str], float] = {}
         self.alarm_log: list[dict[str, Any]] = []  # every change, for the JSON state (bounded)
         self.audit_counts: dict[str, int] = {"agree": 0, "disagree": 0, "dropped": 0,
                                              "error": 0}
+        self.cloud_audits: dict[str, int] = {"agree": 0, "disagree": 0, "dropped": 0,
+                                             "error": 0}
 
     # -- hooks ---------------------------------------------------------------------------
     def attach_store(self, store: AuditStore | None) -> None:
-        """Keep the frames of the audit sample (:mod:`.audit_store`) from now on."""
+        """Keep the frames of the audit sample (:mod:`.audit_store`) from now on; cloud
+        audits still in flight from before a restart are known again."""
         self.store = store
+        if store is not None:
+            with self._lock:
+                self._cloud_pending.update(store.pending())
+
+    # -- cloud audits (the edge's accepted answers, a budgeted share) -----------------------
+    def cloud_audit_allowed(self, cost_estimate: float) -> bool:
+        """Within ``audit_cloud_messages`` for the current budget window?"""
+        with self._lock:
+            now = self.clock()
+            if now - self._window_start >= self.budget_window_s:
+                self._window_start, self._cloud_spent = now, 0.0
+            return self._cloud_spent + cost_estimate <= self.cfg.audit_cloud_messages
+
+    def cloud_audit_sent(self, report: Report, edge_label: int) -> None:
+        """Remember an audit before its frame can reach the cloud (a fast reply finds it)."""
+        key = report.key
+        with self._lock:
+            self._cloud_pending[key] = (edge_label, report.model_version)
+            while len(self._cloud_pending) > PENDING_MAX:  # evicted from the spool meanwhile
+                self._cloud_pending.pop(next(iter(self._cloud_pending)))
+        if self.store is not None:
+            self.store.add_pending(key, edge_label, report.model_version)
+
+    def cloud_audit_unsent(self, key: tuple[str, int, int], why: str) -> None:
+        with self._lock:
+            self._cloud_pending.pop(key, None)
+        if self.store is not None:
+            self.store.drop_pending(key)
+        self.metrics.inc("audits", pair=CLOUD_PAIR, outcome="dropped")
+        self._bump("dropped")
+
+    def take_cloud_audit(self, key: tuple[str, int, int], label: int | None,
+                         cost: float) -> bool:
+        """A cloud reply: True when it answered an audit (consumed here, never the core's)."""
+        with self._lock:
+            pending = self._cloud_pending.pop(key, None)
+            if pending is None:
+                return False
+            self._cloud_spent += cost
+        if self.store is not None:
+            self.store.drop_pending(key)
+        self.metrics.inc("audit_cloud_cost", cost)
+        if label is None:
+            self.metrics.inc("audits", pair=CLOUD_PAIR, outcome="error")
+            self._bump("error")
+            return True
+        edge_label, version = pending
+        agree = label == edge_label
+        self.metrics.inc("audits", pair=CLOUD_PAIR, outcome="agree" if agree else "disagree")
+        with self._lock:
+            self.accuracy.audited(key[0], version, CLOUD_PAIR, agree)
+            self.cloud_audits[("agree" if agree else "disagree")] += 1
+        return True
+
+    def _bump(self, outcome: str) -> None:
+        with self._lock:
+            self.cloud_audits[outcome] += 1
 
     def on_report(self, report: Report) -> None:
         if (self.store is not None and report.frame is not None and self._share
@@ -248,6 +316,9 @@ class FieldMonitor:
                 "alarms": list(self.alarm_log),
                 "silent_devices": silent,
                 "audits": dict(self.audit_counts),
+                "cloud_audits": {**self.cloud_audits, "in_flight": len(self._cloud_pending),
+                                 "billed_messages_this_window": round(self._cloud_spent, 3),
+                                 "budget_messages": self.cfg.audit_cloud_messages},
                 "audit_share": self.cfg.audit_share,
                 "reference": self.ref.path if self.ref is not None else None,
             }

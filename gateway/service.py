@@ -45,6 +45,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from edgecascade.protocol import Report, Result, encode
+from edgecascade.protocol.audit import share_to_wire
 from edgecascade.protocol.claimcheck import FrameStore
 
 from . import effects as fx
@@ -78,6 +79,9 @@ from .spool import Spool as SpoolStore
 from .trust import Trust, trust_for
 
 log = logging.getLogger("edgecascade.gateway")
+#: Spool value of a cloud audit: below any frame's (priority + 1 - confidence >= 0), so a
+#: full spool drops audits first.
+AUDIT_VALUE = -1.0
 
 #: How long ``stop()`` lets frames waiting on the cloud finish before answering them locally.
 STOP_GRACE_S = 2.0
@@ -109,10 +113,12 @@ class Gateway:
             stale_max_age_ms=int(config.storage.stale_max_age_s * 1000),
             cloud_enabled=config.cloud.enabled,
             fallback_order=config.thresholds.fallback_order,
-            audit_edge=config.monitoring.audit_share > 0))
+            audit_edge=config.monitoring.audit_share > 0,
+            audit_cloud_share=(share_to_wire(config.monitoring.audit_cloud_share)
+                               if config.cloud.enabled else 0)))
         # audits, live accuracy, drift alarms (issue 22)
         self.field = FieldMonitor(config.monitoring, load_reference(config.monitoring),
-                                  self.metrics)
+                                  self.metrics, budget_window_s=config.cloud.budget_window_s)
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self._started = False
@@ -149,7 +155,8 @@ class Gateway:
                                    health=health)
         spool = self.spool = SpoolStore(state / "spool.sqlite", cfg.storage.spool_max_bytes,
                                    health=health)
-        if cfg.monitoring.audit_share > 0:  # the audit sample, for models calibrate --from-audit
+        if cfg.monitoring.audit_share > 0 or cfg.monitoring.audit_cloud_share > 0:
+            # the audit sample (models calibrate --from-audit), cloud audits in flight
             self.field.attach_store(AuditStore(state / AUDIT_FILE, on_error=lambda why: (
                 self.metrics.inc("storage_errors", store="audit", reason=why))))
         self.edge = self._edge_model or self.edge_swapper.load_configured()  # then watched
@@ -311,6 +318,7 @@ class Gateway:
         """Call the core and carry out its effects (see *Locking* above)."""
         edge: list[FrameJob] = []
         spools: list[fx.Spool] = []
+        audits: list[fx.AuditCloud] = []
         with self._lock:
             for effect in call(_now()):
                 if isinstance(effect, (fx.AdmitFinal, fx.AdmitPending)):
@@ -320,12 +328,30 @@ class Gateway:
                     edge.append(effect.job)
                 elif isinstance(effect, fx.Spool):
                     spools.append(effect)
+                elif isinstance(effect, fx.AuditCloud):
+                    audits.append(effect)
                 else:
                     self._execute(effect, built)
         if edge:
             self.edge_tier.submit(edge)  # one hand-off for the step's edge frames
         for spool in spools:
             self._spool_out(spool)
+        for audit in audits:
+            self._audit_cloud(audit)
+
+    def _audit_cloud(self, a: fx.AuditCloud) -> None:
+        """A cloud audit of an edge answer (issue 22): within its budget, spooled at the
+        lowest value (dropped first when the spool fills), its reply kept from the core."""
+        key, frame = a.report.key, a.report.frame
+        if self.cloud is None or frame is None:
+            self.field.cloud_audit_unsent(key, "no_cloud")
+            return
+        if not self.field.cloud_audit_allowed(self.snapshot(a.report).cost_estimate):
+            self.field.cloud_audit_unsent(key, "budget")
+            return
+        self.field.cloud_audit_sent(a.report, a.edge_label)  # before the reply can come
+        if self._spool(fx.Spool(key, frame, False, AUDIT_VALUE, wait=False)) is not None:
+            self.field.cloud_audit_unsent(key, "spool")
 
     def _spool_out(self, effect: fx.Spool) -> None:
         unspooled = self._spool(effect)
@@ -394,6 +420,8 @@ class Gateway:
 
     def _on_cloud_answer(self, out: CloudOutcome) -> None:
         a = out.answer
+        if self.field.take_cloud_audit(a.key, a.label if a.error is None else None, out.cost):
+            return  # an audit of an answer already given: measured, never a correction
         answer = None
         if a.error is None:
             assert a.label is not None and a.confidence is not None

@@ -167,3 +167,32 @@ def test_device_confidence_closed_form_is_the_wire_view_scaled() -> None:
         want = apply_temperature(report_probs(r.classes, r.confidences, 10),
                                  ref.device_temperature)[0, 4]
         assert device_confidence(r, ref) == pytest.approx(float(want), abs=1e-12)
+
+
+def test_cloud_audits_in_flight_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A cloud reply to an audit sent before a restart is still taken as an audit (never
+    handed to the core, where it would become a correction)."""
+    from edgecascade.gateway.audit_store import AuditStore
+    from edgecascade.gateway.config import MonitoringConfig
+    from edgecascade.gateway.metrics import GatewayMetrics
+    from edgecascade.gateway.monitoring import FieldMonitor
+    from edgecascade.protocol import Report
+
+    cfg = MonitoringConfig(audit_cloud_share=0.1, audit_cloud_messages=10.0)
+    rep = Report("cam", 3, 9, 1, "m", 2, (4, 1), (50000, 9000))
+    first = FieldMonitor(cfg, None, GatewayMetrics())
+    first.attach_store(AuditStore(tmp_path / "a.sqlite"))
+    assert first.cloud_audit_allowed(2.0)
+    first.cloud_audit_sent(rep, edge_label=4)
+    assert first.store is not None
+    first.store.close()
+    metrics = GatewayMetrics()
+    again = FieldMonitor(cfg, None, metrics)
+    assert not again.take_cloud_audit(rep.key, 4, 2.0)  # no store yet: unknown
+    again.attach_store(AuditStore(tmp_path / "a.sqlite"))
+    assert again.take_cloud_audit(rep.key, 4, 2.0)
+    assert metrics.value("audits", pair="edge~cloud", outcome="agree") == 1
+    assert metrics.value("audit_cloud_cost") == 2.0
+    assert not again.take_cloud_audit(rep.key, 4, 2.0)  # once
+    # the budget: 10 messages a window, 2 spent
+    assert again.cloud_audit_allowed(8.0) and not again.cloud_audit_allowed(8.5)

@@ -59,7 +59,7 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
                            "connected again (a second holder of a credential, or a reconnect "
                            "before the broker saw the old connection die), by role",
                            ("role",)),
-    "audits": ("Audits of confident device answers by the edge model (issue 22; the answer "
+    "audits": ("Audits of confident device answers by the edge model (measured only: the answer "
                "given stands), by pair and outcome: agree, disagree, dropped (edge queue "
                "busy or no edge model), error", ("pair", "outcome")),
     "audit_cloud_cost": ("AWS IoT billed messages spent on cloud audits (their own cost "

@@ -65,7 +65,7 @@ def render_lines(m: dict[str, Any] | None) -> list[str]:
     if m is None:
         return []
     est = m["live_accuracy"]
-    lines = ["", "monitoring (issue 22: no labels used)"]
+    lines = ["", "monitoring (label-free: audits and calibrated confidence, no ground truth)"]
     if est.get("estimate") is not None:
         lines.append(
             f"live accuracy      {est['estimate']:.2%} estimated [{est['lo']:.2%}, "

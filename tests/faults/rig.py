@@ -78,6 +78,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def gateway_ready(proc: subprocess.Popen[bytes], http_port: int,
+                  log_tail: Callable[[], str]) -> bool:
+    """The gateway process is alive (else fail with its log) and its /readyz says 200."""
+    assert proc.poll() is None, f"gateway exited: {log_tail()}"
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 @dataclass
 class Rig:
     tmp: Path
@@ -155,13 +166,7 @@ allowlist = [{allow}]
         wait_until(lambda: self._ready(proc), 90, "gateway /readyz")
 
     def _ready(self, proc: subprocess.Popen[bytes]) -> bool:
-        assert proc.poll() is None, f"gateway exited: {self.log_tail('gateway')}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readyz",
-                                        timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        return gateway_ready(proc, self.http_port, lambda: self.log_tail("gateway"))
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

@@ -30,7 +30,7 @@ from edgecascade.tools.broker import free_port
 from edgecascade.tools.demo.observer import Observer
 from edgecascade.tools.site.broker import SiteBrokers
 from edgecascade.tools.site.store import Layout, SiteFolder
-from tests.faults.rig import wait_until
+from tests.faults.rig import gateway_ready, wait_until
 
 Key = tuple[str, int, int]
 
@@ -100,13 +100,7 @@ site_dir = "{self.folder.folder}"
         wait_until(lambda: self._ready(proc), 90, "gateway /readyz")
 
     def _ready(self, proc: subprocess.Popen[bytes]) -> bool:
-        assert proc.poll() is None, f"gateway exited: {self.log_tail()}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readyz",
-                                        timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        return gateway_ready(proc, self.http_port, self.log_tail)
 
     def kill_gateway(self, sig: int) -> None:
         proc = self.procs.pop("gateway")

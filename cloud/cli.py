@@ -35,7 +35,8 @@ def add_parser(subparsers: Any) -> None:
                    help="seconds to finish in-hand requests on SIGTERM/SIGINT")
     w.add_argument("--processes", default="1", metavar="N",
                    help="worker processes on the same shared subscription, one core each "
-                        "(a number, or 'auto' for the cores available). "
+                        "(a number, or 'auto': one per core available, or one per visible "
+                        "GPU when the model runs on a GPU). "
                         "Process i is <worker_id>-i, metrics on port + i")
     w.add_argument("--instance", type=int, default=None, help=argparse.SUPPRESS)
     w.set_defaults(func=run_worker)
@@ -63,10 +64,22 @@ def run_worker(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    from .processes import child_command, default_processes, instance_config, supervise
+    from .processes import (
+        ProcessPlan,
+        auto_plan,
+        child_command,
+        default_processes,
+        instance_config,
+        supervise,
+    )
 
-    processes = default_processes() if args.processes == "auto" else None
-    if processes is None:
+    plan: ProcessPlan | None = None
+    if args.processes == "auto":
+        from edgecascade.models.runners.devices import gpu_ids
+
+        plan = auto_plan(config.model, default_processes(), gpu_ids())
+        processes = plan.count
+    else:
         try:
             processes = int(args.processes)
         except ValueError:
@@ -81,7 +94,8 @@ def run_worker(args: argparse.Namespace) -> int:
         with stop_signals() as stop:
             return supervise([child_command(args.config, i, args.drain_timeout,
                                             getattr(args, "log_level", None), wait=args.wait)
-                              for i in range(processes)], stop, args.drain_timeout)
+                              for i in range(processes)], stop, args.drain_timeout,
+                             [plan.child_env(i) for i in range(processes)] if plan else None)
     from edgecascade.models.errors import ModelError
 
     if args.check:

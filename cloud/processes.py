@@ -8,6 +8,11 @@ topic) and, when ``[http]`` is on with a fixed port, its own port (``port + i``)
 :func:`supervise` is the shell: start the children, forward SIGTERM/SIGINT to each (each
 drains its own in-hand requests), and stop all if one dies.
 
+On a GPU the model is not bound by a core: ``--processes auto`` then starts one process per
+visible GPU, each seeing only its own (``CUDA_VISIBLE_DEVICES``), because several
+processes sharing one GPU contend for it without adding throughput (raise
+``[model] max_batch`` instead). :func:`auto_plan` is that choice, pure.
+
 On AWS IoT Core each connection has its own 100 publishes/s quota (N processes, N
 quotas), but the policy ``provision-aws`` writes lets a thing connect and publish its
 state only under its own name: there, provision one thing per process (``<worker>-0``,
@@ -23,9 +28,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from .config import WorkerConfig
+from edgecascade.models.runners.settings import GPU_PROVIDERS
+
+from .config import ModelConfig, WorkerConfig
 
 log = logging.getLogger("edgecascade.cloud.processes")
 
@@ -48,6 +56,37 @@ def default_processes() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def may_use_gpu(model: ModelConfig) -> bool:
+    """Whether the worker's model would run on a GPU where one is present: torch, a GPU
+    provider named, or ONNX Runtime / auto left to pick the best available."""
+    if GPU_PROVIDERS & set(model.providers) or model.runtime == "torch":
+        return True
+    return model.runtime in ("onnxruntime", "auto") and not model.providers
+
+
+@dataclass(frozen=True)
+class ProcessPlan:
+    """How many worker processes, and each one's GPU (``CUDA_VISIBLE_DEVICES``) when the
+    plan is one per GPU (empty: CPU processes, one core each)."""
+
+    count: int
+    gpus: tuple[str, ...] = ()
+
+    def child_env(self, index: int) -> dict[str, str] | None:
+        """Process ``index``'s environment (None: inherit the parent's as it is)."""
+        if not self.gpus:
+            return None
+        return {**os.environ, "CUDA_VISIBLE_DEVICES": self.gpus[index]}
+
+
+def auto_plan(model: ModelConfig, cores: int, gpus: Sequence[str]) -> ProcessPlan:
+    """``--processes auto``: one per visible GPU for a model that runs on one, else one
+    per core."""
+    if gpus and may_use_gpu(model):
+        return ProcessPlan(len(gpus), tuple(gpus))
+    return ProcessPlan(max(1, cores))
+
+
 def child_command(config_path: str, index: int, drain_timeout: float,
                   log_level: str | None, *, wait: bool = False) -> list[str]:
     cmd = [sys.executable, "-m", "edgecascade.cli"]
@@ -58,12 +97,15 @@ def child_command(config_path: str, index: int, drain_timeout: float,
     return cmd + ["--wait"] if wait else cmd
 
 
-def supervise(commands: list[list[str]], stop: threading.Event, drain_timeout: float) -> int:
-    """Run every command; on ``stop`` (or one child exiting) SIGTERM the rest and wait.
+def supervise(commands: list[list[str]], stop: threading.Event, drain_timeout: float,
+              envs: Sequence[dict[str, str] | None] | None = None) -> int:
+    """Run every command (command ``i`` with ``envs[i]`` when given); on ``stop`` (or one
+    child exiting) SIGTERM the rest and wait.
 
     Returns 0 when every child exited 0 after a requested stop, otherwise 1.
     """
-    children = [subprocess.Popen(cmd) for cmd in commands]
+    envs = envs if envs is not None else [None] * len(commands)
+    children = [subprocess.Popen(cmd, env=env) for cmd, env in zip(commands, envs, strict=True)]
     log.info("worker processes started", extra={"pids": [c.pid for c in children]})
     failed = False
     while not stop.wait(0.2):

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import glob
+import os
 import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -94,3 +96,28 @@ def nvidia_present() -> bool:
     """Whether this machine shows an NVIDIA GPU at all (cheap: no runtime imported), so
     ``runtime = "auto"`` does not load torch or a CUDA session only to find none."""
     return any(Path(node).exists() for node in NVIDIA_NODES)
+
+
+#: Device nodes of a Jetson's integrated GPU (one per board).
+JETSON_GPU_NODES = ("nvhost-ctrl-gpu", "nvgpu")
+
+
+def gpu_ids(dev: Path = Path("/dev"), env: Mapping[str, str] | None = None) -> list[str]:
+    """The GPUs a process here may use, as ``CUDA_VISIBLE_DEVICES`` entries: the parent's
+    own ``CUDA_VISIBLE_DEVICES`` list where it is set (an empty entry or ``-1`` ends it, as
+    CUDA reads it), else one per ``/dev/nvidiaN`` node (x86), else ``["0"]`` for a Jetson's
+    integrated GPU, else none. Nothing is imported, so it is cheap on a CPU box."""
+    env = os.environ if env is None else env
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        out: list[str] = []
+        for entry in (e.strip() for e in visible.split(",")):
+            if not entry or entry == "-1":
+                break
+            out.append(entry)
+        return out
+    numbered = sorted((p.name[len("nvidia"):] for p in dev.glob("nvidia[0-9]*")
+                       if p.name[len("nvidia"):].isdigit()), key=int)
+    if numbered:
+        return numbered
+    return ["0"] if any((dev / node).exists() for node in JETSON_GPU_NODES) else []

@@ -78,6 +78,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def gateway_metrics(http_port: int) -> dict[str, float]:
+    """A gateway's Prometheus samples from /metrics: each name summed over its labels, and
+    ``name{label=value}`` summed over the other labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = defaultdict(float)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[sample.name] += sample.value
+            for label, value in sample.labels.items():
+                out[f"{sample.name}{{{label}={value}}}"] += sample.value
+    return out
+
+
 def gateway_ready(proc: subprocess.Popen[bytes], http_port: int,
                   log_tail: Callable[[], str]) -> bool:
     """The gateway process is alive (else fail with its log) and its /readyz says 200."""
@@ -237,16 +251,7 @@ enabled = false
     # -- observation --------------------------------------------------------------------
     def metrics(self) -> dict[str, float]:
         """The gateway's Prometheus counters and gauges, summed over labels."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics",
-                                    timeout=5) as r:
-            text = r.read().decode()
-        out: dict[str, float] = defaultdict(float)
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                out[sample.name] += sample.value
-                for label, value in sample.labels.items():
-                    out[f"{sample.name}{{{label}={value}}}"] += sample.value
-        return out
+        return gateway_metrics(self.http_port)
 
     def account(self) -> Accounting:
         _, seen = self.observer.snapshot()

@@ -14,12 +14,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from edgecascade.emulator.fleet import Fleet, site_credentials
 from edgecascade.emulator.ledger import GroundTruth
@@ -30,7 +27,7 @@ from edgecascade.tools.broker import free_port
 from edgecascade.tools.demo.observer import Observer
 from edgecascade.tools.site.broker import SiteBrokers
 from edgecascade.tools.site.store import Layout, SiteFolder
-from tests.faults.rig import gateway_ready, wait_until
+from tests.faults.rig import gateway_metrics, gateway_ready, wait_until
 
 Key = tuple[str, int, int]
 
@@ -115,16 +112,7 @@ site_dir = "{self.folder.folder}"
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def metrics(self) -> dict[str, float]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics",
-                                    timeout=5) as r:
-            text = r.read().decode()
-        out: dict[str, float] = defaultdict(float)
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                out[sample.name] += sample.value
-                for label, value in sample.labels.items():
-                    out[f"{sample.name}{{{label}={value}}}"] += sample.value
-        return out
+        return gateway_metrics(self.http_port)
 
     # -- devices, each with its own login ---------------------------------------------------
     def fleet(self, rate: float, reports: int, count: int | None = None) -> Fleet:

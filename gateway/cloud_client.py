@@ -61,7 +61,7 @@ from .breaker import STATE_VALUE, BreakerState, CircuitBreaker
 from .claim_retries import CLAIM_RETRY_ATTEMPTS, CLAIM_RETRY_MAX, ClaimRetries
 from .cloud_outcomes import CloudOutcome, SentRequest, match_response, take_request
 from .cloud_requests import build_request, claim_name, inline_item, ref_item
-from .config import CloudConfig
+from .config_sections import CloudConfig
 from .db import StorageError
 from .metrics import GatewayMetrics
 from .pacing import BudgetMeter, publish_window

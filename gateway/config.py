@@ -4,7 +4,10 @@
 :class:`~edgecascade.config.ConfigError` listing *every* problem found
 (``broker.url: scheme must be ...``), not only the first. The framework (problem
 collector, ``[broker]`` and ``[http]`` sections shared with the worker) is
-:mod:`edgecascade.config`.
+:mod:`edgecascade.config`; the runtime sections (``[edge]``, ``[cloud]``, ``[storage]``,
+``[devices]``, ``[monitoring]``) and their ranges are :mod:`.config_sections`. This module
+reads the file as a whole: top-level keys and version, the brokers, thresholds, the
+deprecated names, and the rules that span sections.
 
 Thresholds are resolved here, once, with the one precedence (later wins)::
 
@@ -22,7 +25,6 @@ Deprecated, still read with a FutureWarning: ``[site]`` (now ``[broker]``), top-
 
 from __future__ import annotations
 
-import math
 import os
 import typing
 import warnings
@@ -47,89 +49,42 @@ from edgecascade.config import (
     section,
     unknown_keys,
 )
-from edgecascade.gateway.batcher import edge_threads
+from edgecascade.gateway.config_sections import (
+    CloudConfig,
+    DevicesConfig,
+    EdgeConfig,
+    MonitoringConfig,
+    StorageConfig,
+    check_cloud,
+    check_devices,
+    check_edge,
+    check_frame_store,
+    check_storage,
+    read_devices,
+    read_edge,
+    read_monitoring,
+    read_storage,
+)
 from edgecascade.gateway.dashboards import DashboardsConfig, parse_dashboards
 from edgecascade.gateway.models_rollout import CanaryRule, read_rollout
-from edgecascade.gateway.trust import DEFAULT_BURST, DEFAULT_MAX_SEQ_AHEAD, DEFAULT_RATE_PER_S
 from edgecascade.models.cascade import Thresholds, load_settings, resolve_thresholds
 from edgecascade.models.errors import ModelError
 from edgecascade.models.fusion import NO_FUSION, Fusion
-from edgecascade.models.runners.settings import RuntimeSettings, settings_problems
 from edgecascade.mqtt import BrokerSettings, SettingsError
 from edgecascade.protocol import DEFAULT_PREFIX, ProtocolError, Topics, validate_id
 from edgecascade.protocol.limits import (
     DEFAULT_SITE_PAYLOAD_BYTES,
     MAX_CLIENT_ID_BYTES,
-    MAX_ITEMS_PER_REQUEST,
-    MAX_PUBLISH_PER_SECOND,
     MAX_SITE_PAYLOAD_BYTES,
 )
-from edgecascade.site import REGISTRY_FILE
 
-__all__ = ["ConfigError", "GatewayConfig", "Thresholds", "load_config", "parse_config",
+# The section dataclasses live in .config_sections; they are re-exported here, where
+# callers have always imported them.
+__all__ = ["CloudConfig", "ConfigError", "DevicesConfig", "EdgeConfig", "GatewayConfig",
+           "MonitoringConfig", "StorageConfig", "Thresholds", "load_config", "parse_config",
            "redacted"]
 
 CONFIG_VERSION = 1
-
-
-@dataclass(frozen=True)
-class EdgeConfig:
-    model: str = ""  # path to the edge .tflite (or .onnx); empty: no edge tier
-    num_threads: int = field(default_factory=edge_threads)  # from the cores (batcher.py)
-    delegate: str = ""  # LiteRT: path of a delegate library; empty: XNNPACK
-    # None: the backend's default (gateway/batcher.py BATCH_DEFAULTS: CPU 16 / 0 ms,
-    # opportunistic; a GPU takes bigger batches)
-    max_batch: int | None = None
-    max_delay_ms: float | None = None
-    queue_size: int = 256
-    # The model runtime (models/runners): "litert" | "onnxruntime" | "torch" | "auto";
-    # providers by preference ("tensorrt", "cuda", "cpu"; empty: best available); a GPU
-    # asked for and not active refuses to start unless allow_cpu_fallback; fp16 on a GPU.
-    runtime: str = "litert"
-    providers: tuple[str, ...] = ()
-    allow_cpu_fallback: bool = False
-    fp16: bool = False
-
-    def runtime_settings(self, state_dir: str = "") -> RuntimeSettings:
-        """What the edge model runner is asked for (TensorRT engines under the state dir)."""
-        return RuntimeSettings(runtime=self.runtime, providers=self.providers,
-                               allow_cpu_fallback=self.allow_cpu_fallback, fp16=self.fp16,
-                               num_threads=self.num_threads, delegate=self.delegate or None,
-                               cache_dir=state_dir)
-
-
-@dataclass(frozen=True)
-class CloudConfig:
-    enabled: bool = True
-    deadline_ms: int = 1500  # default per-request deadline when a report gives none
-    # Most frames per request (also bounded by the 128 KB payload): 64 frames of 784 B
-    # are ~50 KB, and bill under 0.1x the messages of one request per frame.
-    max_items: int = 64
-    max_delay_ms: float = 5.0  # how long to wait for more frames before sending a request
-    max_publish_per_s: float = float(MAX_PUBLISH_PER_SECOND)  # AWS IoT Core's quota
-    max_in_flight: int = 64  # most unanswered requests at once
-    budget_messages: float = math.inf  # billed messages allowed per budget window
-    budget_window_s: float = 3600.0
-    breaker_failures: int = 3  # consecutive timeouts that open the breaker
-    breaker_reset_s: float = 5.0  # how long it stays open before a half-open probe
-    retry_s: float = 2.0  # how long a spooled item waits before it is sent again
-    # The S3 claim check (anymodel): "s3://bucket/prefix"; a frame too large for one
-    # cloud request is put there and travels by reference. Empty: no claim check (an
-    # oversized frame is answered locally). endpoint_url/region: for S3-compatible
-    # stores and tests (moto); credentials come from the usual AWS chain.
-    frame_store: str = ""
-    frame_store_endpoint_url: str = ""
-    frame_store_region: str = ""
-
-
-@dataclass(frozen=True)
-class StorageConfig:
-    state_dir: str = "./gateway-state"  # relative: to the config file's folder
-    spool_max_bytes: int = 64 * 1024 * 1024
-    dedupe_keep: int = 100_000  # finished frames remembered for duplicate detection
-    cache_entries: int = 10_000  # content-hash answers kept in the last-good cache
-    stale_max_age_s: float = 300.0  # oldest last-good answer used as a stale fallback
-    memory_keep: int = 10_000  # frames the ledger records in memory while the disk refuses
 
 
 @dataclass(frozen=True)
@@ -140,36 +95,6 @@ class ObserveConfig:
     http_host: str
     http_port: int
     metrics_interval_s: float
-
-
-@dataclass(frozen=True)
-class DevicesConfig:
-    allowlist: tuple[str, ...] = ()  # empty: any device (unless site_dir is set)
-    assign_epochs: bool = True  # answer epoch-less births with a retained DeviceConfig epoch
-    # A site made by `edgecascade site init`: its active devices are the allowlist (re-read
-    # every few seconds, so add-device / revoke-device take effect without a restart).
-    site_dir: str = ""
-    rate_per_s: float = DEFAULT_RATE_PER_S  # new seqs/s per device (gateway/trust.py)
-    burst: float = DEFAULT_BURST  # non-advancing reports at once (replays, duplicates)
-    max_seq_ahead: int = DEFAULT_MAX_SEQ_AHEAD  # seqs advanced at once beyond the rate
-
-
-@dataclass(frozen=True)
-class MonitoringConfig:
-    """[monitoring]: audits, live accuracy and drift alarms (gateway/monitoring.py)."""
-
-    audit_share: float = 0.0  # share of confident reports devices attach for an audit (0: off)
-    audit_queue_share: float = 0.5  # audits use the edge queue only while it is below this
-    audit_cloud_share: float = 0.0  # share of the edge's accepted answers audited by the cloud
-    audit_cloud_messages: float = 100.0  # billed messages cloud audits may spend per budget window
-    window: int = 200  # audits in the sliding agreement window
-    drift_window: int = 200  # reports per device in the drift (PSI) window
-    psi_alarm: float = 0.25
-    psi_clear: float = 0.10
-    agreement_tolerance: float = 0.02  # below the calibrated agreement by more: alarm
-    silent_after_s: float = 300.0  # a device with no report for this long counts as silent
-    log_interval_s: float = 60.0  # at most one alarm log line per scope and kind per interval
-    reference: str = ""  # thresholds file with the monitoring table ("": thresholds_file)
 
 
 @dataclass(frozen=True)
@@ -230,37 +155,11 @@ class GatewayConfig:
 
 
 def _check_ranges(cfg: GatewayConfig, problems: Problems) -> None:
+    """Each section's ranges, and the rules that span sections."""
     need = problems.need
-    e = cfg.edge
-    need("edge.num_threads", 1 <= e.num_threads <= 64, "must be 1..64")
-    need("edge.max_batch", e.max_batch is None or 1 <= e.max_batch <= 1024, "must be 1..1024")
-    need("edge.max_delay_ms", e.max_delay_ms is None or 0 <= e.max_delay_ms <= 1000,
-         "must be 0..1000 ms")
-    for key, why in settings_problems(e.runtime, e.providers):
-        problems.add(f"edge.{key}", why)
-    need("edge.delegate", not e.delegate or e.runtime == "litert",
-         f"a LiteRT delegate; runtime {e.runtime!r} does not load one (use providers)")
-    need("edge.queue_size", 1 <= e.queue_size <= 1_000_000, "must be 1..1000000")
-    c = cfg.cloud
-    need("cloud.deadline_ms", 1 <= c.deadline_ms <= 600_000, "must be 1..600000 ms")
-    need("cloud.max_items", 1 <= c.max_items <= MAX_ITEMS_PER_REQUEST,
-         f"must be 1..{MAX_ITEMS_PER_REQUEST}")
-    need("cloud.max_delay_ms", 0 <= c.max_delay_ms <= 10_000, "must be 0..10000 ms")
-    need("cloud.max_publish_per_s", 0 < c.max_publish_per_s <= MAX_PUBLISH_PER_SECOND,
-         f"must be in (0, {MAX_PUBLISH_PER_SECOND}]")
-    need("cloud.max_in_flight", 1 <= c.max_in_flight <= 10_000, "must be 1..10000")
-    need("cloud.budget_messages", c.budget_messages >= 0, "must be >= 0")
-    need("cloud.budget_window_s", c.budget_window_s > 0, "must be > 0")
-    need("cloud.breaker_failures", c.breaker_failures >= 1, "must be >= 1")
-    need("cloud.breaker_reset_s", c.breaker_reset_s > 0, "must be > 0")
-    need("cloud.retry_s", c.retry_s > 0, "must be > 0")
-    s = cfg.storage
-    need("storage.state_dir", bool(s.state_dir), "must not be empty")
-    need("storage.spool_max_bytes", s.spool_max_bytes >= 64 * 1024, "must be >= 65536")
-    need("storage.dedupe_keep", s.dedupe_keep >= 100, "must be >= 100")
-    need("storage.cache_entries", s.cache_entries >= 1, "must be >= 1")
-    need("storage.stale_max_age_s", s.stale_max_age_s >= 0, "must be >= 0")
-    need("storage.memory_keep", 100 <= s.memory_keep <= 1_000_000, "must be 100..1000000")
+    check_edge(cfg.edge, problems)
+    check_cloud(cfg.cloud, problems)
+    check_storage(cfg.storage, problems)
     for path, cid in (("broker.client_id", cfg.session_client_id),
                       ("cloud_broker.client_id", cfg.cloud_session_client_id)):
         need(path, 1 <= len(cid.encode()) <= MAX_CLIENT_ID_BYTES,
@@ -273,15 +172,7 @@ def _check_ranges(cfg: GatewayConfig, problems: Problems) -> None:
          f"{cfg.cloud_session_client_id!r} is also the site connection's client id on the "
          "same broker: the two connections would keep disconnecting each other")
     need("metrics_interval_s", 0.1 <= cfg.metrics_interval_s <= 3600, "must be 0.1..3600 s")
-    d = cfg.devices
-    need("devices.rate_per_s", d.rate_per_s > 0, "must be > 0 reports/s")
-    need("devices.burst", d.burst >= 1, "must be >= 1")
-    need("devices.max_seq_ahead", d.max_seq_ahead >= 1, "must be >= 1")
-    for i, dev in enumerate(cfg.devices.allowlist):
-        try:
-            validate_id(dev)
-        except ProtocolError as exc:
-            problems.add(f"devices.allowlist[{i}]", exc.why)
+    check_devices(cfg.devices, problems)
 
 
 @dataclass(frozen=True)
@@ -309,23 +200,6 @@ def _old_observe(doc: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
                                   port=max(o.http_port, 0) if o.http_port != -1
                                   else GATEWAY_HTTP_PORT)
     return out
-
-
-def _monitoring(table: Any, tfile: str | None, base_dir: Path | None,
-                problems: Problems) -> MonitoringConfig:
-    m = section(MonitoringConfig, table, "monitoring", problems)
-    problems.need("monitoring.audit_share", 0.0 <= m.audit_share <= 0.5,
-                  "must be within 0..0.5 (a share of confident reports)")
-    problems.need("monitoring.audit_cloud_share", 0.0 <= m.audit_cloud_share <= 0.5,
-                  "must be within 0..0.5 (a share of the edge's accepted answers)")
-    problems.need("monitoring.audit_cloud_messages", m.audit_cloud_messages >= 0,
-                  "must be >= 0")
-    problems.need("monitoring.window", m.window >= 1 and m.drift_window >= 10,
-                  "window must be >= 1 and drift_window >= 10")
-    problems.need("monitoring.psi_clear", 0 <= m.psi_clear <= m.psi_alarm,
-                  "must be within 0..psi_alarm")
-    ref = resolve_path(base_dir, m.reference) if m.reference else tfile
-    return replace(m, reference=ref or "")
 
 
 def _fusion(tfile: str | None) -> Fusion:
@@ -396,19 +270,9 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         tfile = resolve_path(base_dir, name) if name else None
     thresholds = resolve_thresholds(problems, file=tfile, table=doc.get("thresholds"),
                                     env=env)
-    edge = section(EdgeConfig, doc.get("edge"), "edge", problems)
-    if edge.model:
-        edge = replace(edge, model=resolve_path(base_dir, edge.model) or "")
-        problems.need("edge.model", Path(edge.model).is_file(),
-                      f"file {edge.model!r} does not exist")
-    storage = section(StorageConfig, doc.get("storage"), "storage", problems)
-    storage = replace(storage, state_dir=resolve_path(base_dir, storage.state_dir) or "")
-    devices = section(DevicesConfig, doc.get("devices"), "devices", problems)
-    if devices.site_dir:
-        devices = replace(devices, site_dir=resolve_path(base_dir, devices.site_dir) or "")
-        problems.need("devices.site_dir", (Path(devices.site_dir) / REGISTRY_FILE).is_file(),
-                      f"{devices.site_dir!r} holds no {REGISTRY_FILE} (make it with "
-                      "`edgecascade site init`)")
+    edge = read_edge(doc.get("edge"), base_dir, problems)
+    storage = read_storage(doc.get("storage"), base_dir, problems)
+    devices = read_devices(doc.get("devices"), base_dir, problems)
     cfg = replace(
         cfg,
         broker=_settings(site, at, problems) or cfg.broker,
@@ -423,16 +287,14 @@ def parse_config(doc: Mapping[str, Any], env: Mapping[str, str] | None = None,
         devices=devices,
         rollout=read_rollout(doc.get("rollout"), problems),
         dashboards=parse_dashboards(doc.get("dashboards"), problems.add),
-        monitoring=_monitoring(doc.get("monitoring"), tfile, base_dir, problems),
+        monitoring=read_monitoring(doc.get("monitoring"), tfile, base_dir, problems),
         fusion=_fusion(tfile),
     )
     _check_ranges(cfg, problems)
     problems.need("site_max_payload_bytes",
                   0 < cfg.site_max_payload_bytes <= MAX_SITE_PAYLOAD_BYTES,
                   f"must be within 1..{MAX_SITE_PAYLOAD_BYTES}")
-    problems.need("cloud.frame_store", not cfg.cloud.frame_store
-                  or cfg.cloud.frame_store.startswith("s3://"),
-                  "must be s3://bucket/prefix")
+    check_frame_store(cfg.cloud, problems)
     problems.check(source)
     return cfg
 

@@ -38,7 +38,7 @@ from edgecascade.protocol.audit import audit_pick, share_to_wire
 
 from .accuracy import AccuracyConfig, LiveAccuracy
 from .audit_store import AuditStore
-from .config import MonitoringConfig
+from .config_sections import MonitoringConfig
 from .drift import SITE, AlarmChange, DriftConfig, DriftMonitor, Monitoring
 
 log = logging.getLogger("edgecascade.gateway.monitoring")

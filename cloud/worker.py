@@ -5,7 +5,7 @@ by the pure :class:`~.machine.WorkerCore`; this shell feeds it events with the t
 one lock, and carries out the effects it returns. Threads and flow::
 
     paho network thread   on_message ─▶ core: decode, dedupe, admit ─▶ Prepare
-    fetch pool            claim-check refs fetched, frames to pixels ─▶ batcher
+    fetch pool            claim-check refs fetched, frames to pixels (prepare.py) ─▶ batcher
     batcher thread        model over the frames of requests arriving together ─▶ core
     outbox thread         rate-limited publish of each Publish ─▶ core: Sent ─▶ Ack(s)
 
@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -40,11 +40,10 @@ import paho.mqtt.client as mqtt
 from edgecascade.errors import CloudError
 from edgecascade.mqtt import BrokerSettings, connect_properties, make_client
 from edgecascade.mqtt import set_nodelay as nodelay
-from edgecascade.protocol import CloudItem, CloudRequest, Frame, Topics
+from edgecascade.protocol import CloudRequest, Topics
 
 from . import core
 from .batcher import BatcherClosed, Job, MicroBatcher, batch_settings
-from .claimcheck import ClaimCheckError
 from .config import WorkerConfig
 from .dedupe import ResponseCache
 from .events import (
@@ -74,18 +73,15 @@ from .events import (
 )
 from .machine import CoreSettings, WorkerCore, read_message
 from .metrics import WorkerMetrics
-from .model import Classifier, InputError
+from .model import Classifier
 from .model_swap import Running, ran_on, worker_swapper
+from .prepare import FrameFetcher, prepare_item
 from .ratelimit import RateLimiter
 
 __all__ = ["CloudWorker", "FrameFetcher", "Ticket", "WorkerError", "build_worker",
            "set_nodelay"]
 
 log = logging.getLogger("edgecascade.cloud.worker")
-
-
-class FrameFetcher(Protocol):
-    def get_frame(self, ref: str) -> Frame: ...
 
 
 class WorkerError(CloudError, RuntimeError):
@@ -330,7 +326,8 @@ class CloudWorker:
     # -- preparation (network thread, or the fetch pool for claim-check refs) ------------
     def _prepare_and_submit(self, key: Key, request: CloudRequest) -> None:
         try:
-            inputs = tuple(self._prepare_item(item) for item in request.items)
+            inputs = tuple(prepare_item(item, self.classifier, self.store, self.metrics)
+                           for item in request.items)
             self._batcher.submit(Job(core.stack_pixels(inputs),
                                      partial(self._finish, key, inputs)))
         except BatcherClosed:
@@ -339,25 +336,6 @@ class CloudWorker:
             log.exception("request preparation failed")
             self.metrics.errors.labels("worker:internal").inc()
             self._step(PrepareFailed(key, "internal worker error"))
-
-    def _prepare_item(self, item: CloudItem) -> core.ItemInput:
-        frame = item.frame
-        if frame is None:
-            if self.store is None:
-                self.metrics.errors.labels("claimcheck:unconfigured").inc()
-                return core.ItemInput.failed(item, "claim-check not configured on this worker",
-                                             transient=True)
-            try:
-                frame = self.store.get_frame(item.frame_ref or "")
-            except ClaimCheckError as exc:
-                self.metrics.errors.labels(exc.reason).inc()
-                return core.ItemInput.failed(item, f"claim-check: {exc.why}",
-                                             transient=exc.transient)
-        try:
-            return core.ItemInput.ok(item, self.classifier.to_pixels(frame))
-        except InputError as exc:
-            self.metrics.errors.labels("frame:input").inc()
-            return core.ItemInput.failed(item, f"bad frame: {exc}")
 
     def swap_model(self, path: str) -> bool:  # False: refused, the running model kept
         return self.swapper.swap(path)

@@ -20,21 +20,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from edgecascade.mqtt import BrokerSettings
-from edgecascade.protocol import (
-    CloudAnswer,
-    CloudItem,
-    CloudRequest,
-    CloudResponse,
-    Topics,
-    billed_messages,
-    encode,
-)
+from edgecascade.protocol import Topics
 from edgecascade.protocol.topics import DEFAULT_PREFIX
+from edgecascade.tools.demo.baseline import cloud_only_cost_per_frame, offline_cascade
 from edgecascade.tools.demo.drift import apply_drift, drift_plan
 from edgecascade.tools.demo.monitoring_report import summarize as monitoring_summary
 from edgecascade.tools.demo.observer import Observer
@@ -47,6 +40,7 @@ from edgecascade.tools.demo.report import (
     render_text,
     summarize,
 )
+from edgecascade.tools.demo.stack import Stack, start_broker
 from edgecascade.tools.demo.timeline import Sample
 from edgecascade.tools.site.demo import GATEWAY, OBSERVER, WORKER, demo_site, login, login_section
 
@@ -85,90 +79,6 @@ class DemoOptions:
     @property
     def reports_per_device(self) -> int:
         return max(1, round(self.rate * self.duration))
-
-
-@dataclass
-class Stack:
-    """What the demo started, so it can stop all of it in reverse order."""
-
-    stops: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
-
-    def add(self, name: str, stop: Callable[[], Any]) -> None:
-        self.stops.append((name, stop))
-
-    def close(self) -> None:
-        while self.stops:
-            name, stop = self.stops.pop()
-            try:
-                stop()
-            except Exception:  # keep stopping the rest
-                log.warning("stopping %s failed", name, exc_info=True)
-
-
-def mosquitto_binary() -> str | None:
-    return shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-    )
-
-
-def start_broker(name: str, workdir: Path, embedded: bool, stack: Stack) -> tuple[str, str]:
-    """Start a broker; return (url, description)."""
-    binary = None if embedded else mosquitto_binary()
-    if binary is not None:
-        from edgecascade.tools.broker import MosquittoBroker
-
-        broker = MosquittoBroker(workdir / name, binary=binary)
-        broker.start()
-        stack.add(f"{name} broker", broker.stop)
-        return broker.url, f"mosquitto ({binary})"
-    from edgecascade.tools.embedded_broker import EmbeddedBroker
-
-    embedded_broker = EmbeddedBroker()
-    embedded_broker.start()
-    stack.add(f"{name} broker", embedded_broker.stop)
-    return embedded_broker.url, "embedded amqtt (MQTT 3.1.1, no shared subscriptions)"
-
-
-def cloud_only_cost_per_frame(sample_frame: Any) -> float:
-    """Billed messages to send one frame alone to the cloud and get its answer back."""
-    request = CloudRequest("c-000000000000", "gw", 0, 1500,
-                           (CloudItem("d-0000", 0, 0, frame=sample_frame),))
-    response = CloudResponse("c-000000000000", "ok", "w", "mnist-cloud", 1, 1.0, 0,
-                             (CloudAnswer("d-0000", 0, 0, label=0, confidence=1.0),))
-    return float(billed_messages(len(encode(request))) + billed_messages(len(encode(response))))
-
-
-@dataclass(frozen=True)
-class Offline:
-    """The offline cascade on the workload's test split, to compare the wire against."""
-
-    labels: list[int]  # the cascade's answer per test-split index
-    sweep: list[tuple[float, float]]  # (cloud share, accuracy) as edge_conf sweeps
-    chosen: tuple[float, float]  # the calibrated operating point
-
-
-def offline_cascade(workload: Any = "mnist") -> Offline:
-    import numpy as np
-
-    from edgecascade.models.cascade import Thresholds, load_settings, run_cascade
-    from edgecascade.models.workload import get_workload
-    from edgecascade.tools.models.outputs import collect, workload_outputs
-
-    wl = get_workload(workload)
-    settings = load_settings(wl.thresholds_path)
-    out = (collect("test") if wl.name == "mnist" else workload_outputs(
-        "test", wl.load_split("test"), wl.model_path("mcu"), wl.model_path("edge"),
-        wl.model_path("cloud"), settings.mean_input)[0])
-    edge_cal = settings.edge_calibrated(out.probs["edge"])
-
-    def point(th: Thresholds) -> tuple[tuple[float, float], np.ndarray]:
-        outcome = run_cascade(out.probs["mcu"], out.complexity, edge_cal, out.probs["cloud"], th)
-        return (outcome.cloud_share, outcome.accuracy(out.labels)), outcome.pred
-
-    chosen, pred = point(settings.thresholds)
-    sweep = [point(replace(settings.thresholds, edge_confidence=float(c)))[0]
-             for c in np.linspace(0.0, 1.0, 41)]
-    return Offline([int(p) for p in pred], sweep, chosen)
 
 
 def clean_external(opts: DemoOptions, broker: BrokerSettings) -> str:

@@ -43,10 +43,8 @@ republishes its unsent results; those are the same bytes, so the wire stays idem
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from edgecascade.protocol import Reason, Report, Result, Tier
 from edgecascade.protocol.audit import audit_pick
@@ -76,8 +74,9 @@ from .effects import (
     frame_id,
 )
 from .fallback import measured_fallback
-from .ledger import FrameState, Key, Status
+from .frame_state import FrameState, Key, Status
 from .policy import Action, Decision, Snapshot
+from .waiters import Waiter, Waiters
 
 
 def needs_lookup(report: Report, snapshot: Snapshot) -> bool:
@@ -99,22 +98,6 @@ class _Admitting:
     last: Answer | None = None
 
 
-@dataclass(frozen=True)
-class _Waiter:
-    job: FrameJob
-    fallback: Answer
-    stale: bool
-    sent_at: float
-    decided: Reason | None  # the escalation reason of the decision that sent it
-
-
-@dataclass(order=True)
-class _Deadline:
-    at: float
-    n: int
-    key: Key = field(compare=False)
-
-
 class FrameCore:
     """The state of the frames in hand. Not thread-safe: the shell serialises calls."""
 
@@ -123,9 +106,7 @@ class FrameCore:
         self.cloud_rtt_ms = 200.0  # moving average of escalation round trips
         self._hand: dict[Key, FrameJob] = {}  # admitted, not finally answered, not waiting
         self._admitting: dict[Key, _Admitting] = {}  # asked the ledger, no answer yet
-        self._waiters: dict[Key, _Waiter] = {}
-        self._deadlines: list[_Deadline] = []
-        self._tick = itertools.count()
+        self._waiters = Waiters()  # escalated: waiting for the cloud, with deadlines
 
     # -- views -------------------------------------------------------------------------
     @property
@@ -142,7 +123,7 @@ class FrameCore:
         return key in self._hand or key in self._waiters or key in self._admitting
 
     def next_deadline(self) -> float | None:
-        return self._deadlines[0].at if self._deadlines else None
+        return self._waiters.next_deadline()
 
     # -- admission ---------------------------------------------------------------------
     def arrive(self, now: Now, arrivals: Sequence[Arrival]) -> list[Effect]:
@@ -290,9 +271,8 @@ class FrameCore:
         # The waiter exists *before* the frame can reach the cloud: a fast answer must
         # find it (else it would be taken for a stray and the frame degraded).
         self._hand.pop(job.key, None)
-        self._waiters[job.key] = _Waiter(job, answer, stale, now.mono, decision.escalation)
-        heapq.heappush(self._deadlines,
-                       _Deadline(job.received + budget_ms / 1000, next(self._tick), job.key))
+        self._waiters.add(Waiter(job, answer, stale, now.mono, decision.escalation),
+                          job.received + budget_ms / 1000)
         assert job.report.frame is not None  # the policy escalates only frames
         out.append(Spool(job.key, job.report.frame, job.report.private,
                          self._value(job, answer), wait=True))
@@ -303,7 +283,7 @@ class FrameCore:
         out: list[Effect] = []
         if unspooled is None:
             return out
-        waiter = self._waiters.pop(key, None)
+        waiter = self._waiters.pop(key)
         if waiter is not None:
             job = waiter.job
             reason = Reason.PRIVACY if job.report.private else Reason.CLOUD_DOWN
@@ -332,7 +312,7 @@ class FrameCore:
         """A cloud answer (or error). ``state``: the ledger's record of the frame."""
         out: list[Effect] = []
         key = reply.key
-        waiter = self._waiters.pop(key, None)
+        waiter = self._waiters.pop(key)
         if waiter is not None:
             job = waiter.job
             self.cloud_rtt_ms = 0.8 * self.cloud_rtt_ms + 0.2 * (now.mono - waiter.sent_at) * 1000
@@ -367,24 +347,21 @@ class FrameCore:
     def tick(self, now: Now) -> list[Effect]:
         """Answer locally every waiting frame whose deadline has passed."""
         out: list[Effect] = []
-        while self._deadlines and self._deadlines[0].at <= now.mono:
-            self._expire(now, out, heapq.heappop(self._deadlines).key)
+        for waiter in self._waiters.due(now.mono):
+            self._expire(now, out, waiter)
         return out
 
     def expire_all(self, now: Now) -> list[Effect]:
         """Stop: answer every waiting frame locally (its frame stays spooled, so a
         correction follows when the cloud answers)."""
         out: list[Effect] = []
-        for key in list(self._waiters):
-            self._expire(now, out, key)
-        self._deadlines.clear()
+        for waiter in self._waiters.drain():
+            self._expire(now, out, waiter)
         return out
 
-    def _expire(self, now: Now, out: list[Effect], key: Key) -> None:
-        waiter = self._waiters.pop(key, None)
-        if waiter is not None:
-            self._finalize(now, out, waiter.job, waiter.fallback, Reason.CLOUD_TIMEOUT,
-                           escalation=waiter.job.escalation, degraded=True, stale=waiter.stale)
+    def _expire(self, now: Now, out: list[Effect], waiter: Waiter) -> None:
+        self._finalize(now, out, waiter.job, waiter.fallback, Reason.CLOUD_TIMEOUT,
+                       escalation=waiter.job.escalation, degraded=True, stale=waiter.stale)
 
     # -- answers -----------------------------------------------------------------------
     def _result(self, now: Now, job: FrameJob, answer: Answer, reason: Reason, *,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from edgecascade.protocol import Frame, Reason, Report, Result
 
 from .cache import Answer
-from .ledger import FrameState, Key
+from .frame_state import FrameState, Key
 from .policy import Snapshot
 
 

@@ -32,7 +32,7 @@ from edgecascade.protocol.audit import share_to_wire
 from edgecascade.site import SiteError
 
 from .edge import FrameRejected
-from .ledger import Key
+from .frame_state import Key
 from .site import now_ms
 from .trust import allowlist_of
 

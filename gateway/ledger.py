@@ -10,13 +10,8 @@ idempotent by (device, epoch, seq, revision), never a second *different* revisio
 
 The ledger remembers the last ``keep`` finished frames for duplicate detection; a
 duplicate older than that window is answered again (documented, counted as new).
-A report whose epoch is below the device's highest is a wiped board (settings erased:
-epoch 1, seq 0 again) -- or a device whose stolen credential was used to claim a higher
-epoch: a new session. Its answered frames from that epoch on are moved aside
-(``superseded``, kept as long as any frame: the same ``keep`` window) so the new
-frames, which reuse their keys, are answered and not taken for duplicates; a report
-whose key *and* bytes (``digest``) match a moved-aside frame is still that old frame
-(a replay) and stays a duplicate. Nothing is deleted before its normal retention.
+A report whose epoch is below the device's highest starts a new session: its old
+answered frames are moved aside, replays of them stay duplicates (:mod:`.sessions`).
 
 When the state disk refuses a write (full, or failing: :class:`~.db.StorageError`),
 the ledger does not fail the frame: it records it in memory (at most ``memory_keep``
@@ -28,20 +23,19 @@ until flushed; everything committed while the disk worked keeps the guarantee ab
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
+from . import sessions
 from .db import Database, StorageError, StorageHealth
+from .frame_state import FrameState, Key, Status
+from .sessions import report_digest
 
 log = logging.getLogger("edgecascade.gateway.ledger")
-
-Key = tuple[str, int, int]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS frames (
@@ -61,41 +55,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     device_id TEXT PRIMARY KEY,
     epoch INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS superseded (
-    id INTEGER PRIMARY KEY,
-    device_id TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    digest BLOB NOT NULL,
-    revision INTEGER NOT NULL,
-    cloud_done INTEGER NOT NULL,
-    received_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS superseded_key ON superseded (device_id, epoch, seq);
 """
-
-#: Bytes of a report's digest (blake2b): tells a replayed old frame from a new one.
-DIGEST_BYTES = 8
-
-
-def report_digest(payload: bytes) -> bytes:
-    """What identifies a report's bytes in the ledger (a replay has the same)."""
-    return hashlib.blake2b(payload, digest_size=DIGEST_BYTES).digest()
-
-
-
-class Status(IntEnum):
-    PENDING = 0  # stored, acknowledged, not yet answered
-    UNSENT = 1  # final result stored, not yet acknowledged by the broker
-    SENT = 2  # final result acknowledged by the broker
-
-
-@dataclass(frozen=True)
-class FrameState:
-    status: Status
-    revision: int
-    cloud_done: bool
-    received_ms: int
 
 
 @dataclass(frozen=True)
@@ -145,23 +105,16 @@ class Ledger:
 
     def __init__(self, path: str | Path, keep: int = 100_000, *, memory_keep: int = 10_000,
                  health: StorageHealth | None = None) -> None:
-        self.db = Database(path, SCHEMA, name="ledger", means=self.MEANS, health=health)
+        self.db = Database(path, SCHEMA + sessions.SCHEMA, name="ledger", means=self.MEANS,
+                           health=health)
         self.keep = keep
         self.memory_keep = memory_keep
         # Frames (and epochs) whose write the disk refused, newest last; bounded.
         self._mem: OrderedDict[Key, _Unstored] = OrderedDict()
         self._mem_epochs: dict[str, int] = {}
         self._unmarked: list[tuple[Key, int]] = []  # mark_sent updates still owed
-        self._top: dict[str, int] = {}  # highest epoch admitted per device (cache)
         self.forgotten = 0  # in-memory frames evicted beyond memory_keep
-        with self.db.lock:
-            columns = {str(r[1]) for r in self.db.query("PRAGMA table_info(frames)")}
-            if "digest" not in columns:  # a ledger from before digests: add the column
-                with self.db.tx(counted=False) as c:
-                    c.execute("ALTER TABLE frames ADD COLUMN digest BLOB")
-            # devices with frames moved aside (only theirs pay the replay lookup)
-            self._superseded = {str(r[0]) for r in self.db.query(
-                "SELECT DISTINCT device_id FROM superseded")}
+        self.sessions = sessions.Sessions(self.db)  # epochs going backwards, replays
 
     # -- the in-memory record (all under db.lock) ------------------------------------
     @property
@@ -231,7 +184,7 @@ class Ledger:
                             continue
                         self._session(c, a.key)
                         digest = a.report_digest()
-                        old = self._replayed(c, a.key, digest)
+                        old = self.sessions.replayed(c, a.key, digest)
                         if old is not None:  # an old session's frame again: a duplicate
                             out[i] = old
                             continue
@@ -249,7 +202,7 @@ class Ledger:
                                       (data(i), cur.lastrowid))
             except StorageError:
                 for a in items:
-                    self._top.pop(a.key[0], None)  # a refused session purge is retried
+                    self.sessions.forget(a.key[0])  # a refused session purge is retried
                 for i, a in enumerate(items):
                     mem = self._mem.get(a.key)
                     out[i] = mem.state() if mem is not None else self._db_state(a.key)
@@ -261,45 +214,14 @@ class Ledger:
                                                         a.received_ms, result=data(i)))
         return out
 
-    def _replayed(self, c: sqlite3.Connection, key: Key, digest: bytes | None
-                  ) -> FrameState | None:
-        """A frame moved aside by a session change, if this report is it again."""
-        if digest is None or key[0] not in self._superseded:
-            return None
-        row = c.execute("SELECT revision, cloud_done, received_ms FROM superseded WHERE "
-                        "device_id=? AND epoch=? AND seq=? AND digest=?",
-                        (*key, digest)).fetchone()
-        if row is None:
-            return None
-        return FrameState(Status.SENT, int(row[0]), bool(row[1]), int(row[2]))
-
     def _session(self, c: sqlite3.Connection, key: Key) -> None:
-        """Inside the admitting transaction: an epoch below the device's highest starts
-        a new session. Its answered frames from that epoch on are moved aside, not
-        deleted (replays of them stay duplicates); frames still owed an answer are kept
-        (a colliding new frame is then a duplicate until they are answered)."""
-        device, epoch, _ = key
-        top = self._top.get(device)
-        if top is None:
-            row = c.execute("SELECT MAX(epoch) FROM frames WHERE device_id=?", (device,))
-            top = row.fetchone()[0]
-            top = epoch if top is None else int(top)
-        if epoch < top:
-            where = "device_id=? AND epoch>=? AND status=? AND digest IS NOT NULL"
-            args = (device, epoch, int(Status.SENT))
-            c.execute("INSERT OR REPLACE INTO superseded (id, device_id, epoch, seq, digest,"
-                      " revision, cloud_done, received_ms) SELECT id, device_id, epoch, seq,"
-                      f" digest, revision, cloud_done, received_ms FROM frames WHERE {where}",
-                      args)
-            c.execute("DELETE FROM frames WHERE device_id=? AND epoch>=? AND status=?", args)
-            self._superseded.add(device)
+        """The session rule (:meth:`.Sessions.begin`); a new session also drops this
+        device's answered frames from that epoch on from the in-memory record."""
+        epoch = self.sessions.begin(c, key)
+        if epoch is not None:
             for k in [k for k, m in self._mem.items()
-                      if k[0] == device and k[1] >= epoch and m.status is Status.SENT]:
+                      if k[0] == key[0] and k[1] >= epoch and m.status is Status.SENT]:
                 del self._mem[k]
-            log.info("epoch went backwards: new session",
-                     extra={"device_id": device, "epoch": epoch, "was": top})
-            top = epoch
-        self._top[device] = max(top, epoch)
 
     def record(self, key: Key, revision: int, result: bytes, cloud_done: bool) -> None:
         """Store a final result (or a correction) for a known frame, status unsent
@@ -419,8 +341,8 @@ class Ledger:
         rows = self.db.query("SELECT MIN(id), MAX(id) FROM frames")
         if not rows or rows[0][1] is None:
             return 0
-        aside = self.db.query("SELECT MIN(id) FROM superseded")[0][0]
-        low = min(int(rows[0][0]), int(aside) if aside is not None else int(rows[0][0]))
+        aside = self.sessions.oldest()
+        low = min(int(rows[0][0]), aside if aside is not None else int(rows[0][0]))
         limit = int(rows[0][1]) - self.keep
         removed = 0
         while low <= limit:
@@ -430,8 +352,7 @@ class Ledger:
                     cur = c.execute("DELETE FROM frames WHERE id BETWEEN ? AND ? AND status=?",
                                     (low, high, int(Status.SENT)))
                     removed += int(cur.rowcount)
-                    # frames moved aside by a session change: the same window
-                    c.execute("DELETE FROM superseded WHERE id BETWEEN ? AND ?", (low, high))
+                    self.sessions.prune(c, low, high)  # moved aside: the same window
             except StorageError:
                 break
             low = high + 1

@@ -62,18 +62,20 @@ from .db import StorageHealth
 from .edge import EdgeModel
 from .edge_tier import EdgeTier
 from .effects import Arrival, Effect, FrameJob, Now, frame_id
+from .frame_state import Key
 from .frame_store import store_for
 from .health import readiness
 from .housekeeping import Housekeeper, recover
 from .http import ObserveServer
 from .intake import Intake
-from .ledger import Admission, Key, Ledger, report_digest
+from .ledger import Admission, Ledger
 from .metrics import GatewayMetrics
 from .model_swap import EdgeSwapper, Stamped
 from .model_versions import VersionThresholds
 from .models_rollout import RolloutTracker
 from .monitoring import FieldMonitor, load_reference
 from .policy import Snapshot
+from .sessions import report_digest
 from .site import SiteLink, now_ms
 from .spool import Spool as SpoolStore
 from .trust import Trust, trust_for

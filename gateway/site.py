@@ -36,7 +36,8 @@ from edgecascade.protocol.ota_messages import ModelManifest
 from .config import GatewayConfig
 from .dashboards import Dashboards
 from .effects import frame_id
-from .ledger import Key, Ledger
+from .frame_state import Key
+from .ledger import Ledger
 from .metrics import GatewayMetrics
 from .trust import BROKER_LOG_TOPIC
 

@@ -17,10 +17,11 @@ A report's path (one frame):
    transaction for the batch), then published; anything else is stored as *pending*. Only
    then is the report acknowledged (manual PUBACK): a SIGKILL never loses an acked report.
 3. Edge work goes through the dynamic batcher; cloud work through the spool and the
-   cloud client. A frame waiting for the cloud gets its first final answer when the cloud
-   answers or, at its deadline, a degraded/stale local answer; a later cloud answer is
-   then published as a correction (revision + 1). Each frame has at most one revision-0
-   result and at most one cloud correction.
+   cloud client (:mod:`.cloud_handoff`, cloud audits too). A frame waiting for the cloud
+   gets its first final answer when the cloud answers or, at its deadline, a
+   degraded/stale local answer; a later cloud answer is then published as a correction
+   (revision + 1). Each frame has at most one revision-0 result and at most one cloud
+   correction.
 
 Locking: every core call, and the effects that touch the ledger, the cache and the site
 (``Emit``, ``Remember``), run under ``_lock``, so a final and a correction of one frame can
@@ -54,7 +55,8 @@ from .audit_store import AuditStore
 from .batcher import DynamicBatcher, batch_settings
 from .breaker import BreakerState
 from .cache import Answer, LastGoodCache, frame_hash
-from .cloud_client import CloudClient, CloudOutcome, PrivacyViolation
+from .cloud_client import CloudClient, CloudOutcome
+from .cloud_handoff import cloud_client_for, cloud_reply, hand_off, send_audit
 from .config import GatewayConfig
 from .core import FrameCore, needs_lookup
 from .dashboards import Dashboards
@@ -81,9 +83,6 @@ from .spool import Spool as SpoolStore
 from .trust import Trust, trust_for
 
 log = logging.getLogger("edgecascade.gateway")
-#: Spool value of a cloud audit: below any frame's (priority + 1 - confidence >= 0), so a
-#: full spool drops audits first.
-AUDIT_VALUE = -1.0
 
 #: How long ``stop()`` lets frames waiting on the cloud finish before answering them locally.
 STOP_GRACE_S = 2.0
@@ -176,12 +175,8 @@ class Gateway:
                 log.info("edge model %s v%s: %s (batches <= %d, wait <= %g ms)",
                          self.edge.model_id, self.edge.model_version, info.describe(),
                          batch.max_batch, batch.max_delay_ms)
-        if cfg.cloud.enabled:
-            self.cloud = CloudClient(
-                settings=cfg.cloud_broker or cfg.broker, topics=self.topics,
-                gateway_id=cfg.gateway_id, cfg=cfg.cloud, spool=spool, metrics=self.metrics,
-                on_answer=self._on_cloud_answer, frame_store=self.frame_store,
-                client_id=cfg.cloud_session_client_id)
+        self.cloud = cloud_client_for(cfg, spool, self.metrics, self._on_cloud_answer,
+                                      self.frame_store)  # None: [cloud] enabled = false
         if cfg.http.enabled:
             self.http = ObserveServer(cfg.http.host, cfg.http.port,
                                       self.metrics.registry, self.readiness,
@@ -338,25 +333,13 @@ class Gateway:
             self.edge_tier.submit(edge)  # one hand-off for the step's edge frames
         for spool in spools:
             self._spool_out(spool)
-        for audit in audits:
-            self._audit_cloud(audit)
-
-    def _audit_cloud(self, a: fx.AuditCloud) -> None:
-        """A cloud audit of an edge answer (issue 22): within its budget, spooled at the
-        lowest value (dropped first when the spool fills), its reply kept from the core."""
-        key, frame = a.report.key, a.report.frame
-        if self.cloud is None or frame is None:
-            self.field.cloud_audit_unsent(key, "no_cloud")
-            return
-        if not self.field.cloud_audit_allowed(self.snapshot(a.report).cost_estimate):
-            self.field.cloud_audit_unsent(key, "budget")
-            return
-        self.field.cloud_audit_sent(a.report, a.edge_label)  # before the reply can come
-        if self._spool(fx.Spool(key, frame, False, AUDIT_VALUE, wait=False)) is not None:
-            self.field.cloud_audit_unsent(key, "spool")
+        for audit in audits:  # cloud audits of edge answers (.cloud_handoff)
+            send_audit(audit, self.cloud, self.metrics, self.field,
+                       lambda report: self.snapshot(report).cost_estimate)
 
     def _spool_out(self, effect: fx.Spool) -> None:
-        unspooled = self._spool(effect)
+        assert self.cloud is not None
+        unspooled = hand_off(self.cloud, self.metrics, effect)
         if effect.wait and unspooled is not None:
             self.step(lambda now: self.core.spooled(now, effect.key, unspooled))
 
@@ -399,41 +382,19 @@ class Gateway:
             if suppressed is not None:
                 log.info(effect.message, extra={**dict(effect.extra), "suppressed": suppressed})
 
-    def _spool(self, s: fx.Spool) -> str | None:
-        """Hand the frame to the cloud client (spooled); None when kept, else why not."""
-        assert self.cloud is not None
-        try:
-            res = self.cloud.enqueue(s.key, s.frame, s.private, s.value)
-        except PrivacyViolation:
-            log.error("private frame refused at the cloud boundary",
-                      extra={"frame": frame_id(s.key)})
-            return "privacy"
-        for key in res.dropped:
-            self.metrics.inc("spool_dropped", reason=res.reason)
-            if res.reason not in ("disk_full", "io_error"):  # those: one rate-limited ERROR
-                log.warning("spooled frame dropped",
-                            extra={"frame": frame_id(key), "reason": res.reason})
-        return None if res.stored else (res.reason or "not_stored")
-
     # == tiers ===========================================================================
     def swap_edge_model(self, path: str) -> bool:
         """Load and check ``path``, then switch to it; False keeps the running model."""
         return self.edge_swapper.swap(path)
 
     def _on_cloud_answer(self, out: CloudOutcome) -> None:
-        a = out.answer
-        if self.field.take_cloud_audit(a.key, a.label if a.error is None else None, out.cost):
+        reply = cloud_reply(out, self.field)
+        if reply is None:
             return  # an audit of an answer already given: measured, never a correction
-        answer = None
-        if a.error is None:
-            assert a.label is not None and a.confidence is not None
-            answer = Answer(a.label, a.confidence, "cloud", out.model_id, out.model_version,
-                            now_ms())
-        reply = fx.CloudReply(a.key, answer, a.error, out.cost, out.item.frame)
         with self.wake:
             state = None
-            if answer is not None and not self.core.is_waiting(a.key):
+            if reply.answer is not None and not self.core.is_waiting(reply.key):
                 assert self.ledger is not None
-                state = self.ledger.state(a.key)
+                state = self.ledger.state(reply.key)
             self.step(lambda now: self.core.cloud_answer(now, reply, state))
             self.wake.notify_all()
